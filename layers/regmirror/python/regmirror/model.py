@@ -1,0 +1,82 @@
+"""The message type that flows from lister to relay, locally and through SQS alike.
+
+Nothing here holds a credential: a relay looks up how to reach a registry (and its auth) from the
+config by the item's task name, so queue messages and plan output are safe to log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+MESSAGE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """One image in one registry: `registry/repository` plus a tag and/or a digest."""
+
+    registry: str  # host[:port] exactly as configured, e.g. "127.0.0.1:5000"
+    repository: str  # no leading "/", e.g. "myproject/webui"
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """What goes after the repository in an API path: the digest when known, else the tag."""
+        ref = self.digest or self.tag
+        if not ref:
+            raise ValueError(f"{self.registry}/{self.repository} has neither tag nor digest")
+        return ref
+
+    def __str__(self) -> str:
+        out = f"{self.registry}/{self.repository}"
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    def with_digest(self, digest: str | None) -> ImageRef:
+        return replace(self, digest=digest)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncItem:
+    """One image to mirror: the unit of work of a relay and the body of one queue message."""
+
+    task: str
+    source: ImageRef
+    target: ImageRef
+    platform: str = "all"  # "all" (index kept intact) or "os/arch[/variant]"
+    mapping: int = 0  # index of the mapping inside the task (for reports)
+    source_digest: str | None = None  # digest seen by the planner, if it looked
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"reason": "push-event"}
+
+    def key(self) -> str:
+        """Identity of the target write: two items with one key would overwrite each other."""
+        t = self.target
+        return f"{t.registry}/{t.repository}:{t.tag or t.digest}"
+
+    def to_message(self) -> str:
+        body = {"v": MESSAGE_VERSION, **asdict(self)}
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_message(cls, body: str | bytes) -> SyncItem:
+        data = json.loads(body)
+        if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
+            raise ValueError("not a regmirror sync item (missing or unknown version 'v')")
+        try:
+            return cls(
+                task=str(data["task"]),
+                source=ImageRef(**data["source"]),
+                target=ImageRef(**data["target"]),
+                platform=str(data.get("platform", "all")),
+                mapping=int(data.get("mapping", 0)),
+                source_digest=data.get("source_digest"),
+                extra=dict(data.get("extra") or {}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed sync item: {exc}") from exc
