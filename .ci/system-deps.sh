@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages regmirror's tests and demo need, only when something is missing.
+set -euo pipefail
+need=()
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v node >/dev/null || need+=(nodejs)
+command -v python3 >/dev/null || need+=(python3 python3-venv)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${need[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}" ca-certificates
+fi

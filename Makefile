@@ -1,0 +1,59 @@
+# regmirror — see README.md. Every target installs what it needs first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: help deps system-deps venv lint typecheck complexity test unit integration infrastructure demo bench bench-smoke synth clean
+
+help:
+	@echo "make demo   - run regmirror plan + sync between two loopback registries"
+	@echo "make test   - install everything, run ruff, mypy, xenon and the whole pytest suite"
+	@echo "make bench  - benchmarks against skopeo sync (see bench/README.md)"
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+deps: system-deps venv
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+complexity: venv
+	$(VENV)/bin/xenon --max-absolute B --max-modules A --max-average A layers/regmirror/python/regmirror functions infra
+
+test: deps lint typecheck complexity
+	$(VENV)/bin/pytest -n 2 --dist loadfile tests
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+demo: deps
+	@bash examples/demo.sh
+
+bench: deps
+	$(PY) -m bench.run
+
+bench-smoke: deps
+	$(PY) -m bench.run --smoke
+
+synth: deps
+	$(PY) app.py
+
+clean:
+	rm -rf $(VENV) cdk.out .demo .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,99 @@
+"""The core layer asset: `layers/regmirror/` plus its runtime dependencies, bundled without Docker.
+
+CDK's Docker-based bundling cannot run where there is no Docker engine (CI, this project's dev
+machines), so the layer is bundled locally: pip downloads the Lambda platform's binary wheels
+(`--platform manylinux… --only-binary=:all: --python-version 3.12`) into `python/`, and the core
+package is copied next to them. CDK runs bundling only for the stacks being deployed or synthesized
+(context `aws:cdk:bundling-stacks`); tests set it to `[]`, so they never run pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, FileSystem, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+from infra.settings import REPO_ROOT
+
+LAYER_DIR = REPO_ROOT / "layers" / "regmirror"
+CORE_PACKAGE = LAYER_DIR / "python" / "regmirror"
+LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements-lambda.txt"
+# Requirement files the Lambda requirements include (`-r requirements.txt`): part of the asset hash.
+REQUIREMENT_FILES = (REPO_ROOT / "requirements.txt", LAMBDA_REQUIREMENTS)
+PYTHON_VERSION = "3.12"
+# AL2023 (the python3.12 runtime's OS) has glibc 2.34: both wheel tags run there.
+PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+LAYER_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "python/*.egg-info"]
+
+
+def pip_install_command(target: Path, requirements: Path = LAMBDA_REQUIREMENTS) -> list[str]:
+    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        *platforms,
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+    ]
+
+
+def bundle_layer(output_dir: Path) -> None:
+    """Write the layer tree (`python/<deps>`, `python/regmirror`) into output_dir."""
+    site = output_dir / "python"
+    site.mkdir(parents=True, exist_ok=True)
+    subprocess.run(pip_install_command(site), check=True, cwd=REPO_ROOT)
+    shutil.copytree(
+        CORE_PACKAGE,
+        site / "regmirror",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        dirs_exist_ok=True,
+    )
+
+
+@jsii.implements(ILocalBundling)
+class PipLocalBundling:
+    """CDK local bundling hook: never falls back to Docker (a pip failure fails the synth loudly)."""
+
+    def try_bundle(self, output_dir: str, *_options: object, **_kwargs: object) -> bool:
+        bundle_layer(Path(output_dir))
+        return True
+
+
+def layer_asset_hash() -> str:
+    """Source hash over the core package and the pinned requirements: a pin change rebuilds the layer."""
+    digest = hashlib.sha256(FileSystem.fingerprint(str(LAYER_DIR), exclude=LAYER_EXCLUDES).encode())
+    for path in REQUIREMENT_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def core_layer_code() -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(LAYER_DIR),
+        exclude=LAYER_EXCLUDES,
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=layer_asset_hash(),
+        bundling=BundlingOptions(
+            # Required by the API, never pulled: local bundling always succeeds or raises.
+            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+            local=PipLocalBundling(),
+        ),
+    )

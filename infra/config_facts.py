@@ -1,0 +1,226 @@
+"""What the stack needs to know about a regmirror config at synth time.
+
+The config is parsed with the core's own loader (so an invalid file fails `cdk synth` with the same
+file:line:field message as `regmirror validate`), then reduced to facts the constructs use: which tasks
+run on which schedule, which Secrets Manager secrets and which ECR repositories the functions may
+touch, and which ECR pushes should trigger a copy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from regmirror.config import Config, RegistryConfig, Task, load_config
+from regmirror.credentials import SECRETS_MANAGER_SCHEME
+from regmirror.match import FromMatcher, ToRewriter
+
+REGEX_PREFIX = "regex:"
+# Characters that end the literal prefix of a regular expression.
+_REGEX_META = set(".[](){}*+?|^$\\")
+_QUANTIFIERS = set("*?{")
+# Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+_SECRET_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSchedule:
+    task: str
+    expression: str  # EventBridge schedule expression: rate(...) or cron(...)
+    rounded_from_seconds: int | None = None  # set when an `interval` was rounded up to whole minutes
+
+
+@dataclass(slots=True)
+class EcrRegistryAccess:
+    """Repositories of one private ECR registry (account + region) the functions read or write."""
+
+    account: str
+    region: str
+    partition: str
+    pull: set[str] = field(default_factory=set)  # repository name patterns ("*" allowed at the end)
+    push: set[str] = field(default_factory=set)
+    list_all: bool = False  # a regex `from` needs DescribeRepositories over the whole registry
+
+    def repository_arn(self, pattern: str) -> str:
+        return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{pattern}"
+
+
+@dataclass(frozen=True, slots=True)
+class PushSource:
+    """An ECR registry whose push events may trigger copies, and the repository-name filters."""
+
+    account: str
+    region: str
+    registry: str  # host as written in the config
+    exact: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    any_repository: bool  # some mapping's regex has no literal prefix: no name filter possible
+
+
+@dataclass(slots=True)
+class ConfigFacts:
+    config: Config
+    path: Path
+    schedules: list[TaskSchedule] = field(default_factory=list)
+    one_off_tasks: list[str] = field(default_factory=list)
+    secret_ids: list[str] = field(default_factory=list)
+    ecr: dict[tuple[str, str], EcrRegistryAccess] = field(default_factory=dict)
+    role_arns: list[str] = field(default_factory=list)
+    push_sources: list[PushSource] = field(default_factory=list)
+
+    def push_sources_in(self, account: str, region: str) -> list[PushSource]:
+        """ECR delivers push events to the default bus of the pushing account and region only."""
+        return [p for p in self.push_sources if p.account == account and p.region == region]
+
+
+def interval_schedule(seconds: int) -> tuple[str, int | None]:
+    """EventBridge rates are whole minutes (at least one): round up, and say when we did."""
+    minutes = max(1, math.ceil(seconds / 60))
+    rounded = seconds if minutes * 60 != seconds else None
+    for unit, size in (("day", 1440), ("hour", 60)):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"rate({count} {unit}{'s' if count > 1 else ''})", rounded
+    return f"rate({minutes} minute{'s' if minutes > 1 else ''})", rounded
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text every match of `pattern` starts with ('' when unknown). Conservative: stops at the
+    first metacharacter, drops a character a quantifier makes optional, gives up on alternation."""
+    body = pattern[1:] if pattern.startswith("^") else pattern
+    if "|" in body:
+        return ""
+    prefix: list[str] = []
+    for char in body:
+        if char in _REGEX_META:
+            if char in _QUANTIFIERS and prefix:
+                prefix.pop()
+            break
+        prefix.append(char)
+    return "".join(prefix)
+
+
+def secret_id(auth: str | None) -> str | None:
+    spec = (auth or "").strip()
+    scheme, sep, reference = spec.partition(":")
+    if sep and scheme == SECRETS_MANAGER_SCHEME and reference.strip():
+        return reference.strip()
+    return None
+
+
+def secret_arn_patterns(secret: str, *, partition: str, region: str, account: str) -> list[str]:
+    """IAM resources that cover exactly one secret, given as full ARN, partial ARN or name."""
+    if secret.startswith("arn:"):
+        if _SECRET_ARN_SUFFIX.search(secret):
+            # Could be a full ARN, or a partial one whose name happens to end like a suffix.
+            return [secret, f"{secret}-??????"]
+        return [f"{secret}-??????"]
+    return [f"arn:{partition}:secretsmanager:{region}:{account}:secret:{secret}-??????"]
+
+
+def _ecr_partition(host: str) -> str:
+    return "aws-cn" if host.lower().endswith(".amazonaws.com.cn") else "aws"
+
+
+def _private_ecr(rc: RegistryConfig) -> tuple[str, str] | None:
+    if not rc.is_ecr or not rc.ecr_account or not rc.ecr_region or "public.ecr.aws" in rc.registry:
+        return None
+    return rc.ecr_account, rc.ecr_region
+
+
+def _regex_body(from_: str) -> str:
+    return from_[len(REGEX_PREFIX) :] if from_.startswith(REGEX_PREFIX) else from_
+
+
+def _target_pattern(from_: str, to: str | None) -> str:
+    """Target repository name (or `prefix*`) a mapping writes, as far as the config tells."""
+    matcher = FromMatcher.parse(from_)
+    rewriter = ToRewriter.parse(to, from_is_regex=matcher.is_regex)
+    if not matcher.is_regex:
+        return rewriter.rewrite(matcher.plain_path()).path.lstrip("/")
+    if to and to.startswith(REGEX_PREFIX):
+        return "*"
+    prefix = literal_prefix(_regex_body(from_))
+    base = f"{to.strip('/')}/" if to else ""
+    return f"{base}{prefix}*"
+
+
+def _source_pattern(from_: str) -> str:
+    matcher = FromMatcher.parse(from_)
+    if not matcher.is_regex:
+        return matcher.plain_path().lstrip("/")
+    return f"{literal_prefix(_regex_body(from_))}*"
+
+
+def _access(facts: ConfigFacts, rc: RegistryConfig) -> EcrRegistryAccess | None:
+    key = _private_ecr(rc)
+    if key is None:
+        return None
+    if key not in facts.ecr:
+        facts.ecr[key] = EcrRegistryAccess(key[0], key[1], _ecr_partition(rc.registry))
+    return facts.ecr[key]
+
+
+def _add_task(facts: ConfigFacts, task: Task) -> None:
+    if task.schedule:
+        facts.schedules.append(TaskSchedule(task.name, task.schedule))
+    elif task.interval:
+        expression, rounded = interval_schedule(task.interval)
+        facts.schedules.append(TaskSchedule(task.name, expression, rounded))
+    else:
+        facts.one_off_tasks.append(task.name)
+    for rc in (task.source, task.target):
+        sid = secret_id(rc.auth)
+        if sid and sid not in facts.secret_ids:
+            facts.secret_ids.append(sid)
+        if rc.role_arn and rc.role_arn not in facts.role_arns:
+            facts.role_arns.append(rc.role_arn)
+    source, target = _access(facts, task.source), _access(facts, task.target)
+    for mapping in task.mappings:
+        is_regex = FromMatcher.parse(mapping.from_).is_regex
+        if source is not None:
+            source.pull.add(_source_pattern(mapping.from_))
+            source.list_all = source.list_all or is_regex
+        if target is not None:
+            target.push.add(_target_pattern(mapping.from_, mapping.to))
+    _add_push_source(facts, task)
+
+
+def _add_push_source(facts: ConfigFacts, task: Task) -> None:
+    key = _private_ecr(task.source)
+    if key is None:
+        return
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    any_repository = False
+    for mapping in task.mappings:
+        matcher = FromMatcher.parse(mapping.from_)
+        if not matcher.is_regex:
+            exact.add(matcher.plain_path().lstrip("/"))
+            continue
+        prefix = literal_prefix(_regex_body(mapping.from_))
+        if prefix:
+            prefixes.add(prefix)
+        else:
+            any_repository = True
+    for i, known in enumerate(facts.push_sources):
+        if (known.account, known.region) == key:
+            exact |= set(known.exact)
+            prefixes |= set(known.prefixes)
+            any_repository = any_repository or known.any_repository
+            del facts.push_sources[i]
+            break
+    facts.push_sources.append(
+        PushSource(key[0], key[1], task.source.registry, tuple(sorted(exact)), tuple(sorted(prefixes)), any_repository)
+    )
+
+
+def read_config_facts(path: Path) -> ConfigFacts:
+    """Load and validate the config (ConfigError names file, line and field) and collect its facts."""
+    config = load_config(path)
+    facts = ConfigFacts(config=config, path=path)
+    for task in config.tasks:
+        _add_task(facts, task)
+    return facts

@@ -1,0 +1,137 @@
+"""Per-environment deployment settings (`infra/environments/<name>.yaml`), validated at synth.
+
+An environment names the AWS account and region, the regmirror config file it deploys and the sizing
+of the functions. `cdk synth -c env=prod` selects `infra/environments/prod.yaml`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = REPO_ROOT / "infra" / "environments"
+
+# Lambda's hard limits (2025): timeout 900 s, memory 128-10240 MB, /tmp 512-10240 MB.
+LAMBDA_MAX_TIMEOUT = 900
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RelaySettings(_Strict):
+    """The skopeo relay: one copy per invocation (batch of SQS messages, each copied in turn)."""
+
+    memory_mb: int = Field(2048, ge=512, le=10240)
+    timeout_seconds: int = Field(900, ge=60, le=LAMBDA_MAX_TIMEOUT)
+    # skopeo streams layers but keeps its temp files (and an uncompressed layer when it must
+    # recompress) under TMPDIR=/tmp: the largest layer you mirror must fit.
+    ephemeral_storage_mb: int = Field(4096, ge=512, le=10240)
+    # Reserved concurrency: at most this many copies run at once, so an upstream's rate limits hold.
+    copy_budget: int = Field(4, ge=2, le=1000)
+    batch_size: int = Field(1, ge=1, le=10)
+    max_batching_window_seconds: int = Field(0, ge=0, le=300)
+
+
+class ListerSettings(_Strict):
+    """The planner: lists, matches, selects tags and compares digests, then enqueues copies."""
+
+    memory_mb: int = Field(1024, ge=256, le=10240)
+    timeout_seconds: int = Field(900, ge=60, le=LAMBDA_MAX_TIMEOUT)
+    # Planning runs at once (one task each); each sends HEAD requests with `check_workers` threads.
+    concurrency: int = Field(2, ge=2, le=100)
+    check_workers: int = Field(8, ge=1, le=64)
+    # Seconds kept in reserve before the time limit: when reached, the items not yet checked are
+    # handed to the copy queue unchecked (the relay checks digests first), so no work is lost.
+    handoff_reserve_seconds: int = Field(60, ge=10, le=600)
+
+
+class QueueSettings(_Strict):
+    max_receive_count: int = Field(3, ge=1, le=1000)
+    dlq_retention_days: int = Field(14, ge=1, le=14)
+
+
+class AlarmSettings(_Strict):
+    emails: list[str] = Field(default_factory=list)
+    # The copy queue's oldest message older than this means the relays do not keep up (or are stuck).
+    queue_age_minutes: int = Field(120, ge=5, le=20160)
+
+
+class EnvironmentSettings(_Strict):
+    name: str
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    config: str  # regmirror config file (dregsy format), relative to the repository root
+    description: str = ""
+    relay: RelaySettings = RelaySettings()
+    lister: ListerSettings = ListerSettings()
+    queue: QueueSettings = QueueSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    log_retention_days: int = 30
+    metrics_namespace: str = Field("Regmirror", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+    push_events: bool = True
+    # Secrets named in the config that are encrypted with a customer managed KMS key need kms:Decrypt.
+    secret_kms_key_arns: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        allowed = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+        if value not in allowed:
+            raise ValueError(f"must be one of CloudWatch Logs' retention periods {sorted(allowed)}")
+        return value
+
+    @field_validator("secret_kms_key_arns")
+    @classmethod
+    def _kms_arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not arn.startswith("arn:") or ":kms:" not in arn or ":key/" not in arn:
+                raise ValueError(f"{arn!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        return value
+
+    @model_validator(mode="after")
+    def _config_exists(self) -> EnvironmentSettings:
+        if not self.config_path.is_file():
+            raise ValueError(f"config: {self.config} does not exist (relative to {REPO_ROOT})")
+        return self
+
+    @property
+    def config_path(self) -> Path:
+        path = Path(self.config)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def stack_name(self) -> str:
+        return f"Regmirror-{self.name}"
+
+
+class SettingsError(ValueError):
+    """An environment file is missing or invalid; the message names the file and each bad field."""
+
+
+def available_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentSettings:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_environments(directory)) or "none"
+        raise SettingsError(f"{path}: no such environment file (environments: {known})")
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping of settings")
+    data.setdefault("name", name)
+    try:
+        return EnvironmentSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SettingsError("\n".join(problems)) from exc

@@ -1,0 +1,72 @@
+"""Logging setup for the CLI (dregsy's LOG_LEVEL / LOG_FORMAT), with credentials redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import threading
+
+from .redact import redact, secret_forms
+
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(username: str | None, password: str | None) -> None:
+    """Every credential the process resolves is masked in all log output from then on."""
+    with _secrets_lock:
+        _secrets.update(secret_forms(username, password))
+
+
+def redact_text(text: str) -> str:
+    with _secrets_lock:
+        known = list(_secrets)
+    return redact(text, known)
+
+
+class RedactingFilter(logging.Filter):
+    """Last line of defence: whatever a message holds, known secrets never reach a log sink."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            data["exc"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("regmirror")
+    root.handlers[:] = [handler]
+    root.setLevel(_level(level))
+    root.propagate = False
+
+
+def _level(name: str) -> int:
+    value = logging.getLevelName(name.upper())
+    return value if isinstance(value, int) else logging.INFO

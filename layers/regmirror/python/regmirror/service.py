@@ -1,0 +1,281 @@
+"""The one code path behind the CLI and the Lambda handlers: plan, sync, sync one item, push events.
+
+Adapters (cli, functions/*) parse their input, call these, and shape the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config, RegistryConfig, Task
+from .credentials import Credentials, resolve_credentials
+from .listers import make_lister
+from .logs import remember_secret
+from .match import FromMatcher, ToRewriter
+from .model import ImageRef, SyncItem
+from .plan import (
+    CHECK_FAILED,
+    COPY,
+    IN_SYNC,
+    MISSING,
+    Plan,
+    PlannedItem,
+    check_duplicate_targets,
+    check_item,
+    check_items,
+    enumerate_task,
+    finalize_item,
+)
+from .queue import run_items
+from .registry import RegistryClient
+from .relay import CopyResult, SkopeoRelay
+from .tags import TagSelector
+
+log = logging.getLogger("regmirror.service")
+
+
+class Registries:
+    """Clients, credentials and listers for a config, created once and shared by threads."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[Any, ...], RegistryClient] = {}
+        self._names: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _key(rc: RegistryConfig) -> tuple[Any, ...]:
+        return (rc.registry, rc.auth, rc.skip_tls_verify, rc.insecure, rc.ca_file)
+
+    def credentials(self, rc: RegistryConfig) -> Credentials | None:
+        creds = resolve_credentials(rc.auth)
+        if creds is not None:
+            remember_secret(creds.username, creds.password)
+        return creds
+
+    def client(self, rc: RegistryConfig) -> RegistryClient:
+        key = self._key(rc)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = RegistryClient(rc.endpoint(), self.credentials(rc))
+                self._clients[key] = client
+            return client
+
+    def list_names(self, task: Task) -> list[str]:
+        """The task's source repository list: fetched once per task and shared by its mappings."""
+        cached = self._names.get(task.name)
+        if cached is None:
+            lister = make_lister(task.source, self.config.lister, self.client)
+            cached = list(lister.list_repositories())
+            self._names[task.name] = cached
+        return cached
+
+    def task(self, name: str) -> Task:
+        for task in self.config.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"no task named {name!r} in {self.config.source_file}")
+
+    def source_client(self, item: SyncItem) -> RegistryClient:
+        return self.client(self.task(item.task).source)
+
+    def target_client(self, item: SyncItem) -> RegistryClient:
+        return self.client(self.task(item.task).target)
+
+    def request_stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {rc_key[0]: dict(getattr(c, "stats", {})) for rc_key, c in self._clients.items()}
+
+
+def enumerate_config(
+    config: Config, registries: Registries, task_pattern: str | None = None, tasks: list[Task] | None = None
+) -> Plan:
+    """Phase 1 for every selected task; raises ConfigError when two mappings write one target."""
+    plan = Plan()
+    start = time.monotonic()
+    for task in config.select_tasks(task_pattern) if tasks is None else tasks:
+        plan.tasks.append(enumerate_task(task, registries.list_names, registries.client(task.source)))
+    check_duplicate_targets(config, plan.tasks)
+    plan.seconds = time.monotonic() - start
+    return plan
+
+
+def plan_config(
+    config: Config,
+    *,
+    task_pattern: str | None = None,
+    registries: Registries | None = None,
+    check: bool = True,
+    workers: int = 8,
+) -> Plan:
+    """List, match, select tags and (with `check`) compare digests. Copies nothing."""
+    registries = registries or Registries(config)
+    plan = enumerate_config(config, registries, task_pattern)
+    if check:
+        start = time.monotonic()
+        for _ in check_items(plan.items, registries.source_client, registries.target_client, workers=workers):
+            pass
+        plan.seconds += time.monotonic() - start
+    return plan
+
+
+@dataclass(slots=True)
+class SyncReport:
+    plan: Plan
+    results: list[CopyResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        planned = self.plan.counts()
+        copied = sum(1 for r in self.results if r.status == "copied")
+        failed = sum(1 for r in self.results if r.status == "failed")
+        return {
+            "images": planned["total"],
+            "in_sync": planned[IN_SYNC],
+            "copied": copied,
+            "failed": failed + planned[CHECK_FAILED],
+            "missing_at_source": planned[MISSING],
+            "mapping_errors": len(self.plan.errors),
+        }
+
+    @property
+    def ok(self) -> bool:
+        c = self.counts()
+        return c["failed"] == 0 and c["mapping_errors"] == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "seconds": round(self.seconds, 3),
+            "errors": self.plan.errors,
+            "results": [result_dict(r) for r in self.results],
+            "plan": self.plan.to_dict(),
+        }
+
+
+def result_dict(r: CopyResult) -> dict[str, Any]:
+    return {
+        "source": str(r.item.source),
+        "target": str(r.item.target),
+        "status": r.status,
+        "reason": r.reason,
+        "seconds": round(r.duration, 3),
+        "bytes": r.bytes,
+        "source_digest": r.source_digest,
+        "target_digest": r.target_digest,
+        "error": r.error,
+    }
+
+
+def make_relay(config: Config) -> SkopeoRelay:
+    return SkopeoRelay(binary=config.skopeo.binary, certs_root=config.skopeo.certs_dir)
+
+
+def sync_config(
+    config: Config,
+    *,
+    task_pattern: str | None = None,
+    tasks: list[Task] | None = None,
+    concurrency: int = 4,
+    relay: SkopeoRelay | None = None,
+    registries: Registries | None = None,
+    on_checked: Callable[[PlannedItem], None] | None = None,
+    on_result: Callable[[CopyResult], None] | None = None,
+) -> SyncReport:
+    """Plan, then stream the items that need copying into a pool of relays as their check completes."""
+    start = time.monotonic()
+    registries = registries or Registries(config)
+    relay = relay or make_relay(config)
+    plan = enumerate_config(config, registries, task_pattern, tasks)
+    report = SyncReport(plan)
+
+    def to_copy() -> Iterator[SyncItem]:
+        checked = check_items(plan.items, registries.source_client, registries.target_client)
+        for planned in checked:
+            if on_checked:
+                on_checked(planned)
+            if planned.state == COPY:
+                yield finalize_item(planned)
+
+    def copy(item: SyncItem) -> CopyResult:
+        return copy_item(registries, relay, item)
+
+    report.results = run_items(to_copy(), copy, concurrency=concurrency, on_result=on_result)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def copy_item(registries: Registries, relay: SkopeoRelay, item: SyncItem) -> CopyResult:
+    task = registries.task(item.task)
+    return relay.copy(
+        item,
+        task.source.endpoint(),
+        task.target.endpoint(),
+        registries.credentials(task.source),
+        registries.credentials(task.target),
+    )
+
+
+def sync_item(
+    config: Config,
+    item: SyncItem,
+    *,
+    relay: SkopeoRelay | None = None,
+    registries: Registries | None = None,
+) -> CopyResult:
+    """Digest check, then copy only when needed: redelivering a message never copies bytes twice."""
+    registries = registries or Registries(config)
+    task = registries.task(item.task)
+    start = time.monotonic()
+    planned = check_item(PlannedItem(item), registries.client(task.source), registries.client(task.target))
+    if planned.state == COPY:
+        return copy_item(registries, relay or make_relay(config), finalize_item(planned))
+    status = {IN_SYNC: "skipped", MISSING: "skipped", CHECK_FAILED: "failed"}[planned.state]
+    return CopyResult(
+        item=item,
+        status=status,  # type: ignore[arg-type]
+        reason=planned.state if planned.state != CHECK_FAILED else "check-failed",
+        duration=time.monotonic() - start,
+        bytes=None,
+        source_digest=planned.source_digest,
+        target_digest=planned.target_digest,
+        error=planned.note or None,
+        attempts=0,
+    )
+
+
+def plan_push_event(config: Config, registry_host: str, repository: str, tag: str) -> list[SyncItem]:
+    """Items for one pushed image: every task whose source is that registry and whose mapping matches."""
+    items: list[SyncItem] = []
+    for task in config.tasks:
+        if task.source.registry.lower() != registry_host.lower():
+            continue
+        for index, mapping in enumerate(task.mappings):
+            matcher = FromMatcher.parse(mapping.from_)
+            hit = matcher.matches(repository) if matcher.is_regex else matcher.plain_path() == repository
+            if not hit or tag not in _selected(mapping.tags, tag):
+                continue
+            path = ToRewriter.parse(mapping.to, from_is_regex=matcher.is_regex).rewrite(repository).path
+            items.append(
+                SyncItem(
+                    task=task.name,
+                    source=ImageRef(task.source.registry, repository, tag),
+                    target=ImageRef(task.target.registry, path, tag),
+                    platform=mapping.platform,
+                    mapping=index,
+                    extra={"reason": "push-event"},
+                )
+            )
+    return items
+
+
+def _selected(entries: list[str], tag: str) -> list[str]:
+    selector = TagSelector.parse(entries)
+    return selector.select([tag] if selector.needs_listing else None)

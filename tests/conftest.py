@@ -1,0 +1,68 @@
+"""Shared fixtures: real registries from tests/testbed (no Docker engine needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.testbed import RegistryServer, write_config
+
+RegistryFactory = Callable[..., RegistryServer]
+
+
+@pytest.fixture
+def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
+    """`registry_factory(tls=..., auth="none"|"htpasswd"|"token", ...)` -> started server.
+
+    Every server started is stopped at teardown.
+    """
+    servers: list[RegistryServer] = []
+
+    def start(**kwargs: Any) -> RegistryServer:
+        kwargs.setdefault("base_dir", tmp_path_factory.mktemp("registry"))
+        server = RegistryServer(**kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def plain_registry(registry_factory: RegistryFactory) -> RegistryServer:
+    """Plain HTTP, no auth."""
+    return registry_factory()
+
+
+@pytest.fixture
+def second_plain_registry(registry_factory: RegistryFactory) -> RegistryServer:
+    """Another plain HTTP registry (e.g. a mirror target)."""
+    return registry_factory()
+
+
+@pytest.fixture
+def auth_registry(registry_factory: RegistryFactory) -> RegistryServer:
+    """Plain HTTP with htpasswd basic auth; credentials in `.username`/`.password`."""
+    return registry_factory(auth="htpasswd")
+
+
+@pytest.fixture
+def tls_registry(registry_factory: RegistryFactory) -> RegistryServer:
+    """TLS (own CA: `.ca_file`, `.certs_dir`, `.skopeo_cert_dir`) with htpasswd basic auth."""
+    return registry_factory(tls=True, auth="htpasswd")
+
+
+@pytest.fixture
+def token_registry(registry_factory: RegistryFactory) -> RegistryServer:
+    """Plain HTTP with bearer token auth; `.token_server.token_requests()` records token fetches."""
+    return registry_factory(auth="token")
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[[str], Path]:
+    """`config_file(yaml_text)` writes dedented YAML to tmp_path/config.yaml (see testbed.write_config)."""
+    return lambda yaml_text: write_config(tmp_path, yaml_text)

@@ -1,0 +1,345 @@
+"""End to end through the CLI: dregsy-syntax configs, real registries, real skopeo."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from regmirror.cli import main
+from tests.testbed import RegistryServer, catalog, get_manifest, list_tags, manifest_digest, push_image
+
+MANIFESTS = r"/v2/.+/manifests/.+"
+
+
+def b64_auth(server: RegistryServer) -> str:
+    body = json.dumps({"username": server.username, "password": server.password})
+    return base64.b64encode(body.encode()).decode()
+
+
+def run_cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sync_json(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+    code, out, err = run_cli("sync", str(config), "--json", *extra, capsys=capsys)
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def seeded_source(plain_registry: RegistryServer) -> RegistryServer:
+    images = [
+        ("myproject/webui", "1.0.0", None),
+        ("myproject/webui", "1.1.0", ["linux/amd64", "linux/arm64"]),
+        ("myproject/webui", "2.0.0-rc.1", None),
+        ("myproject/webui", "dev", None),
+        ("myproject/api", "0.9.0", None),
+        ("myproject/api", "1.5.0", None),
+        ("jenkins/jnlp-slave", "latest", None),
+        ("jenkins/jnlp-slave", "3.40", None),
+        ("jenkins/master", "latest", None),
+        ("other/myproject", "1.0.0", None),
+    ]
+    for repo, tag, platforms in images:
+        push_image(plain_registry, repo, tag, platforms=platforms, seed=f"{repo}:{tag}", shared_base=True)
+    return plain_registry
+
+
+def test_regex_from_to_prefix_and_tag_filters(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = seeded_source, second_plain_registry
+    config = config_file(f"""
+        tasks:
+          - name: mirror
+            source: {{registry: "{src.host}", skip-tls-verify: true}}
+            target: {{registry: "{dst.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:myproject/.*
+                to: regex:my(.+)/,from-dh/your$1/
+                tags: ["semver: >=1.0.0", "keep: latest 2"]
+              - from: regex:jenkins/jnlp-.*
+                to: regex:jenkins/,dh/other-jenkins/
+                tags: ["latest"]
+              - from: regex:jenkins/master
+                to: ecr
+              - from: myproject/webui
+                to: pinned/webui
+                tags: ["dev", "regex: 1\\\\..*", "keep: !1\\\\.0\\\\..*"]
+        """)
+    code, report = sync_json(config, capsys)
+    assert code == 0, report
+    assert sorted(catalog(dst)) == [
+        "dh/other-jenkins/jnlp-slave",
+        "ecr/jenkins/master",
+        "from-dh/yourproject/api",
+        "from-dh/yourproject/webui",
+        "pinned/webui",
+    ]
+    # semver >=1.0.0 includes the pre-release (dregsy semantics); keep latest 2 of those
+    assert sorted(list_tags(dst, "from-dh/yourproject/webui")) == ["1.1.0", "2.0.0-rc.1"]
+    assert list_tags(dst, "from-dh/yourproject/api") == ["1.5.0"]
+    assert list_tags(dst, "dh/other-jenkins/jnlp-slave") == ["latest"]
+    assert list_tags(dst, "ecr/jenkins/master") == ["latest"]
+    assert sorted(list_tags(dst, "pinned/webui")) == ["1.1.0", "dev"]
+    for repo, tag, target in [
+        ("myproject/webui", "1.1.0", "from-dh/yourproject/webui"),
+        ("jenkins/jnlp-slave", "latest", "dh/other-jenkins/jnlp-slave"),
+    ]:
+        assert manifest_digest(dst, target, tag) == manifest_digest(src, repo, tag)
+    assert report["counts"]["copied"] == 7
+    assert report["counts"]["failed"] == 0
+
+
+def test_multi_arch_index_kept_intact_and_single_platform(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = plain_registry, second_plain_registry
+    index = push_image(src, "base/os", "1", platforms=["linux/amd64", "linux/arm64", "linux/arm/v7"], oci=True)
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{src.host}", skip-tls-verify: true}}
+            target: {{registry: "{dst.host}", skip-tls-verify: true}}
+            mappings:
+              - from: base/os
+              - from: base/os
+                to: arm/os
+                platform: linux/arm/v7
+        """)
+    code, report = sync_json(config, capsys)
+    assert code == 0, report
+    assert manifest_digest(dst, "base/os", "1") == index
+    body, media_type, _ = get_manifest(dst, "base/os", "1")
+    assert "index" in media_type and len(json.loads(body)["manifests"]) == 3
+    arm_body, arm_type, arm_digest = get_manifest(dst, "arm/os", "1")
+    assert "index" not in arm_type and "list" not in arm_type
+    src_index = json.loads(get_manifest(src, "base/os", "1")[0])
+    arm_child = next(m for m in src_index["manifests"] if m["platform"].get("variant") == "v7")
+    assert arm_digest == arm_child["digest"]
+
+
+def test_second_run_skips_by_digest_with_heads_only(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = seeded_source, second_plain_registry
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{src.host}", skip-tls-verify: true}}
+            target: {{registry: "{dst.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:.*
+        """)
+    code, first = sync_json(config, capsys)
+    assert code == 0 and first["counts"]["copied"] == 10
+    mark_src, mark_dst = src.mark(), dst.mark()
+    code, second = sync_json(config, capsys)
+    assert code == 0
+    assert second["counts"] == {**second["counts"], "copied": 0, "in_sync": 10, "failed": 0}
+    assert src.requests(method="GET", path_regex=MANIFESTS, since=mark_src) == []
+    assert len(src.requests(method="HEAD", path_regex=MANIFESTS, since=mark_src)) == 10
+    assert dst.requests(method="PUT", path_regex=r"/v2/.+", since=mark_dst) == []
+
+    # one changed tag among unchanged ones: exactly that one is copied
+    new = push_image(src, "myproject/api", "1.5.0", seed="changed")
+    code, third = sync_json(config, capsys)
+    assert code == 0 and third["counts"]["copied"] == 1
+    assert [r["target"] for r in third["results"]] == [f"{dst.host}/myproject/api:1.5.0"]
+    assert manifest_digest(dst, "myproject/api", "1.5.0") == new
+
+
+def test_auth_source_and_tls_target_with_ca_file(
+    auth_registry: RegistryServer,
+    tls_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = auth_registry, tls_registry
+    digest = push_image(src, "team/app", "1.0", platforms=["linux/amd64", "linux/arm64"])
+    config = config_file(f"""
+        tasks:
+          - name: secure
+            source:
+              registry: "{src.host}"
+              insecure: true
+              auth: {b64_auth(src)}
+            target:
+              registry: "{dst.host}"
+              auth: {b64_auth(dst)}
+              ca-file: {dst.ca_file}
+            mappings:
+              - from: regex:team/.*
+        """)
+    code, out, err = run_cli("sync", str(config), "--json", "-v", capsys=capsys)
+    assert code == 0, err
+    assert manifest_digest(dst, "team/app", "1.0") == digest
+    assert src.password not in out + err and dst.password not in out + err
+
+
+def test_failing_image_does_not_stop_the_others(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = plain_registry, second_plain_registry
+    for n in range(4):
+        push_image(src, f"apps/a{n}", "1", seed=f"a{n}", layer_size=4096)
+    broken_manifest = json.loads(get_manifest(src, "apps/a2", "1")[0])
+    layer = broken_manifest["layers"][0]["digest"].split(":")[1]
+    blob_dir = next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}"))
+    (blob_dir / "data").unlink()  # the manifest still answers HEAD; the copy cannot fetch the layer
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{src.host}", skip-tls-verify: true}}
+            target: {{registry: "{dst.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:apps/.*
+        """)
+    code, report = sync_json(config, capsys, "--concurrency", "2")
+    assert code == 1
+    assert report["counts"]["copied"] == 3 and report["counts"]["failed"] == 1
+    failed = [r for r in report["results"] if r["status"] == "failed"]
+    assert failed[0]["source"].startswith(f"{src.host}/apps/a2")
+    assert sorted(catalog(dst)) == ["apps/a0", "apps/a1", "apps/a3"]
+
+
+def test_max_images_guard_fails_the_mapping_before_copying(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:myproject/.*
+                max-images: 3
+        """)
+    code, out, err = run_cli("sync", str(config), capsys=capsys)
+    assert code == 1
+    assert "max-images 3" in out and "matched 6 images" in out
+    assert catalog(second_plain_registry) == []
+
+
+def test_two_mappings_writing_one_target_is_a_config_error(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings:
+              - from: jenkins/master
+                to: same/place
+                tags: [latest]
+              - from: jenkins/jnlp-slave
+                to: same/place
+                tags: [latest]
+        """)
+    code, out, err = run_cli("sync", str(config), capsys=capsys)
+    assert code == 2
+    assert "tasks[0].mappings[1]" in err and "same/place:latest" in err
+    assert catalog(second_plain_registry) == []
+
+
+def test_plan_shows_counts_states_and_unmatched_to(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:jenkins/.*
+                to: regex:^jenkins/,dh/
+                tags: [latest, "does-not-exist"]
+        """)
+    code, out, err = run_cli("plan", str(config), capsys=capsys)
+    assert code == 0, err
+    assert "4 images: 2 to copy, 0 in sync, 2 missing at source" in out
+    assert "did not match" in out
+    code, out, _ = run_cli("plan", str(config), "--json", capsys=capsys)
+    plan = json.loads(out)
+    assert plan["counts"]["copy"] == 2 and plan["mappings"][0]["listed"] == 5
+    assert catalog(second_plain_registry) == []
+
+
+def test_validate_and_match_commands(config_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    bad = config_file("""
+        tasks:
+          - name: t
+            source: {registry: "127.0.0.1:1"}
+            target: {registry: "127.0.0.1:2"}
+            mappings:
+              - from: regex:foo(
+        """)
+    code, _, err = run_cli("validate", str(bad), capsys=capsys)
+    assert code == 2 and "tasks[0].mappings[0].from" in err and ":6:" in err
+    code, out, _ = run_cli(
+        "match", "--from", "regex:my(.+)/.*", "--to", "regex:my(.+)/,from-dh/your$1/",
+        "myproject/webui", "other/webui", capsys=capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "myproject/webui  ->  from-dh/yourproject/webui" in out and "1 of 2 names match" in out
+
+
+def test_console_script_and_dregsy_style_arguments(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+) -> None:
+    config = config_file(f"""
+        tasks:
+          - name: one-off
+            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings:
+              - from: jenkins/master
+          - name: skipped
+            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings:
+              - from: jenkins/jnlp-slave
+        """)
+    exe = Path(sys.executable).with_name("regmirror")
+    done = subprocess.run(
+        [str(exe), f"-config={config}", "-run=one-.*"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LOG_FORMAT": "json"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert catalog(second_plain_registry) == ["jenkins/master"]
+    assert all(json.loads(line)["level"] for line in done.stderr.splitlines() if line.startswith("{"))
