@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regmirror.config import Config, RegistryConfig, Task, load_config
+from regmirror.config import Config, MappingConfig, RegistryConfig, Task, load_config
 from regmirror.credentials import SECRETS_MANAGER_SCHEME
 from regmirror.match import FromMatcher, ToRewriter
 
-REGEX_PREFIX = "regex:"
 # Characters that end the literal prefix of a regular expression.
 _REGEX_META = set(".[](){}*+?|^$\\")
 _QUANTIFIERS = set("*?{")
@@ -42,9 +41,18 @@ class EcrRegistryAccess:
     pull: set[str] = field(default_factory=set)  # repository name patterns ("*" allowed at the end)
     push: set[str] = field(default_factory=set)
     list_all: bool = False  # a regex `from` needs DescribeRepositories over the whole registry
+    kms_keys: set[str] = field(default_factory=set)  # `ecr.kms-key` of targets (ARN, key id or alias)
 
     def repository_arn(self, pattern: str) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{pattern}"
+
+    def kms_key_arn(self, key: str) -> str:
+        """IAM evaluates KMS permissions on key ARNs: an alias can only be covered by `key/*`."""
+        if key.startswith("arn:"):
+            return key
+        if key.startswith("alias/"):
+            return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/*"
+        return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,28 +138,21 @@ def _private_ecr(rc: RegistryConfig) -> tuple[str, str] | None:
     return rc.ecr_account, rc.ecr_region
 
 
-def _regex_body(from_: str) -> str:
-    return from_[len(REGEX_PREFIX) :] if from_.startswith(REGEX_PREFIX) else from_
-
-
-def _target_pattern(from_: str, to: str | None) -> str:
+def _target_pattern(mapping: MappingConfig) -> str:
     """Target repository name (or `prefix*`) a mapping writes, as far as the config tells."""
-    matcher = FromMatcher.parse(from_)
-    rewriter = ToRewriter.parse(to, from_is_regex=matcher.is_regex)
-    if not matcher.is_regex:
-        return rewriter.rewrite(matcher.plain_path()).path.lstrip("/")
-    if to and to.startswith(REGEX_PREFIX):
-        return "*"
-    prefix = literal_prefix(_regex_body(from_))
-    base = f"{to.strip('/')}/" if to else ""
-    return f"{base}{prefix}*"
+    if mapping.to_is_regex:
+        return "*"  # a `to` regex may write anywhere (and leaves unmatched paths unchanged)
+    rewriter = ToRewriter.parse(mapping.to, from_is_regex=mapping.from_is_regex)
+    if not mapping.from_is_regex:
+        return rewriter.rewrite(FromMatcher.parse(mapping.from_).plain_path()).path
+    base = f"{mapping.to.strip('/')}/" if mapping.to else ""
+    return f"{base}{literal_prefix(mapping.from_pattern)}*"
 
 
-def _source_pattern(from_: str) -> str:
-    matcher = FromMatcher.parse(from_)
-    if not matcher.is_regex:
-        return matcher.plain_path().lstrip("/")
-    return f"{literal_prefix(_regex_body(from_))}*"
+def _source_pattern(mapping: MappingConfig) -> str:
+    if not mapping.from_is_regex:
+        return FromMatcher.parse(mapping.from_).plain_path()
+    return f"{literal_prefix(mapping.from_pattern)}*"
 
 
 def _access(facts: ConfigFacts, rc: RegistryConfig) -> EcrRegistryAccess | None:
@@ -179,12 +180,13 @@ def _add_task(facts: ConfigFacts, task: Task) -> None:
             facts.role_arns.append(rc.role_arn)
     source, target = _access(facts, task.source), _access(facts, task.target)
     for mapping in task.mappings:
-        is_regex = FromMatcher.parse(mapping.from_).is_regex
         if source is not None:
-            source.pull.add(_source_pattern(mapping.from_))
-            source.list_all = source.list_all or is_regex
+            source.pull.add(_source_pattern(mapping))
+            source.list_all = source.list_all or mapping.from_is_regex
         if target is not None:
-            target.push.add(_target_pattern(mapping.from_, mapping.to))
+            target.push.add(_target_pattern(mapping))
+    if target is not None and task.target.ecr is not None and task.target.ecr.kms_key:
+        target.kms_keys.add(task.target.ecr.kms_key)
     _add_push_source(facts, task)
 
 
@@ -196,11 +198,10 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
     prefixes: set[str] = set()
     any_repository = False
     for mapping in task.mappings:
-        matcher = FromMatcher.parse(mapping.from_)
-        if not matcher.is_regex:
-            exact.add(matcher.plain_path().lstrip("/"))
+        if not mapping.from_is_regex:
+            exact.add(FromMatcher.parse(mapping.from_).plain_path())
             continue
-        prefix = literal_prefix(_regex_body(mapping.from_))
+        prefix = literal_prefix(mapping.from_pattern)
         if prefix:
             prefixes.add(prefix)
         else:

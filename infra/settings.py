@@ -82,6 +82,7 @@ class EnvironmentSettings(_Strict):
     @classmethod
     def _retention(cls, value: int) -> int:
         allowed = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+        # (the CloudWatch Logs periods CDK names; infra/common.py maps each to its enum member)
         if value not in allowed:
             raise ValueError(f"must be one of CloudWatch Logs' retention periods {sorted(allowed)}")
         return value

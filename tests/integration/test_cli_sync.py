@@ -79,7 +79,7 @@ def test_regex_from_to_prefix_and_tag_filters(
                 tags: ["dev", "regex: 1\\\\..*", "keep: !1\\\\.0\\\\..*"]
         """)
     code, report = sync_json(config, capsys)
-    assert code == 0, report
+    assert code == 0, [r["error"] for r in report["results"] if r["error"]]
     assert sorted(catalog(dst)) == [
         "dh/other-jenkins/jnlp-slave",
         "ecr/jenkins/master",
@@ -109,7 +109,9 @@ def test_multi_arch_index_kept_intact_and_single_platform(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     src, dst = plain_registry, second_plain_registry
-    index = push_image(src, "base/os", "1", platforms=["linux/amd64", "linux/arm64", "linux/arm/v7"], oci=True)
+    index = push_image(
+        src, "base/os", "1", platforms=["linux/amd64", "linux/arm64", "linux/arm/v7"], oci=True
+    )
     config = config_file(f"""
         tasks:
           - name: t
@@ -295,7 +297,9 @@ def test_plan_shows_counts_states_and_unmatched_to(
     assert catalog(second_plain_registry) == []
 
 
-def test_validate_and_match_commands(config_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_and_match_commands(
+    config_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = config_file("""
         tasks:
           - name: t

@@ -114,7 +114,7 @@ class ImageApi:
     def push_blob(self, repository: str, data: bytes, *, mount_from: str | None = None) -> str:
         """Upload (POST then monolithic PUT) unless present; cross-mount from `mount_from` if given."""
         digest = sha256_digest(data)
-        if self.blob_exists(repository, digest):
+        if mount_from is None and self.blob_exists(repository, digest):
             return digest
         params = {"mount": digest, "from": mount_from} if mount_from else None
         start = self.request("POST", f"/v2/{repository}/blobs/uploads/", params=params)

@@ -79,6 +79,8 @@ class RegistryServer:
         base_dir: Path | None = None,
         token_expires_in: int = 300,
         token_anonymous_pull: bool = False,
+        token_field: Literal["token", "access_token", "both"] = "both",  # noqa: S107 - a JSON key
+        token_catalog_access: bool = True,
         start_timeout: float = 20.0,
     ) -> None:
         self.tls = tls
@@ -104,6 +106,8 @@ class RegistryServer:
                 {self.username: self.password},
                 expires_in=token_expires_in,
                 anonymous_pull=token_anonymous_pull,
+                token_field=token_field,
+                catalog_access=token_catalog_access,
             )
         try:
             self._start(start_timeout)

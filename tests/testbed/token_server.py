@@ -67,11 +67,13 @@ class TokenServer:
         expires_in: int = 300,
         anonymous_pull: bool = False,
         token_field: Literal["token", "access_token", "both"] = "both",  # noqa: S107 - a JSON key
+        catalog_access: bool = True,
     ) -> None:
         self.users = dict(users)
         self.expires_in = expires_in
         self.anonymous_pull = anonymous_pull
         self.token_field = token_field
+        self.catalog_access = catalog_access  # False: like registries that never let anyone list
         self._key, self.rootcertbundle = make_signing_key(directory)
         self._kid = libtrust_key_id(self._key.public_key())
         self._lock = threading.Lock()
@@ -133,7 +135,7 @@ class TokenServer:
         access = []
         for scope in scopes:
             entry = parse_scope(scope)
-            if entry is None:
+            if entry is None or (entry["type"] == "registry" and not self.catalog_access):
                 continue
             if account is None:
                 if not (self.anonymous_pull and entry["type"] == "repository"):

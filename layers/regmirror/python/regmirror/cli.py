@@ -21,14 +21,22 @@ log = logging.getLogger("regmirror")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="regmirror", description="Mirror container images between registries.")
+    parser = argparse.ArgumentParser(
+        prog="regmirror", description="Mirror container images between registries."
+    )
     parser.add_argument("--version", action="version", version=f"regmirror {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--log-format", choices=["text", "json"], default=None, help="default: $LOG_FORMAT or text")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default=None, help="default: $LOG_FORMAT or text"
+    )
+    # The same options after the command; SUPPRESS keeps a subcommand from resetting them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         p.add_argument("config", help="regmirror / dregsy YAML config file")
         p.add_argument("--task", metavar="REGEX", help="only tasks whose name fully matches (dregsy -run)")
         return p
@@ -40,11 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config("sync", "plan, then copy what differs")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     p.add_argument("--dry-run", action="store_true", help="same as plan")
-    p.add_argument("--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies")
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p = with_config("run", "daemon: one-off tasks once, periodic tasks at their interval (dregsy behaviour)")
-    p.add_argument("--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies")
-    p = sub.add_parser("match", help="try a from/to pair (and tags) on names, offline or on a registry catalog")
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
+    )
+    p = sub.add_parser(
+        "match", help="try a from/to pair (and tags) on names, offline or on a registry catalog"
+    )
     p.add_argument("--from", dest="from_", required=True, help="e.g. 'regex:myproject/.*' or a plain path")
     p.add_argument("--to", default=None, help="e.g. 'regex:my(.+)/,from-dh/your$1/' or a prefix")
     p.add_argument("--tags", action="append", default=[], help="a tags entry; repeat for several")

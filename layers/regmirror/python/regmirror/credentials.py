@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import json
 import os
 import re
@@ -56,6 +55,10 @@ def register_resolver(scheme: str, fn: Callable[[str], str]) -> None:
     _resolvers[scheme] = fn
 
 
+def unregister_resolver(scheme: str) -> None:
+    _resolvers.pop(scheme, None)
+
+
 def known_schemes() -> list[str]:
     return sorted({ENV_SCHEME, SECRETS_MANAGER_SCHEME, *_resolvers})
 
@@ -74,6 +77,8 @@ def _split_reference(spec: str) -> tuple[str, str] | None:
 
 def _unknown_scheme_message(spec: str, field_name: str) -> str:
     """Message for a spec with ':' that is no known reference; never repeats the spec (it may be a secret)."""
+    import difflib  # only needed on the error path; keeps cold start short
+
     scheme = spec.split(":", 1)[0].strip().lower()
     close = difflib.get_close_matches(scheme, known_schemes(), n=1, cutoff=0.75)
     hint = f" (did you mean '{close[0]}:'?)" if close else ""
@@ -151,7 +156,9 @@ def _from_secret_text(text: str, field_name: str) -> Credentials | None:
 
 def _check_reference(scheme: str, reference: str, field_name: str) -> None:
     if scheme == ENV_SCHEME and not _ENV_NAME.fullmatch(reference):
-        raise AuthError(f"{field_name}: env: needs a variable name (letters, digits, '_'), e.g. env:REGISTRY_AUTH")
+        raise AuthError(
+            f"{field_name}: env: needs a variable name (letters, digits, '_'), e.g. env:REGISTRY_AUTH"
+        )
     if not reference:
         raise AuthError(f"{field_name}: {scheme}: needs a secret id, e.g. {scheme}:my-registry-auth")
 

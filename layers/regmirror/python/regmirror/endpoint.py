@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Docker Hub is written many ways in configs; its registry API lives at one host.
-DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry.hub.docker.com", "registry-1.docker.io"})
+DOCKER_HUB_ALIASES = frozenset(
+    {"docker.io", "index.docker.io", "registry.hub.docker.com", "registry-1.docker.io"}
+)
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 
 

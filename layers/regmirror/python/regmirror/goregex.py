@@ -15,10 +15,10 @@ from typing import Any
 
 import re2
 
-Span = tuple[int, int]
-NO_SPAN: Span = (-1, -1)
+Span = tuple[int, int]  # (-1, -1) for a group that took no part in the match
 
-# Go parses `$<digits>` as a group number only below this bound; longer digit runs are names.
+# Go stops reading `$<digits>` as a group number once it reaches this value: ten or more digits
+# make a group *name* (which never exists), so the reference expands to nothing.
 _GO_MAX_GROUP_NUMBER = 100_000_000
 
 
@@ -36,8 +36,80 @@ def _error_text(exc: Exception) -> str:
     return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
 
 
+def _skip_class(pattern: str, pos: int) -> int:
+    """Index just past the character class that opens at `pos` (`[`)."""
+    pos += 1
+    if pattern.startswith("^", pos):
+        pos += 1
+    if pattern.startswith("]", pos):  # a leading `]` is literal
+        pos += 1
+    while pos < len(pattern) and pattern[pos] != "]":
+        if pattern.startswith("[:", pos):  # POSIX class such as [:alpha:]
+            end = pattern.find(":]", pos + 2)
+            pos = end + 2 if end >= 0 else pos + 1
+            continue
+        pos += 2 if pattern[pos] == "\\" else 1
+    return pos + 1
+
+
+def _group_name_at(pattern: str, pos: int) -> str | None:
+    """At a `(`: "" for an unnamed capturing group, its name for a named one, None if not capturing."""
+    if not pattern.startswith("?", pos + 1):
+        return ""
+    for opener in ("(?P<", "(?<"):
+        if pattern.startswith(opener, pos):
+            end = pattern.find(">", pos)
+            return pattern[pos + len(opener) : end]
+    return None
+
+
+def _scan_group_names(pattern: str) -> list[str]:
+    names = [""]
+    pos = 0
+    while pos < len(pattern):
+        ch = pattern[pos]
+        if pattern.startswith("\\Q", pos):  # literal text up to \E
+            end = pattern.find("\\E", pos + 2)
+            pos = len(pattern) if end < 0 else end + 2
+        elif ch == "\\":
+            pos += 2
+        elif ch == "[":
+            pos = _skip_class(pattern, pos)
+        else:
+            name = _group_name_at(pattern, pos) if ch == "(" else None
+            if name is not None:
+                names.append(name)
+            pos += 1
+    return names
+
+
+def _subexp_names(pattern: str, group_count: int, first_index: Mapping[str, int]) -> tuple[str, ...]:
+    """Go's SubexpNames: the name of every group, index 0 first ("" when unnamed).
+
+    RE2's Python API only tells the first group of each name, but Go lets names repeat, so the
+    pattern is scanned; should the scan disagree with RE2, RE2's answer is used.
+    """
+    names = _scan_group_names(pattern)
+    consistent = len(names) == group_count + 1 and all(names[i] == n for n, i in first_index.items())
+    if consistent:
+        return tuple(names)
+    fallback = [""] * (group_count + 1)
+    for name, index in first_index.items():
+        fallback[index] = name
+    return tuple(fallback)
+
+
+class RegexError(ValueError):
+    """A pattern RE2 refuses; `reason` is RE2's explanation (e.g. "missing ): (")."""
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        self.pattern = pattern
+        self.reason = reason
+        super().__init__(f"invalid regular expression {pattern!r}: {reason}")
+
+
 class GoRegexp:
-    """A compiled RE2 pattern. `ValueError` with RE2's reason when the pattern is not valid."""
+    """A compiled RE2 pattern. `RegexError` (a ValueError) when the pattern is not valid."""
 
     __slots__ = ("_compiled", "group_count", "group_names", "pattern")
 
@@ -45,10 +117,12 @@ class GoRegexp:
         try:
             self._compiled: Any = re2.compile(pattern, _OPTIONS)
         except re2.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {_error_text(exc)}") from None
+            raise RegexError(pattern, _error_text(exc)) from None
         self.pattern = pattern
         self.group_count: int = int(self._compiled.groups)
-        self.group_names: dict[str, int] = {str(k): int(v) for k, v in self._compiled.groupindex.items()}
+        self.group_names: tuple[str, ...] = _subexp_names(
+            pattern, self.group_count, dict(self._compiled.groupindex)
+        )
 
     def __repr__(self) -> str:
         return f"GoRegexp({self.pattern!r})"
@@ -80,11 +154,11 @@ class GoRegexp:
 
 @dataclass(frozen=True, slots=True)
 class GoMatch:
-    """One match: the searched text (UTF-8), the spans of all groups and the group names."""
+    """One match: the searched text (UTF-8), the spans of groups 0..n and their names ("" if none)."""
 
     text: bytes
     spans: tuple[Span, ...]
-    names: Mapping[str, int]
+    names: tuple[str, ...]
 
     def group(self, index: int) -> bytes | None:
         if not 0 <= index < len(self.spans) or self.spans[index][0] < 0:
@@ -93,8 +167,11 @@ class GoMatch:
         return self.text[start:end]
 
     def named(self, name: str) -> bytes | None:
-        index = self.names.get(name)
-        return None if index is None else self.group(index)
+        """Go: the first group of that name that took part in the match (names may repeat)."""
+        for index, group_name in enumerate(self.names):
+            if group_name == name and self.spans[index][0] >= 0:
+                return self.group(index)
+        return None
 
 
 def search(pattern: GoRegexp | str, text: str) -> GoMatch | None:

@@ -60,7 +60,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        )
     root = logging.getLogger("regmirror")
     root.handlers[:] = [handler]
     root.setLevel(_level(level))

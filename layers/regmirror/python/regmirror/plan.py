@@ -20,6 +20,7 @@ from .config import Config, MappingConfig, Task
 from .errors import ConfigError, ConfigProblem, PlanLimitError, RegmirrorError
 from .match import FromMatcher, ToRewriter
 from .model import ImageRef, SyncItem
+from .refs import valid_digest
 from .tags import TagSelector
 
 log = logging.getLogger("regmirror.plan")
@@ -153,7 +154,7 @@ def split_verbatim(tag: str) -> tuple[str | None, str | None]:
     if "@" in tag:
         name, digest = tag.split("@", 1)
         return name or None, digest
-    if tag.startswith("sha256:"):
+    if valid_digest(tag):
         return None, tag
     return tag, None
 
@@ -193,7 +194,9 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
             mplan.notes.append(f"{repository}: {rewrite.note}")
         available = source.list_tags(repository) if selector.needs_listing else None
         for tag in selector.select(available):
-            mplan.items.append(PlannedItem(_make_item(task, mplan.index, mapping, repository, rewrite.path, tag)))
+            mplan.items.append(
+                PlannedItem(_make_item(task, mplan.index, mapping, repository, rewrite.path, tag))
+            )
     if mapping.max_images is not None and len(mplan.items) > mapping.max_images:
         raise PlanLimitError(
             f"matched {len(mplan.items)} images, more than max-images {mapping.max_images} "
@@ -201,7 +204,9 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
         )
 
 
-def _make_item(task: Task, index: int, mapping: MappingConfig, repository: str, target_path: str, tag: str) -> SyncItem:
+def _make_item(
+    task: Task, index: int, mapping: MappingConfig, repository: str, target_path: str, tag: str
+) -> SyncItem:
     name, digest = split_verbatim(tag)
     return SyncItem(
         task=task.name,

@@ -26,6 +26,7 @@ _HEX = GoRegexp(r"[a-f0-9]+")
 _HOST_LABEL = GoRegexp(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _PORT = GoRegexp(r"[0-9]{1,5}")
 _SEPARATORS = "._-"
+_REPOSITORY_CHAR = GoRegexp(r"[a-z0-9._-]")
 
 
 def valid_repository(name: str) -> bool:
@@ -44,18 +45,24 @@ def valid_digest(digest: str) -> bool:
     return bool(sep) and expected == len(hex_part) and _HEX.fullmatch(hex_part)
 
 
+def _character_problem(component: str) -> str | None:
+    bad = sorted({ch for ch in component if not _REPOSITORY_CHAR.fullmatch(ch)})
+    if not bad:
+        return None
+    if any(ch.isascii() and ch.isupper() for ch in bad):
+        return f"component {component!r} has upper-case letters (repository names are lower case)"
+    return f"component {component!r} has characters not allowed in a repository name: {''.join(bad)!r}"
+
+
 def _component_problem(component: str) -> str | None:
     if not component:
-        return "has an empty path component (a leading, trailing or doubled '/')"
-    bad = sorted({ch for ch in component if not (ch.isascii() and (ch.islower() or ch.isdigit()))} - set(_SEPARATORS))
-    if bad:
-        upper = [ch for ch in bad if ch.isascii() and ch.isupper()]
-        if upper:
-            return f"component {component!r} has upper-case letters (repository names are lower case)"
-        return f"component {component!r} has characters not allowed in a repository name: {''.join(bad)!r}"
-    if component[0] in _SEPARATORS or component[-1] in _SEPARATORS:
-        edge = component[0] if component[0] in _SEPARATORS else component[-1]
-        return f"component {component!r} starts or ends with {edge!r}"
+        return "it has an empty path component (a leading, trailing or doubled '/')"
+    problem = _character_problem(component)
+    if problem:
+        return problem
+    for edge in (component[0], component[-1]):
+        if edge in _SEPARATORS:
+            return f"component {component!r} starts or ends with {edge!r}"
     return _separator_problem(component)
 
 
@@ -73,11 +80,11 @@ def _separator_problem(component: str) -> str | None:
 
 
 def repository_problem(name: str) -> str | None:
-    """Why `name` is not a valid repository path, in words; None when it is valid."""
+    """Why `name` is not a valid repository path, as a clause ("it is empty"); None when valid."""
     if not name:
-        return "is empty"
+        return "it is empty"
     if len(name) > REPOSITORY_MAX_LENGTH:
-        return f"is {len(name)} characters long (at most {REPOSITORY_MAX_LENGTH})"
+        return f"it is {len(name)} characters long (at most {REPOSITORY_MAX_LENGTH})"
     for component in name.split("/"):
         problem = _component_problem(component)
         if problem:
@@ -88,13 +95,13 @@ def repository_problem(name: str) -> str | None:
 def tag_problem(tag: str) -> str | None:
     """Why `tag` is not a valid tag, in words; None when it is valid."""
     if not tag:
-        return "is empty"
+        return "it is empty"
     if len(tag) > TAG_MAX_LENGTH:
-        return f"is {len(tag)} characters long (at most {TAG_MAX_LENGTH})"
+        return f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})"
     if tag[0] in ".-":
-        return f"starts with {tag[0]!r}"
+        return f"it starts with {tag[0]!r}"
     if not valid_tag(tag):
-        return "has characters other than letters, digits, '_', '.' and '-'"
+        return "it has characters other than letters, digits, '_', '.' and '-'"
     return None
 
 

@@ -15,14 +15,16 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import InsecureRequestWarning
 
 from . import __version__, refs
 from .endpoint import Endpoint
@@ -47,13 +49,14 @@ MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tags page
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_TOKEN_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
+MAX_HEADER_CHARS = 16 * 1024  # Link / WWW-Authenticate parsed up to this length
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds, when the token server gives no expires_in (Docker's default)
 TOKEN_MARGIN = 10.0  # renew this long before a token expires
 CATALOG_SCOPE = "registry:catalog:*"
 STAT_KINDS = ("ping", "catalog", "tags", "manifest_head", "manifest_get", "token")
 
 _TRANSPORT_ERRORS = (requests.exceptions.SSLError, requests.exceptions.ConnectionError)
-_LINK_PART = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_LINK_PART = re.compile(r'<([^<>]*)>((?:\s*;\s*[^;,"]*(?:"[^"]*"[^;,"]*)*)*)')
 _LINK_PARAM = re.compile(r';\s*([A-Za-z0-9*_.-]+)\s*=\s*(?:"([^"]*)"|([^;,\s]+))')
 _AUTH_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*(?:,|$)')
 
@@ -94,7 +97,7 @@ def parse_link_next(header: str | None) -> str | None:
     """URL of the `rel="next"` link of an RFC 5988/8288 `Link` header (as written; may be relative)."""
     if not header:
         return None
-    for match in _LINK_PART.finditer(header):
+    for match in _LINK_PART.finditer(header[:MAX_HEADER_CHARS]):
         for name, quoted, bare in _LINK_PARAM.findall(match.group(2)):
             if name.lower() == "rel" and "next" in (quoted or bare).lower().split():
                 return match.group(1).strip()
@@ -104,7 +107,7 @@ def parse_link_next(header: str | None) -> str | None:
 def parse_www_authenticate(header: str | None) -> list[Challenge]:
     """Challenges of a `WWW-Authenticate` header: `Bearer realm="..",service="..",scope=".."`, `Basic ..`."""
     challenges: list[Challenge] = []
-    rest = (header or "").strip()
+    rest = (header or "")[:MAX_HEADER_CHARS].strip()
     while rest:
         scheme_match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", rest)
         if not scheme_match:
@@ -161,7 +164,11 @@ def _token_from_answer(body: Any) -> tuple[str, float]:
     if not isinstance(token, str) or not token:
         raise ValueError("token answer holds neither 'token' nor 'access_token'")
     expires_in = body.get("expires_in")
-    lifetime = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else DEFAULT_TOKEN_LIFETIME
+    lifetime = (
+        float(expires_in)
+        if isinstance(expires_in, int | float) and expires_in > 0
+        else DEFAULT_TOKEN_LIFETIME
+    )
     return token, lifetime
 
 
@@ -173,12 +180,16 @@ def read_capped(answer: requests.Response, limit: int, what: str) -> bytes:
         answer.close()
         raise RegistryError(f"{what}: answer of {declared} bytes exceeds the {limit}-byte limit")
     chunks, total = [], 0
-    for chunk in answer.iter_content(chunk_size=256 * 1024):
-        total += len(chunk)
-        if total > limit:
-            answer.close()
-            raise RegistryError(f"{what}: answer exceeds the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        for chunk in answer.iter_content(chunk_size=256 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise RegistryError(f"{what}: answer exceeds the {limit}-byte limit")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise RegistryError(f"{what}: reading the answer failed: {_short(exc)}") from None
+    finally:
+        answer.close()
     return b"".join(chunks)
 
 
@@ -242,6 +253,10 @@ class RegistryClient:
     @staticmethod
     def _tls_verify(endpoint: Endpoint) -> bool | str:
         if endpoint.insecure or not endpoint.verify_tls:
+            if not endpoint.plain_http:
+                # chosen in the config (skip-tls-verify): say it once in our log, not per request
+                log.info("%s: TLS certificates are not verified (skip-tls-verify)", endpoint.host)
+                warnings.filterwarnings("ignore", category=InsecureRequestWarning)
             return False
         return endpoint.ca_file or True
 
@@ -264,7 +279,7 @@ class RegistryClient:
     # -- transport --------------------------------------------------------------------------
     @property
     def scheme(self) -> str:
-        """"https" or "http"; with `insecure` and no answer yet, "https" (tried first)."""
+        """ "https" or "http"; with `insecure` and no answer yet, "https" (tried first)."""
         return self._scheme or "https"
 
     def _url(self, path: str) -> str:
@@ -280,7 +295,9 @@ class RegistryClient:
                 self._proxies[key] = cached
         return cached
 
-    def _send(self, method: str, url: str, headers: dict[str, str], auth: Any, kind: str) -> requests.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], auth: Any, kind: str
+    ) -> requests.Response:
         self._count(kind)
         try:
             return self._session.request(
@@ -295,23 +312,41 @@ class RegistryClient:
                 stream=True,
             )
         except requests.exceptions.Timeout as exc:
-            raise RegistryError(f"{self.registry}: {method} {url} timed out ({exc.__class__.__name__})") from None
+            raise RegistryError(
+                f"{self.registry}: {method} {url} timed out ({exc.__class__.__name__})",
+                registry=self.registry,
+            ) from None
+        except _TRANSPORT_ERRORS:
+            raise  # the caller decides about the plain-HTTP fallback
+        except requests.RequestException as exc:
+            raise RegistryError(
+                f"{self.registry}: {method} {url}: {_short(exc)}", registry=self.registry
+            ) from None
 
-    def _send_registry(self, method: str, path: str, headers: dict[str, str], auth: Any, kind: str) -> requests.Response:
+    def _send_registry(
+        self, method: str, path: str, headers: dict[str, str], auth: Any, kind: str
+    ) -> requests.Response:
         """Send to the registry itself; with `insecure`, fall back to plain HTTP once HTTPS fails."""
         url = path if "://" in path else self._url(path)
         try:
             answer = self._send(method, url, headers, auth, kind)
         except _TRANSPORT_ERRORS as exc:
-            if self._scheme is not None or not url.startswith("https://"):
-                raise RegistryError(f"{self.registry}: cannot reach {url}: {_short(exc)}") from None
-            log.info("%s: HTTPS failed (%s), falling back to plain HTTP", self.registry, _short(exc))
+            # Another thread may have switched to HTTP meanwhile: only a confirmed HTTPS answer
+            # rules the fallback out.
+            if self._scheme == "https" or not self.endpoint.insecure or not url.startswith("https://"):
+                raise RegistryError(
+                    f"{self.registry}: cannot reach {url}: {_short(exc)}", registry=self.registry
+                ) from None
+            if self._scheme is None:
+                log.info("%s: HTTPS failed (%s), falling back to plain HTTP", self.registry, _short(exc))
             self._scheme = "http"
             url = "http://" + url.removeprefix("https://")
             try:
                 answer = self._send(method, url, headers, auth, kind)
             except _TRANSPORT_ERRORS as exc2:
-                raise RegistryError(f"{self.registry}: cannot reach over HTTPS or HTTP: {_short(exc2)}") from None
+                raise RegistryError(
+                    f"{self.registry}: cannot reach over HTTPS or HTTP: {_short(exc2)}"
+                ) from None
         if self._scheme is None:
             self._scheme = urlsplit(url).scheme
         return answer
@@ -321,25 +356,40 @@ class RegistryClient:
         creds = self._credentials
         return (creds.username, creds.password) if creds is not None else None
 
-    def _fetch_token(self, challenge: Challenge, scope: str | None) -> str:
+    def _token_url(self, challenge: Challenge, scope: str | None) -> str:
         realm = challenge.params.get("realm", "")
         if urlsplit(realm).scheme not in ("http", "https"):
-            raise TokenError(f"{self.registry}: bearer challenge without a usable realm", registry=self.registry)
+            raise TokenError(
+                f"{self.registry}: bearer challenge without a usable realm", registry=self.registry
+            )
         params = {"service": challenge.params.get("service", "")}
         if scope:
             params["scope"] = scope
+        return f"{realm}{'&' if '?' in realm else '?'}{urlencode(params)}"
+
+    def _check_token_status(self, status: int) -> None:
+        if status in (401, 403):
+            message = self._refused_message(status, "token server")
+            raise TokenError(message, status=status, registry=self.registry)
+        if status != 200:
+            message = f"{self.registry}: token server answered {status}"
+            raise TokenError(message, status=status, registry=self.registry)
+
+    def _fetch_token(self, challenge: Challenge, scope: str | None) -> str:
+        """A token for `scope` from the challenge's realm (basic credentials if any), cached."""
         try:
-            answer = self._send("GET", requests.Request("GET", realm, params=params).prepare().url or realm, {}, self._basic(), "token")
+            answer = self._send("GET", self._token_url(challenge, scope), {}, self._basic(), "token")
         except _TRANSPORT_ERRORS as exc:
-            raise TokenError(f"{self.registry}: token server unreachable: {_short(exc)}", registry=self.registry) from None
-        if answer.status_code in (401, 403):
-            raise TokenError(self._refused_message(answer.status_code, "token server"), status=answer.status_code, registry=self.registry)
-        if answer.status_code != 200:
-            raise TokenError(f"{self.registry}: token server answered {answer.status_code}", status=answer.status_code, registry=self.registry)
-        try:
-            token, lifetime = _token_from_answer(parse_json(read_capped(answer, MAX_TOKEN_BYTES, "token"), "token"))
-        except (ValueError, RegistryError) as exc:
-            raise TokenError(f"{self.registry}: unusable token answer: {exc}", registry=self.registry) from None
+            message = f"{self.registry}: token server unreachable: {_short(exc)}"
+            raise TokenError(message, registry=self.registry) from None
+        with answer:
+            self._check_token_status(answer.status_code)
+            try:
+                body = parse_json(read_capped(answer, MAX_TOKEN_BYTES, "token"), "token")
+                token, lifetime = _token_from_answer(body)
+            except (ValueError, RegistryError) as exc:
+                message = f"{self.registry}: unusable token answer: {exc}"
+                raise TokenError(message, registry=self.registry) from None
         self._tokens.put(scope or "", token, lifetime)
         return token
 
@@ -347,7 +397,9 @@ class RegistryClient:
         cached = None if fresh else self._tokens.get(scope or "")
         return cached or self._fetch_token(challenge, scope)
 
-    def _auth_for(self, challenge: Challenge | None, scope: str | None, *, fresh: bool = False) -> tuple[dict[str, str], Any]:
+    def _auth_for(
+        self, challenge: Challenge | None, scope: str | None, *, fresh: bool = False
+    ) -> tuple[dict[str, str], Any]:
         """(extra headers, requests auth) answering `challenge` for `scope`."""
         if challenge is None:
             return {}, None
@@ -355,7 +407,9 @@ class RegistryClient:
             return {}, self._basic()
         if challenge.scheme == "bearer":
             return {"Authorization": f"Bearer {self._bearer(challenge, scope, fresh=fresh)}"}, None
-        raise AuthError(f"{self.registry}: unsupported auth scheme {challenge.scheme!r}", registry=self.registry)
+        raise AuthError(
+            f"{self.registry}: unsupported auth scheme {challenge.scheme!r}", registry=self.registry
+        )
 
     def _refused_message(self, status: int, where: str) -> str:
         who = f"user {self._credentials.username!r}" if self._credentials else "anonymous access"
@@ -368,7 +422,9 @@ class RegistryClient:
         return None
 
     # -- one request ------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, kind: str, scope: str | None, accept: str | None = None) -> requests.Response:
+    def _request(
+        self, method: str, path: str, *, kind: str, scope: str | None, accept: str | None = None
+    ) -> requests.Response:
         """One API call with auth: known challenge up front; on 401 answer the new challenge once.
 
         This is the unit a retry policy wraps. Returns the answer whatever its status, except a 401
@@ -383,7 +439,9 @@ class RegistryClient:
         answer.close()
         if challenge is None:
             raise AuthError(self._refused_message(401, "registry"), status=401, registry=self.registry)
-        self._challenge = Challenge(challenge.scheme, {k: v for k, v in challenge.params.items() if k != "scope"})
+        self._challenge = Challenge(
+            challenge.scheme, {k: v for k, v in challenge.params.items() if k != "scope"}
+        )
         headers, auth = self._auth_for(challenge, challenge.params.get("scope", scope), fresh=True)
         answer = self._send_registry(method, path, {**base, **headers}, auth, kind)
         if answer.status_code == 401:
@@ -401,11 +459,15 @@ class RegistryClient:
             codes=codes,
         )
 
-    def _get_json(self, path: str, *, kind: str, scope: str | None, limit: int, what: str) -> tuple[Any, requests.Response]:
+    def _get_json(
+        self, path: str, *, kind: str, scope: str | None, limit: int, what: str
+    ) -> tuple[Any, requests.Response]:
         answer = self._request("GET", path, kind=kind, scope=scope)
         if answer.status_code != 200:
             raise self._error(answer, what)
-        return parse_json(read_capped(answer, limit, f"{self.registry}: {what}"), f"{self.registry}: {what}"), answer
+        return parse_json(
+            read_capped(answer, limit, f"{self.registry}: {what}"), f"{self.registry}: {what}"
+        ), answer
 
     def _next_page(self, answer: requests.Response, seen: set[str]) -> str | None:
         link = parse_link_next(answer.headers.get("Link"))
@@ -413,7 +475,9 @@ class RegistryClient:
             return None
         url = urljoin(answer.url, link)
         if urlsplit(url).netloc.lower() != urlsplit(answer.url).netloc.lower():
-            raise RegistryError(f"{self.registry}: refusing to follow a Link to another host: {url}", registry=self.registry)
+            raise RegistryError(
+                f"{self.registry}: refusing to follow a Link to another host: {url}", registry=self.registry
+            )
         if url in seen:
             raise RegistryError(f"{self.registry}: pagination loops back to {url}", registry=self.registry)
         seen.add(url)
@@ -425,7 +489,11 @@ class RegistryClient:
         answer = self._request("GET", "/v2/", kind="ping", scope=None)
         answer.close()
         if answer.status_code != 200:
-            raise RegistryError(f"{self.registry}: /v2/ answered {answer.status_code}", status=answer.status_code, registry=self.registry)
+            raise RegistryError(
+                f"{self.registry}: /v2/ answered {answer.status_code}",
+                status=answer.status_code,
+                registry=self.registry,
+            )
 
     def catalog(self, page_size: int = 100) -> Iterator[str]:
         """Every repository name of `/v2/_catalog`, page by page (invalid names skipped with a warning)."""
@@ -436,12 +504,19 @@ class RegistryClient:
         while path:
             body, answer = self._catalog_page(path, first)
             first = False
-            yield from _valid_names(_string_list(body, "repositories", self.registry), refs.valid_repository, "repository", self.registry)
+            yield from _valid_names(
+                _string_list(body, "repositories", self.registry),
+                refs.valid_repository,
+                "repository",
+                self.registry,
+            )
             path = self._next_page(answer, seen)
 
     def _catalog_page(self, path: str, first: bool) -> tuple[Any, requests.Response]:
         try:
-            return self._get_json(path, kind="catalog", scope=CATALOG_SCOPE, limit=MAX_LIST_BYTES, what="catalog")
+            return self._get_json(
+                path, kind="catalog", scope=CATALOG_SCOPE, limit=MAX_LIST_BYTES, what="catalog"
+            )
         except TokenError:
             raise
         except AuthError as exc:
@@ -465,7 +540,10 @@ class RegistryClient:
             if self.endpoint.is_docker_hub
             else "use `lister: {type: index, search: ...}` if it supports search, `dockerhub` for Docker Hub,"
         )
-        return ListerError(f"{self.registry}: the registry refuses catalog listing ({why}); {hint} or name repositories as plain `from` paths")
+        return ListerError(
+            f"{self.registry}: the registry refuses catalog listing ({why}); {hint}"
+            " or name repositories as plain `from` paths"
+        )
 
     def list_tags(self, repository: str) -> list[str]:
         """Tags of a repository (following `Link` pages); invalid tags are skipped with a warning."""
@@ -474,20 +552,34 @@ class RegistryClient:
         seen: set[str] = set()
         tags: list[str] = []
         while path:
-            body, answer = self._get_json(path, kind="tags", scope=repository_scope(repo), limit=MAX_LIST_BYTES, what=f"tags of {repo}")
-            tags.extend(_valid_names(_string_list(body, "tags", self.registry), refs.valid_tag, "tag", self.registry))
+            body, answer = self._get_json(
+                path, kind="tags", scope=repository_scope(repo), limit=MAX_LIST_BYTES, what=f"tags of {repo}"
+            )
+            tags.extend(
+                _valid_names(_string_list(body, "tags", self.registry), refs.valid_tag, "tag", self.registry)
+            )
             path = self._next_page(answer, seen)
         return tags
 
     def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
         """Digest, media type and size of a manifest without downloading it; None when absent."""
         repo = self.endpoint.repository_path(repository)
-        answer = self._request("HEAD", f"/v2/{repo}/manifests/{reference}", kind="manifest_head", scope=repository_scope(repo), accept=MANIFEST_ACCEPT)
+        answer = self._request(
+            "HEAD",
+            f"/v2/{repo}/manifests/{reference}",
+            kind="manifest_head",
+            scope=repository_scope(repo),
+            accept=MANIFEST_ACCEPT,
+        )
         answer.close()
         if answer.status_code == 404:
             return None
         if answer.status_code != 200:
-            raise RegistryError(f"{self.registry}: HEAD manifest {repo}:{reference} answered {answer.status_code}", status=answer.status_code, registry=self.registry)
+            raise RegistryError(
+                f"{self.registry}: HEAD manifest {repo}:{reference} answered {answer.status_code}",
+                status=answer.status_code,
+                registry=self.registry,
+            )
         digest = answer.headers.get("Docker-Content-Digest", "")
         if not refs.valid_digest(digest):
             return self._manifest_info_by_get(repository, reference)
@@ -507,13 +599,21 @@ class RegistryClient:
         """(body, media type, sha256 digest of the body). Raises RegistryError (status 404 when absent)."""
         repo = self.endpoint.repository_path(repository)
         what = f"manifest {repo}:{reference}"
-        answer = self._request("GET", f"/v2/{repo}/manifests/{reference}", kind="manifest_get", scope=repository_scope(repo), accept=MANIFEST_ACCEPT)
+        answer = self._request(
+            "GET",
+            f"/v2/{repo}/manifests/{reference}",
+            kind="manifest_get",
+            scope=repository_scope(repo),
+            accept=MANIFEST_ACCEPT,
+        )
         if answer.status_code != 200:
             raise self._error(answer, f"GET {what}")
         body = read_capped(answer, MAX_MANIFEST_BYTES, f"{self.registry}: {what}")
         digest = sha256_digest(body)
         if reference.startswith("sha256:") and reference != digest:
-            raise RegistryError(f"{self.registry}: {what} has content digest {digest}", registry=self.registry)
+            raise RegistryError(
+                f"{self.registry}: {what} has content digest {digest}", registry=self.registry
+            )
         return body, _media_type(answer) or _embedded_media_type(body), digest
 
 

@@ -6,14 +6,17 @@ that is removed afterwards, whatever happened: success, failure, timeout or an e
 skopeo 1.9 behaviour this relies on (checked against real registries, see tests/integration):
 - `--all --preserve-digests` keeps a multi-arch index byte for byte, so its digest is unchanged.
 - One platform (`--override-os/--override-arch/--override-variant`, no `--all`) copies just that
-  platform's manifest; `--preserve-digests` is passed here too, so the target holds the very manifest
-  whose digest the source index lists (skopeo fails instead of silently converting the format).
+  platform's manifest; `--preserve-digests` is passed here too: it keeps that manifest byte for byte
+  (skopeo would otherwise convert formats, e.g. with `--format`, and change the digest), so the target
+  holds the manifest whose digest the source index lists, and the planner can compare digests.
 - `--src-tls-verify=false` lets skopeo fall back to plain HTTP; there is no HTTP-only switch.
-- `docker://` references are never parsed as options, and every part is validated beforehand.
+- Positional references follow `--` and start with `docker://`, and every part is validated
+  beforehand, so a name can never become an option.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import logging
@@ -23,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -34,7 +38,7 @@ from .credentials import Credentials
 from .endpoint import Endpoint
 from .model import ImageRef, SyncItem
 from .redact import redact, redact_argv, secret_forms, tail
-from .refs import valid_digest, valid_repository, valid_tag
+from .refs import valid_digest, valid_registry_host, valid_repository, valid_tag
 
 log = logging.getLogger("regmirror.relay")
 
@@ -42,6 +46,7 @@ Status = Literal["copied", "skipped", "failed"]
 
 # Failure reasons (CopyResult.reason when status == "failed").
 TIMEOUT = "timeout"
+KILLED = "killed"  # by a signal: abort_running(), interpreter exit, or the OOM killer
 AUTH = "auth"
 NOT_FOUND = "not-found"
 TLS = "tls"
@@ -129,7 +134,6 @@ _ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 _PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PORT_SUFFIX = re.compile(r":\d+$")
 _FATAL_MSG = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
@@ -237,7 +241,7 @@ def docker_reference(endpoint: Endpoint, repository: str, *, tag: str | None, di
     """`docker://host/repo@digest` (preferred) or `docker://host/repo:tag`, every part validated."""
     host = endpoint.skopeo_host
     path = endpoint.repository_path(repository)
-    if not _HOST.match(host):
+    if not valid_registry_host(host):
         raise InvalidReference(f"registry host {host!r} is not host[:port]")
     if not valid_repository(path):
         raise InvalidReference(f"repository {path!r} does not match the distribution grammar")
@@ -265,6 +269,8 @@ def target_reference(item: SyncItem, endpoint: Endpoint) -> str:
     digest = target.digest
     if digest is None and item.platform == "all":
         digest = item.source_digest or item.source.digest
+    if digest is None:
+        raise InvalidReference(f"target {target} has no tag, and no digest to push by for {item.platform}")
     return docker_reference(endpoint, target.repository, tag=None, digest=digest)
 
 
@@ -335,19 +341,24 @@ class SkopeoRelay:
         refs = (source_reference(item, source), target_reference(item, target))
         global_args = platform_args(item.platform)  # validated before anything touches the disk
         workdir = Path(tempfile.mkdtemp(prefix="regmirror-relay-", dir=self.tmpdir))
+        _LIVE.add(workdir)
         try:
             side_args = self._side_args("src", source, source_creds, workdir)
             side_args += self._side_args("dest", target, target_creds, workdir)
             digest_file = workdir / "digest"
             argv = [self.binary, "--tmpdir", str(workdir), *self._policy_args(), *global_args, "copy"]
             argv += [*self._copy_mode_args(item), "--retry-times", str(self.retry_times), *side_args]
-            argv += ["--digestfile", str(digest_file), *refs]
+            # `--` ends option parsing (skopeo 1.9 honours it): defence in depth behind validation.
+            argv += ["--digestfile", str(digest_file), "--", *refs]
             secrets = [*_secrets_of(source_creds), *_secrets_of(target_creds)]
             yield SkopeoRun(argv, self._env(workdir), workdir, digest_file, tuple(secrets))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            _LIVE.discard(workdir)
 
-    def _side_args(self, side: str, endpoint: Endpoint, creds: Credentials | None, workdir: Path) -> list[str]:
+    def _side_args(
+        self, side: str, endpoint: Endpoint, creds: Credentials | None, workdir: Path
+    ) -> list[str]:
         verify = verifies_tls(endpoint)
         args = [f"--{side}-tls-verify={'true' if verify else 'false'}"]
         cert_dir = self._cert_dir(side, endpoint, workdir, verify)
@@ -401,16 +412,11 @@ class SkopeoRelay:
         duration = time.monotonic() - start
         stderr = redact(stderr, run.secrets)
         source_digest = item.source_digest or item.source.digest
-        if returncode is None:
-            message = f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}"
-            return CopyResult.failure(
-                item, message, reason=TIMEOUT, duration=duration, attempts=count_attempts(stderr)
-            )
         if returncode != 0:
-            reason = classify_error(stderr)
-            log.warning("copy %s failed (%s): %s", item.target, reason, tail(stderr, 500))
+            reason, message = self._failure(returncode, stderr)
+            log.warning("copy %s failed (%s): %s", item.target, reason, tail(message, 500))
             return CopyResult.failure(
-                item, stderr.strip(), reason=reason, duration=duration, attempts=count_attempts(stderr)
+                item, message, reason=reason, duration=duration, attempts=count_attempts(stderr)
             )
         return CopyResult(
             item=item,
@@ -424,6 +430,14 @@ class SkopeoRelay:
             attempts=count_attempts(stderr),
         )
 
+    def _failure(self, returncode: int | None, stderr: str) -> tuple[str, str]:
+        """(reason, message) of a run that did not succeed; `returncode` None means timed out."""
+        if returncode is None:
+            return TIMEOUT, f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}"
+        if returncode < 0:
+            return KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
+        return classify_error(stderr), stderr.strip()
+
     def _run_process(self, run: SkopeoRun) -> tuple[int | None, str]:
         """(exit code or None on timeout, stderr). The process gets its own process group so a
         timeout kills skopeo and anything it started; it is killed as well if we are interrupted."""
@@ -436,20 +450,64 @@ class SkopeoRelay:
                 env=run.env,
                 start_new_session=True,
             )
+            _LIVE.add(proc)
             try:
                 returncode: int | None = proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 returncode = None
             finally:
                 _kill_group(proc)
+                _LIVE.discard(proc)
             return returncode, _read_all(err)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _signal_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    _signal_group(proc)
+    proc.wait()
+
+
+class _LiveRuns:
+    """Work dirs and skopeo processes in flight, so that an abort or the interpreter's exit (worker
+    threads are daemons and never reach their `finally`) leaves neither processes nor auth files."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: set[Path | subprocess.Popen[bytes]] = set()
+
+    def add(self, thing: Path | subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._items.add(thing)
+
+    def discard(self, thing: Path | subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._items.discard(thing)
+
+    def abort(self) -> int:
+        with self._lock:
+            things = list(self._items)
+        procs = [t for t in things if isinstance(t, subprocess.Popen)]
+        for proc in procs:
+            _signal_group(proc)  # the thread waiting on it reaps it and reports "killed"
+        for path in things:
+            if isinstance(path, Path):
+                shutil.rmtree(path, ignore_errors=True)
+        return len(procs)
+
+
+_LIVE = _LiveRuns()
+atexit.register(_LIVE.abort)
+
+
+def abort_running() -> int:
+    """Kill every skopeo run in flight (any relay, any thread) and remove the work dirs with their
+    auth files; returns how many processes were signalled. For a second Ctrl-C, or shutdown."""
+    return _LIVE.abort()
 
 
 def _read_all(handle: IO[str]) -> str:

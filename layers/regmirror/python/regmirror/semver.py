@@ -228,9 +228,9 @@ def _parse_partial(text: str) -> _Partial:
         return _Partial((major, minor, patch), given, Version(major, minor, patch))
     if given < 3:
         raise ValueError(f"{text!r}: a pre-release or build suffix needs a full MAJOR.MINOR.PATCH")
-    full = text[1:] if text.startswith("v") else text
-    return _Partial((major, minor, patch), 3, parse_version(".".join(str(n) for n in numbers) + full[len(
-        ".".join(g or "" for g in groups[:3])) :]))
+    pre = f"-{groups[3]}" if groups[3] is not None else ""
+    build = f"+{groups[4]}" if groups[4] is not None else ""
+    return _Partial((major, minor, patch), 3, parse_version(f"{major}.{minor}.{patch}{pre}{build}"))
 
 
 def _at_least(version: Version) -> _Bound:

@@ -207,7 +207,9 @@ def sync_config(
     def copy(item: SyncItem) -> CopyResult:
         return copy_item(registries, relay, item)
 
-    report.results = run_items(to_copy(), copy, concurrency=concurrency, on_result=on_result)
+    report.results = run_items(
+        to_copy(), copy, concurrency=concurrency, on_result=on_result, on_error=CopyResult.failure
+    )
     report.seconds = time.monotonic() - start
     return report
 

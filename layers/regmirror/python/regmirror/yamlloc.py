@@ -77,8 +77,12 @@ class LocatedDocument:
         return Position(1, 1)
 
     def key_position(self, path: Path) -> Position:
-        """Where the key of the mapping entry at `path` is written (falls back to the value)."""
-        return self.keys.get(path) or self.value_position(path)
+        """Where the key of the entry at `path` is written; for an absent key, where its parent is."""
+        found = self.keys.get(path) or self.values.get(path)
+        if found is not None:
+            return found
+        parent = path[:-1]
+        return self.keys.get(parent) or self.value_position(parent)
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> ConfigProblem:
         pos = self.key_position(path) if at_key else self.value_position(path)
@@ -147,7 +151,9 @@ class _Converter:
             return str(key_node.value)
         pos = _position(key_node)
         self.doc.problems.append(
-            ConfigProblem(self.doc.filename, pos.line, pos.column, format_path(path), "keys must be plain text")
+            ConfigProblem(
+                self.doc.filename, pos.line, pos.column, format_path(path), "keys must be plain text"
+            )
         )
         return None
 
@@ -167,9 +173,14 @@ class _Converter:
                 seen[key] = pos
 
     def _unsupported_tag(self, node: yaml.Node, path: Path) -> None:
-        pos = _position(node)
-        message = f"unsupported YAML tag '{node.tag}'"
-        self.doc.problems.append(ConfigProblem(self.doc.filename, pos.line, pos.column, format_path(path), message))
+        raise _Fatal(self.doc.problem(path, f"unsupported YAML tag '{node.tag}'"))
+
+
+class _Fatal(Exception):
+    """A problem after which the document's data means nothing (e.g. an unknown type tag)."""
+
+    def __init__(self, problem: ConfigProblem) -> None:
+        self.problem = problem
 
 
 class _TooBig(Exception):
@@ -178,9 +189,11 @@ class _TooBig(Exception):
 
 
 def _syntax_problem(filename: str, exc: yaml.MarkedYAMLError) -> ConfigProblem:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = exc.problem or "malformed YAML"
+    mark = exc.problem_mark or exc.context_mark
+    if "end of stream" in problem and exc.context_mark is not None:
+        mark = exc.context_mark  # where the unclosed quote or bracket started, not the end of the file
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     if "'\\t'" in problem:
         message = "tab character found: YAML indentation must use spaces"
     else:
@@ -201,6 +214,8 @@ def load_located(text: str, filename: str) -> LocatedDocument:
         raise ConfigError([_syntax_problem(filename, exc)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(filename, 0, 0, "", f"invalid YAML: {exc}")]) from None
+    except _Fatal as exc:
+        raise ConfigError([exc.problem]) from None
     except _TooBig as exc:
         pos = _position(exc.node)
         message = "document too large or nested too deeply (check anchors and aliases)"

@@ -1,0 +1,1 @@
+"""One construct per concern: config + secrets, queue + relay, schedule + lister, push events, monitoring."""

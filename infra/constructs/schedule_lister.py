@@ -1,0 +1,146 @@
+"""Schedules, the planning queue and the lister (planner) function.
+
+Flow: an EventBridge schedule rule per periodic task invokes the lister with a scheduled event whose
+`detail.tasks` names the task → the lister enqueues one planning message per task on the planning
+queue → the lister, fed by that queue one message at a time, plans the task (list, match, tags, digest
+check) and streams every image that needs copying onto the copy queue in batches of 10.
+
+Why a planning queue rather than planning inside the scheduled invocation: planning a big source is
+long; from a queue it gets retries with backoff, a dead-letter queue with an alarm and redrive, and a
+concurrency cap (the event source's maximum concurrency) that keeps the source registry's rate limits.
+A planning run that approaches its time limit hands the items it has not checked yet to the copy
+queue unchecked (the relay checks digests before copying), so a huge task never loses work.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.common import (
+    function_log_group,
+    function_role,
+    powertools_environment,
+    suppress_runtime,
+    suppress_xray_wildcard,
+)
+from infra.config_facts import ConfigFacts
+from infra.constructs.config_secrets import ConfigAndSecrets
+from infra.constructs.queue_relay import dead_letter_queue, encrypted_queue, visibility_timeout_seconds
+from infra.settings import REPO_ROOT, EnvironmentSettings
+from regmirror.aws import names
+
+LISTER_CODE = REPO_ROOT / "functions" / "lister"
+
+
+def scheduled_event_input(task: str) -> events.RuleTargetInput:
+    """The scheduled event's own envelope, with the task to plan in `detail` (EventBridge sends `{}`)."""
+    return events.RuleTargetInput.from_object(
+        {
+            "version": "0",
+            "id": events.EventField.event_id,
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": events.EventField.account,
+            "time": events.EventField.time,
+            "region": events.EventField.region,
+            "detail": {"tasks": [task]},
+        }
+    )
+
+
+class ScheduleAndLister(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        facts: ConfigFacts,
+        config: ConfigAndSecrets,
+        layer: lambda_.ILayerVersion,
+        copy_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        lister = settings.lister
+        self.dead_letter_queue = dead_letter_queue(self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days)
+        self.queue = encrypted_queue(
+            self,
+            "PlanQueue",
+            visibility=visibility_timeout_seconds(lister.timeout_seconds),
+            dlq=self.dead_letter_queue,
+            max_receive=settings.queue.max_receive_count,
+        )
+        log_group = function_log_group(self, "Lister", settings)
+        role = function_role(self, "Lister", log_group, "regmirror lister: plans tasks and enqueues images to copy")
+        self.function = lambda_.Function(
+            self,
+            "ListerFunction",
+            description="regmirror lister: schedule fan-out and task planning (list, match, tags, digest check)",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(LISTER_CODE), exclude=["__pycache__", "*.pyc"]),
+            layers=[layer],
+            memory_size=lister.memory_mb,
+            timeout=Duration.seconds(lister.timeout_seconds),
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            retry_attempts=2,  # scheduled (asynchronous) invocations
+            environment={
+                **powertools_environment(names.LISTER_SERVICE, settings),
+                **config.environment(),
+                names.ENV_COPY_QUEUE_URL: copy_queue.queue_url,
+                names.ENV_PLAN_QUEUE_URL: self.queue.queue_url,
+                names.ENV_SECRET_MAX_AGE: "300",
+                names.ENV_CHECK_WORKERS: str(lister.check_workers),
+                names.ENV_HANDOFF_RESERVE: str(lister.handoff_reserve_seconds),
+            },
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=1,  # one task per invocation: the whole time limit for it
+                report_batch_item_failures=True,
+                max_concurrency=lister.concurrency,
+            )
+        )
+        self.queue.grant_send_messages(role)
+        copy_queue.grant_send_messages(role)
+        config.grant_config_read(role, "Lister")
+        config.grant_registry_access(role, "Lister", write_targets=False)
+        suppress_xray_wildcard(self.function)
+        suppress_runtime(self.function)
+        self.rules = self._schedules(facts)
+
+    def _schedules(self, facts: ConfigFacts) -> dict[str, events.Rule]:
+        """One rule per periodic task; one-off tasks (no interval, no schedule) get none."""
+        rules: dict[str, events.Rule] = {}
+        for index, schedule in enumerate(facts.schedules):
+            if schedule.rounded_from_seconds is not None:
+                Annotations.of(self).add_warning_v2(
+                    "regmirror:interval-rounded",
+                    f"task {schedule.task!r}: interval {schedule.rounded_from_seconds}s runs as "
+                    f"{schedule.expression} (EventBridge schedules are whole minutes)",
+                )
+            rules[schedule.task] = events.Rule(
+                self,
+                f"Schedule{index}",
+                description=f"regmirror task {schedule.task}: {schedule.expression}"[:512],
+                schedule=events.Schedule.expression(schedule.expression),
+                targets=[
+                    targets.LambdaFunction(
+                        self.function,
+                        event=scheduled_event_input(schedule.task),
+                        retry_attempts=2,
+                        max_event_age=Duration.hours(1),
+                    )
+                ],
+            )
+        return rules

@@ -1,0 +1,88 @@
+"""The regmirror stack of one environment: wires the constructs together."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.bundling import core_layer_code
+from infra.config_facts import ConfigFacts, read_config_facts
+from infra.constructs.config_secrets import ConfigAndSecrets
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.push_events import PushEvents, warn_about_other_sources
+from infra.constructs.queue_relay import QueueAndRelay
+from infra.constructs.schedule_lister import ScheduleAndLister
+from infra.settings import EnvironmentSettings
+
+
+class RegmirrorStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        settings: EnvironmentSettings,
+        facts: ConfigFacts | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            settings.stack_name,
+            env=Environment(account=settings.account, region=settings.region),
+            description=settings.description or f"regmirror ({settings.name}): mirrors container images",
+        )
+        self.settings = settings
+        self.facts = facts or read_config_facts(settings.config_path)
+        Tags.of(self).add("regmirror:environment", settings.name)
+        for key, value in settings.tags.items():
+            Tags.of(self).add(key, value)
+
+        self.config = ConfigAndSecrets(self, "Config", settings=settings, facts=self.facts)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "CoreLayer",
+            code=core_layer_code(),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="regmirror core package with its pinned runtime dependencies",
+        )
+        self.copy = QueueAndRelay(self, "Copy", settings=settings, config=self.config)
+        self.planning = ScheduleAndLister(
+            self,
+            "Planning",
+            settings=settings,
+            facts=self.facts,
+            config=self.config,
+            layer=self.layer,
+            copy_queue=self.copy.queue,
+        )
+        functions: dict[str, lambda_.IFunction] = {
+            "Lister": self.planning.function,
+            "Relay": self.copy.function,
+        }
+        self.push: PushEvents | None = None
+        warn_about_other_sources(self, settings, self.facts)
+        if settings.push_events and self.facts.push_sources_in(settings.account, settings.region):
+            self.push = PushEvents(
+                self,
+                "Push",
+                settings=settings,
+                facts=self.facts,
+                config=self.config,
+                layer=self.layer,
+                copy_queue=self.copy.queue,
+            )
+            functions["Push"] = self.push.function
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            functions=functions,
+            dead_letter_queues={
+                "CopyQueue": self.copy.dead_letter_queue,
+                "PlanQueue": self.planning.dead_letter_queue,
+            },
+            copy_queue=self.copy.queue,
+        )
+        CfnOutput(self, "CopyQueueUrl", value=self.copy.queue.queue_url)
+        CfnOutput(self, "PlanQueueUrl", value=self.planning.queue.queue_url)
+        CfnOutput(self, "ListerFunctionName", value=self.planning.function.function_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)

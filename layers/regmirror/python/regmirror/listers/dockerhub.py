@@ -1,0 +1,190 @@
+"""`dockerhub` lister: repositories of Docker Hub namespaces through the Hub API.
+
+Logs in with `POST /v2/users/login` (username + password or personal access token) for a JWT, then
+lists `GET /v2/repositories/<namespace>/?page_size=100`, following `next` to the end, for the
+logged-in user's namespace plus every namespace in `lister.namespaces` (organisations). Without
+`auth` it lists anonymously: public repositories only. Private repositories appear when the account
+can see them. Only `repository_type` "image" (or none given) is kept; names are `<namespace>/<name>`.
+
+dregsy lists the user's own namespace only; the base URL is configurable (`lister.baseUrl`) for
+mirrors of the API and for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from .. import refs
+from ..credentials import Credentials, resolve_credentials
+from ..errors import AuthError, ListerError
+from ..logs import remember_secret
+from ..registry import RegistryClient
+from .base import Lister, ListerSettings, SourceSpec
+from .web import JsonApi, api_verify
+
+log = logging.getLogger("regmirror.listers")
+
+S = TypeVar("S", bound=SourceSpec)
+
+DEFAULT_BASE_URL = "https://hub.docker.com"
+MAX_PAGE_SIZE = 100  # the Hub API's limit
+LOGIN_PATH = "/v2/users/login"
+KEPT_TYPES = frozenset({"image"})
+
+
+def repository_name(entry: Any, namespace: str) -> str | None:
+    """`<namespace>/<name>` of one `results[]` entry; None for non-images and malformed entries."""
+    if not isinstance(entry, dict):
+        return None
+    kind = entry.get("repository_type")
+    if kind is not None and kind not in KEPT_TYPES:
+        log.debug("Docker Hub: skipping %s/%s (repository_type %r)", namespace, entry.get("name"), kind)
+        return None
+    name, owner = entry.get("name"), entry.get("namespace") or namespace
+    full = f"{owner}/{name}" if isinstance(name, str) and isinstance(owner, str) else ""
+    if not refs.valid_repository(full):
+        log.warning("Docker Hub: skipping invalid repository name %r", str(full or entry.get("name"))[:300])
+        return None
+    return full
+
+
+class DockerHubLister:
+    def __init__(
+        self,
+        api: JsonApi,
+        credentials: Credentials | None,
+        namespaces: list[str],
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self.api = api
+        self.credentials = credentials
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.namespaces = self._all_namespaces(credentials, namespaces)
+        self._token: str | None = None
+        self.logins = 0
+
+    def __repr__(self) -> str:
+        return f"DockerHubLister({self.api.base_url!r}, namespaces={self.namespaces!r})"
+
+    @staticmethod
+    def _all_namespaces(credentials: Credentials | None, configured: list[str]) -> list[str]:
+        wanted = ([credentials.username.lower()] if credentials else []) + [
+            n.strip().lower() for n in configured
+        ]
+        namespaces = list(dict.fromkeys(n for n in wanted if n))
+        if not namespaces:
+            raise ListerError(
+                "the dockerhub lister needs `auth` (lists your own namespace) and/or `lister.namespaces`"
+            )
+        for namespace in namespaces:
+            if "/" in namespace or not refs.valid_repository(namespace):
+                raise ListerError(f"the dockerhub lister got an invalid namespace {namespace!r}")
+        return namespaces
+
+    # -- login --------------------------------------------------------------------------------
+    def login(self) -> str:
+        """A JWT for the configured account (`POST /v2/users/login`)."""
+        creds = self.credentials
+        if creds is None:
+            raise AuthError(f"{self.api.what}: no credentials to log in with")
+        answer = self.api.request(
+            "POST", LOGIN_PATH, body={"username": creds.username, "password": creds.password}
+        )
+        if answer.status_code in (401, 403):
+            hint = (
+                " (two-factor account: use a personal access token as password)" if _needs_2fa(answer) else ""
+            )
+            who = f"user {creds.username!r}"
+            raise AuthError(
+                f"{self.api.what}: login refused for {who} (HTTP {answer.status_code}){hint}",
+                status=answer.status_code,
+            )
+        if answer.status_code != 200:
+            raise self.api.status_error(answer, "login")
+        token = _token_of(self.api.parse(answer))
+        if token is None:
+            raise AuthError(f"{self.api.what}: login answer holds no token")
+        remember_secret(None, token)
+        self.logins += 1
+        self._token = token
+        return token
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    # -- listing ------------------------------------------------------------------------------
+    def list_repositories(self) -> Iterator[str]:
+        if self.credentials is not None and self._token is None:
+            self.login()
+        seen: set[str] = set()
+        for namespace in self.namespaces:
+            for name in self._namespace(namespace):
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+
+    def _namespace(self, namespace: str) -> Iterator[str]:
+        query = urlencode({"page_size": self.page_size})
+        url: str | None = self.api.url(f"/v2/repositories/{quote(namespace, safe='')}/?{query}")
+        visited: set[str] = set()
+        while url:
+            body, final_url = self._page(url, namespace)
+            for entry in _results(body, self.api.what):
+                name = repository_name(entry, namespace)
+                if name is not None:
+                    yield name
+            url = self.api.resolve_next(final_url, body.get("next"), visited)
+
+    def _page(self, url: str, namespace: str) -> tuple[dict[str, Any], str]:
+        answer, body = self.api.get_json(url, headers=self._headers())
+        if answer.status_code == 401 and self.credentials is not None:
+            log.info("%s: token refused; logging in again", self.api.what)
+            answer.close()
+            self.login()
+            answer, body = self.api.get_json(url, headers=self._headers())
+        if answer.status_code == 404:
+            raise ListerError(
+                f"{self.api.what}: namespace {namespace!r} not found"
+                + ("" if self.credentials else " (or not visible anonymously: give `auth`)")
+            )
+        if answer.status_code != 200:
+            raise self.api.status_error(answer, f"listing namespace {namespace!r}")
+        if not isinstance(body, dict):
+            raise ListerError(f"{self.api.what}: namespace listing is not a JSON object")
+        return body, answer.url or url
+
+
+def _results(body: dict[str, Any], what: str) -> list[Any]:
+    results = body.get("results")
+    if results is None:
+        return []
+    if not isinstance(results, list):
+        raise ListerError(f"{what}: 'results' is not a list")
+    return results
+
+
+def _token_of(body: Any) -> str | None:
+    token = body.get("token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def _needs_2fa(answer: Any) -> bool:
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool(body.get("login_2fa_token"))
+
+
+def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
+    spec = source.lister
+    base_url = (getattr(spec, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
+    credentials = resolve_credentials(source.auth)
+    if credentials is not None:
+        remember_secret(credentials.username, credentials.password)
+    api = JsonApi(base_url, verify=api_verify(source, base_url), what=f"Docker Hub ({base_url})")
+    namespaces = list(getattr(spec, "namespaces", None) or [])
+    return DockerHubLister(api, credentials, namespaces, settings.page_size)

@@ -1,0 +1,488 @@
+"""The regmirror stack, synthesized from a config that exercises every feature, asserted resource by
+resource: queues and their wiring, the functions, schedules per task, the push rule, IAM scoping,
+alarms, and the cdk-nag run (synth fails on any unacknowledged finding)."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infrastructure.conftest import Synthesized, make_settings, synth_stack
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+ECR = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+CONFIG = f"""\
+tasks:
+  - name: hub-to-ecr
+    interval: 300
+    source:
+      registry: registry.hub.docker.com
+      auth: secretsmanager:regmirror/test/dockerhub
+    target:
+      registry: {ECR}
+      ecr:
+        kms-key: alias/mirror
+    mappings:
+      - from: library/busybox
+        to: mirror/busybox
+        tags: [latest]
+      - from: regex:library/alp.*
+        to: mirror
+        tags: [latest]
+  - name: odd-interval
+    interval: 90
+    source:
+      registry: 127.0.0.1:5000
+      insecure: true
+    target:
+      registry: {ECR}
+    mappings:
+      - from: team/app
+        to: regex:^/team/(.*),/copied/$1
+  - name: ecr-out
+    schedule: cron(15 2 * * ? *)
+    source:
+      registry: {ECR}
+      role-arn: arn:aws:iam::{ACCOUNT}:role/regmirror-reader
+    target:
+      registry: partner.example.com
+      auth: secretsmanager:arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:partner-push-AbCdEf
+      ca-file: certs/partner-ca.pem
+    mappings:
+      - from: regex:releases/.*
+        to: partner
+      - from: base/image
+  - name: elsewhere
+    interval: 3600
+    source:
+      registry: 999999999999.dkr.ecr.us-east-1.amazonaws.com
+    target:
+      registry: {ECR}
+    mappings:
+      - from: regex:(?i)anything
+  - name: once
+    source:
+      registry: quay.io
+    target:
+      registry: {ECR}
+    mappings:
+      - from: skopeo/stable
+        tags: [v1.16.1]
+"""
+
+
+@pytest.fixture(scope="module", name="s")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    folder = tmp_path_factory.mktemp("config")
+    (folder / "certs").mkdir()
+    (folder / "certs" / "partner-ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    config = folder / "regmirror.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    return synth_stack(make_settings(config), tmp_path_factory.mktemp("cdk.out"))
+
+
+def ref(logical_id: str) -> dict[str, Any]:
+    return {"Ref": logical_id}
+
+
+def arn_of(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def statements_of(s: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    """Every policy statement attached to a role (inline policies and iam.Policy resources)."""
+    found: list[dict[str, Any]] = []
+    for policy in s.resources("AWS::IAM::Policy").values():
+        if ref(role_id) in policy["Properties"]["Roles"]:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def actions_on(statements: list[dict[str, Any]], action: str) -> list[Any]:
+    return [r for st in statements if action in as_list(st["Action"]) for r in as_list(st["Resource"])]
+
+
+def role_id_of(s: Synthesized, function: Any) -> str:
+    return s.stack.get_logical_id(function.role.node.default_child)
+
+
+# ------------------------------------------------------------------------------------------ queues
+
+
+def test_copy_queue_is_encrypted_redrives_to_its_dlq_and_outlasts_six_relay_timeouts(s: Synthesized) -> None:
+    queue_id, dlq_id = s.logical_id(s.stack.copy.queue), s.logical_id(s.stack.copy.dead_letter_queue)
+    queue = s.raw["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["VisibilityTimeout"] == 6 * 600  # relay timeout 600 s, no batching window
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": arn_of(dlq_id), "maxReceiveCount": 4}
+    dlq = s.raw["Resources"][dlq_id]["Properties"]
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert "RedrivePolicy" not in dlq
+
+
+def test_plan_queue_is_encrypted_redrives_and_outlasts_six_lister_timeouts(s: Synthesized) -> None:
+    queue_id = s.logical_id(s.stack.planning.queue)
+    dlq_id = s.logical_id(s.stack.planning.dead_letter_queue)
+    queue = s.raw["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["VisibilityTimeout"] == 6 * 300
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": arn_of(dlq_id), "maxReceiveCount": 4}
+
+
+def test_every_queue_refuses_requests_without_tls(s: Synthesized) -> None:
+    queues = set(s.resources("AWS::SQS::Queue"))
+    assert len(queues) == 4
+    protected = set()
+    for policy in s.resources("AWS::SQS::QueuePolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                protected |= {q["Ref"] for q in policy["Properties"]["Queues"]}
+    assert protected == queues
+
+
+# ------------------------------------------------------------------------------------------ relay
+
+
+def test_relay_is_the_docker_image_function_with_configured_sizing(s: Synthesized) -> None:
+    relay = s.raw["Resources"][s.logical_id(s.stack.copy.function)]["Properties"]
+    assert relay["PackageType"] == "Image"
+    assert relay["MemorySize"] == 1536
+    assert relay["Timeout"] == 600
+    assert relay["EphemeralStorage"] == {"Size": 3072}
+    assert relay["ReservedConcurrentExecutions"] == 3
+    assert relay["TracingConfig"] == {"Mode": "Active"}
+    assert relay["Architectures"] == ["x86_64"]
+    env = relay["Environment"]["Variables"]
+    assert env["TMPDIR"] == "/tmp"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "regmirror-relay"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Regmirror"
+    assert {"REGMIRROR_CONFIG_BUCKET", "REGMIRROR_CONFIG_KEY", "REGMIRROR_CONFIG_NAME"} <= set(env)
+
+
+def test_relay_image_asset_builds_functions_relay_dockerfile_from_a_minimal_context(s: Synthesized) -> None:
+    images = s.assets["dockerImages"]
+    assert len(images) == 1
+    source = next(iter(images.values()))["source"]
+    assert source["dockerFile"] == "functions/relay/Dockerfile"
+    assert source["platform"] == "linux/amd64"
+    context = s.outdir / source["directory"]
+    files = {str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()}
+    assert {
+        "functions/relay/Dockerfile",
+        "functions/relay/handler.py",
+        "functions/relay/policy.json",
+        "requirements.txt",
+        "requirements-lambda.txt",
+        "layers/regmirror/python/regmirror/service.py",
+        "layers/regmirror/python/regmirror/aws/names.py",
+    } <= files
+    # Nothing else: no tests, no venv, no other functions, no caches.
+    assert all(
+        f.startswith(("functions/relay/", "layers/regmirror/python/regmirror/")) or f.startswith("requirements")
+        for f in files
+    ), sorted(files)
+    assert not any("__pycache__" in f for f in files)
+
+
+def test_relay_consumes_the_copy_queue_with_batch_item_failures_within_its_budget(s: Synthesized) -> None:
+    s.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": arn_of(s.logical_id(s.stack.copy.queue)),
+            "FunctionName": ref(s.logical_id(s.stack.copy.function)),
+            "BatchSize": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 3},
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------ lister
+
+
+def test_lister_is_a_python_312_zip_function_with_the_core_layer(s: Synthesized) -> None:
+    lister = s.raw["Resources"][s.logical_id(s.stack.planning.function)]["Properties"]
+    assert lister["Runtime"] == "python3.12"
+    assert lister["Handler"] == "handler.lambda_handler"
+    assert lister["Layers"] == [ref(s.stack.get_logical_id(s.stack.layer.node.default_child))]
+    assert lister["MemorySize"] == 768
+    assert lister["Timeout"] == 300
+    env = lister["Environment"]["Variables"]
+    assert env["REGMIRROR_COPY_QUEUE_URL"] == ref(s.logical_id(s.stack.copy.queue))
+    assert env["REGMIRROR_PLAN_QUEUE_URL"] == ref(s.logical_id(s.stack.planning.queue))
+    assert env["POWERTOOLS_SERVICE_NAME"] == "regmirror-lister"
+    layer = s.raw["Resources"][s.stack.get_logical_id(s.stack.layer.node.default_child)]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.12"]
+
+
+def test_lister_consumes_the_plan_queue_one_task_at_a_time(s: Synthesized) -> None:
+    s.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": arn_of(s.logical_id(s.stack.planning.queue)),
+            "FunctionName": ref(s.logical_id(s.stack.planning.function)),
+            "BatchSize": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+
+
+def scheduled_rules(s: Synthesized) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in s.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]}
+
+
+def test_one_schedule_rule_per_periodic_task_and_none_for_one_off_tasks(s: Synthesized) -> None:
+    by_task: dict[str, str] = {}
+    lister_arn = arn_of(s.logical_id(s.stack.planning.function))
+    for rule in scheduled_rules(s).values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == lister_arn
+        template = target["InputTransformer"]["InputTemplate"]
+        tasks = json.loads(re.sub(r"<[a-z.-]+>", '"placeholder"', template))["detail"]["tasks"]
+        assert len(tasks) == 1
+        by_task[tasks[0]] = rule["Properties"]["ScheduleExpression"]
+    assert by_task == {
+        "hub-to-ecr": "rate(5 minutes)",
+        "odd-interval": "rate(2 minutes)",  # 90 s rounded up to whole minutes (warned, see below)
+        "ecr-out": "cron(15 2 * * ? *)",
+        "elsewhere": "rate(1 hour)",
+    }
+
+
+def test_scheduled_event_keeps_the_eventbridge_envelope(s: Synthesized) -> None:
+    rule = next(iter(scheduled_rules(s).values()))
+    transformer = rule["Properties"]["Targets"][0]["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"id": "$.id", "account": "$.account", "time": "$.time", "region": "$.region"}
+    assert '"id":<id>' in transformer["InputTemplate"]
+    assert '"detail-type":"Scheduled Event"' in transformer["InputTemplate"]
+    assert '"source":"aws.events"' in transformer["InputTemplate"]
+
+
+def test_rounded_interval_is_reported_as_a_synth_warning(s: Synthesized) -> None:
+    warnings = s.stack.node.metadata + [m for c in s.stack.node.find_all() for m in c.node.metadata]
+    texts = [str(m.data) for m in warnings if m.type == "aws:cdk:warning"]
+    assert any("odd-interval" in t and "90s runs as rate(2 minutes)" in t for t in texts), texts
+    assert any("999999999999.dkr.ecr.us-east-1.amazonaws.com" in t and "forwarded" in t for t in texts), texts
+
+
+# ------------------------------------------------------------------------------------------ push events
+
+
+def test_push_rule_matches_successful_tagged_pushes_to_the_mapped_repositories(s: Synthesized) -> None:
+    assert s.stack.push is not None
+    rules = {k: v for k, v in s.resources("AWS::Events::Rule").items() if "EventPattern" in v["Properties"]}
+    assert len(rules) == 1  # the us-east-1 source of another account gets none (warned)
+    (rule,) = rules.values()
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        "account": [ACCOUNT],
+        "region": [REGION],
+        "detail": {
+            "action-type": ["PUSH"],
+            "result": ["SUCCESS"],
+            "image-tag": [{"exists": True}],
+            "repository-name": ["base/image", {"prefix": "releases/"}],
+        },
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == arn_of(s.logical_id(s.stack.push.function))
+    assert "Input" not in target and "InputTransformer" not in target  # the real ECR event
+
+
+def test_push_function_may_only_read_the_config_and_send_copy_messages(s: Synthesized) -> None:
+    assert s.stack.push is not None
+    statements = statements_of(s, role_id_of(s, s.stack.push.function))
+    actions = {a for st in statements for a in as_list(st["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "s3:GetObject",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    assert actions_on(statements, "sqs:SendMessage") == [arn_of(s.logical_id(s.stack.copy.queue))]
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+def secret_arn_by_name(name: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-??????"],
+        ]
+    }
+
+
+PARTNER_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:partner-push-AbCdEf"
+
+
+@pytest.mark.parametrize("function", ["lister", "relay"])
+def test_registry_functions_read_exactly_the_secrets_the_config_names(s: Synthesized, function: str) -> None:
+    fn = s.stack.planning.function if function == "lister" else s.stack.copy.function
+    statements = statements_of(s, role_id_of(s, fn))
+    assert sorted(map(json.dumps, actions_on(statements, "secretsmanager:GetSecretValue"))) == sorted(
+        map(json.dumps, [secret_arn_by_name("regmirror/test/dockerhub"), PARTNER_SECRET, f"{PARTNER_SECRET}-??????"])
+    )
+    assert actions_on(statements, "sts:AssumeRole") == [f"arn:aws:iam::{ACCOUNT}:role/regmirror-reader"]
+
+
+def repo(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:ecr:{region}:{account}:repository/{name}"
+
+
+def test_relay_pushes_only_to_the_target_repositories_the_mappings_name(s: Synthesized) -> None:
+    statements = statements_of(s, role_id_of(s, s.stack.copy.function))
+    assert sorted(actions_on(statements, "ecr:PutImage")) == sorted(
+        [
+            repo("mirror/busybox"),  # plain from + plain to
+            repo("mirror/library/alp*"),  # regex from (literal prefix) under the plain `to` prefix
+            repo("*"),  # a `to` regex, and a regex `from` without literal prefix
+            repo("skopeo/stable"),  # plain from, no to
+        ]
+    )
+    assert sorted(actions_on(statements, "ecr:GetDownloadUrlForLayer")) == sorted(
+        [
+            repo("base/image"),
+            repo("releases/*"),
+            repo("*", "999999999999", "us-east-1"),
+            *actions_on(statements, "ecr:PutImage"),
+        ]
+    )
+    assert actions_on(statements, "ecr:GetAuthorizationToken") == ["*"]
+    (kms,) = [st for st in statements if "kms:CreateGrant" in as_list(st["Action"])]
+    assert kms["Resource"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"ecr.{REGION}.amazonaws.com"}}
+
+
+def test_lister_reads_sources_and_targets_but_writes_no_repository(s: Synthesized) -> None:
+    statements = statements_of(s, role_id_of(s, s.stack.planning.function))
+    assert actions_on(statements, "ecr:PutImage") == []
+    assert actions_on(statements, "ecr:CreateRepository") == []
+    described = actions_on(statements, "ecr:DescribeRepositories")
+    assert repo("*") in described  # a regex `from` lists the whole source registry
+    assert repo("mirror/busybox") in described  # digest checks on targets
+    assert not [st for st in statements if "kms:CreateGrant" in as_list(st["Action"])]
+    assert sorted(map(json.dumps, actions_on(statements, "sqs:SendMessage"))) == sorted(
+        json.dumps(arn_of(s.logical_id(q))) for q in (s.stack.copy.queue, s.stack.planning.queue)
+    )
+
+
+def test_config_read_is_one_object_of_the_asset_bucket(s: Synthesized) -> None:
+    for fn in (s.stack.planning.function, s.stack.copy.function):
+        (resource,) = actions_on(statements_of(s, role_id_of(s, fn)), "s3:GetObject")
+        text = json.dumps(resource)
+        assert s.stack.config.asset.asset_hash in text and ".zip" in text
+        assert "*" not in text
+
+
+def test_no_statement_grants_wildcard_actions_and_no_managed_policies(s: Synthesized) -> None:
+    for policy in s.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                assert "*" not in action or action == "kms:GenerateDataKey*", action
+    for role in s.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_config_bundle_holds_the_config_and_the_files_it_names(s: Synthesized) -> None:
+    (bundle,) = [
+        a["source"]["path"] for a in s.assets["files"].values() if a["source"]["path"] != "Regmirror-test.template.json"
+        and (s.outdir / a["source"]["path"] / "regmirror.yaml").exists()
+    ]
+    files = sorted(str(p.relative_to(s.outdir / bundle)) for p in (s.outdir / bundle).rglob("*") if p.is_file())
+    assert files == ["certs/partner-ca.pem", "regmirror.yaml"]
+    lister = s.raw["Resources"][s.logical_id(s.stack.planning.function)]["Properties"]
+    assert lister["Environment"]["Variables"]["REGMIRROR_CONFIG_NAME"] == "regmirror.yaml"
+
+
+# ------------------------------------------------------------------------------------------ monitoring
+
+
+def test_alarms_cover_dead_letters_function_errors_and_queue_age(s: Synthesized) -> None:
+    alarms = s.resources("AWS::CloudWatch::Alarm")
+    topic = ref(s.stack.get_logical_id(s.stack.monitoring.topic.node.default_child))
+    seen: dict[str, list[Any]] = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [topic]
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        seen.setdefault(props["MetricName"], []).append(props["Dimensions"][0]["Value"])
+    assert sorted(map(json.dumps, seen["ApproximateNumberOfMessagesVisible"])) == sorted(
+        json.dumps({"Fn::GetAtt": [s.logical_id(q), "QueueName"]})
+        for q in (s.stack.copy.dead_letter_queue, s.stack.planning.dead_letter_queue)
+    )
+    assert sorted(map(json.dumps, seen["Errors"])) == sorted(
+        json.dumps(ref(s.logical_id(f)))
+        for f in (s.stack.planning.function, s.stack.copy.function, s.stack.push.function)  # type: ignore[union-attr]
+    )
+    (age,) = [a for a in alarms.values() if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]
+    assert age["Properties"]["Threshold"] == 30 * 60
+
+
+def test_alarm_topic_is_kms_encrypted_tls_only_and_mails_the_configured_address(s: Synthesized) -> None:
+    (topic,) = s.resources("AWS::SNS::Topic").values()
+    key_id = s.stack.get_logical_id(s.stack.monitoring.topic.master_key.node.default_child)  # type: ignore[union-attr]
+    assert topic["Properties"]["KmsMasterKeyId"] == arn_of(key_id)
+    assert s.raw["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    s.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+    s.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_log_groups_have_the_configured_retention(s: Synthesized) -> None:
+    groups = s.resources("AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {7}
+
+
+# ------------------------------------------------------------------------------------------ cdk-nag
+
+
+def test_cdk_nag_ran_and_every_acknowledgment_carries_a_reason(s: Synthesized) -> None:
+    report = json.loads((s.outdir / "validation-report.json").read_text())
+    failures = [r for r in report["pluginReports"] if r.get("conclusion") == "failure"]
+    assert failures == []
+    acknowledged: dict[str, list[str]] = {}
+    for logical_id, resource in s.raw["Resources"].items():
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            assert len(rule["reason"]) >= 60, rule
+            acknowledged.setdefault(rule["id"], []).append(logical_id)
+    assert set(acknowledged) >= {
+        "AwsSolutions-L1",  # python3.12 pinned with the layer's wheels
+        "AwsSolutions-SQS3",  # the dead-letter queues themselves
+        "AwsSolutions-IAM5[Resource::*]",  # ecr:GetAuthorizationToken and X-Ray
+        f"AwsSolutions-IAM5[Resource::{repo('releases/*')}]",
+    }
+    queues = set(s.resources("AWS::SQS::Queue"))
+    assert sorted(set(acknowledged["AwsSolutions-SQS3"]) & queues) == sorted(
+        s.logical_id(q) for q in (s.stack.copy.dead_letter_queue, s.stack.planning.dead_letter_queue)
+    )

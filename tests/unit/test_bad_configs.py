@@ -1,0 +1,45 @@
+"""Every file in tests/data/bad-configs must fail with exactly one problem at the expected place.
+
+Each file starts with `# expect: <line>:<field-path>:<substring of the message>`; the field path is
+empty for problems of the document as a whole (YAML syntax, empty file).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from regmirror.config import load_config
+from regmirror.errors import ConfigError
+
+BAD = pathlib.Path(__file__).resolve().parent.parent / "data" / "bad-configs"
+FILES = sorted(BAD.glob("*.yaml"))
+
+
+def _expectation(path: pathlib.Path) -> tuple[int, str, str]:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name}: first line must be '# expect: ...'"
+    line, field, message = first.removeprefix("# expect: ").split(":", 2)
+    return int(line), field, message
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(FILES) >= 35
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_bad_config_reports_one_located_problem(path: pathlib.Path) -> None:
+    line, field, message = _expectation(path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    assert len(problems) == 1, str(caught.value)
+    problem = problems[0]
+    assert problem.file == str(path)
+    assert (problem.line, problem.field) == (line, field), str(problem)
+    assert message in problem.message, str(problem)
+    assert problem.column >= 1, str(problem)
+    # the printed form names file, line, column and field in one line
+    assert str(problem).startswith(f"{path}:{line}:{problem.column}: ")
+    assert "pydantic" not in str(problem).lower()
+    assert "Input should" not in problem.message
