@@ -41,7 +41,10 @@ def step(title: str, *args: str) -> int:
 def main() -> int:
     for port in (SOURCE_PORT, TARGET_PORT):
         if not port_free(port):
-            print(f"demo: port {port} on 127.0.0.1 is in use; examples/local.yaml expects it free", file=sys.stderr)
+            print(
+                f"demo: port {port} on 127.0.0.1 is in use; examples/local.yaml expects it free",
+                file=sys.stderr,
+            )
             return 2
     work = Path(tempfile.mkdtemp(prefix="regmirror-demo-"))
     try:

@@ -30,10 +30,13 @@ def test_unacknowledged_wildcard_fails_synth(tmp_path: Path) -> None:
     )
     app = cdk.App(outdir=str(tmp_path / "out"), context=NO_BUNDLING)
     stack = RegmirrorStack(app, make_settings(config))
-    stack.planning.function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))
+    role = stack.planning.function.role
+    assert role is not None
+    iam.Policy(stack, "Extra", roles=[role], statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])])
     add_nag_checks(app)
     with pytest.raises(RuntimeError, match="Validation failed"):
         app.synth()
     report = (tmp_path / "out" / "validation-report.json").read_text()
     assert "AwsSolutions-IAM5[Resource::*]" in report
-    assert "Planning/ListerRole/DefaultPolicy/Resource" in report
+    assert "AwsSolutions-IAM5[Action::s3:*]" in report
+    assert "Regmirror-test/Extra/Resource" in report

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from regmirror.cli import main
+
 from tests.testbed import RegistryServer, catalog, get_manifest, list_tags, manifest_digest, push_image
 
 MANIFESTS = r"/v2/.+/manifests/.+"
@@ -30,7 +30,7 @@ def run_cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, s
 
 
 def sync_json(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
-    code, out, err = run_cli("sync", str(config), "--json", *extra, capsys=capsys)
+    code, out, _err = run_cli("sync", str(config), "--json", *extra, capsys=capsys)
     return code, json.loads(out)
 
 
@@ -128,7 +128,7 @@ def test_multi_arch_index_kept_intact_and_single_platform(
     assert manifest_digest(dst, "base/os", "1") == index
     body, media_type, _ = get_manifest(dst, "base/os", "1")
     assert "index" in media_type and len(json.loads(body)["manifests"]) == 3
-    arm_body, arm_type, arm_digest = get_manifest(dst, "arm/os", "1")
+    _arm_body, arm_type, arm_digest = get_manifest(dst, "arm/os", "1")
     assert "index" not in arm_type and "list" not in arm_type
     src_index = json.loads(get_manifest(src, "base/os", "1")[0])
     arm_child = next(m for m in src_index["manifests"] if m["platform"].get("variant") == "v7")
@@ -240,7 +240,7 @@ def test_max_images_guard_fails_the_mapping_before_copying(
               - from: regex:myproject/.*
                 max-images: 3
         """)
-    code, out, err = run_cli("sync", str(config), capsys=capsys)
+    code, out, _err = run_cli("sync", str(config), capsys=capsys)
     assert code == 1
     assert "max-images 3" in out and "matched 6 images" in out
     assert catalog(second_plain_registry) == []
@@ -265,7 +265,7 @@ def test_two_mappings_writing_one_target_is_a_config_error(
                 to: same/place
                 tags: [latest]
         """)
-    code, out, err = run_cli("sync", str(config), capsys=capsys)
+    code, _out, err = run_cli("sync", str(config), capsys=capsys)
     assert code == 2
     assert "tasks[0].mappings[1]" in err and "same/place:latest" in err
     assert catalog(second_plain_registry) == []

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from regmirror.config import Config, Task
 from regmirror.daemon import Daemon
 from regmirror.plan import Plan
 from regmirror.service import SyncReport
+
 from tests.testbed import write_config
 
 TASKS = """
@@ -149,6 +149,8 @@ def test_watch_reloads_after_quiet_period(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("restore_signals")
 def test_stop_event_ends_run_loop(tmp_path: Path) -> None:
     clock = FakeClock()
-    daemon = Daemon(str(write_config(tmp_path, TASKS)), sync=RecordingSync(clock), clock=clock, poll_seconds=0.01)
+    daemon = Daemon(
+        str(write_config(tmp_path, TASKS)), sync=RecordingSync(clock), clock=clock, poll_seconds=0.01
+    )
     threading.Timer(0.2, daemon.stop_event.set).start()
     assert daemon.run() == 0

@@ -83,23 +83,23 @@ def cmd_match(args: argparse.Namespace) -> int:
     if not names:
         print("regmirror match: give names, or --registry to use a catalog", file=sys.stderr)
         return EXIT_USAGE
-    rows = []
-    for name in names:
-        hit = matcher.matches(name) if matcher.is_regex else name == matcher.plain_path()
-        rewrite = rewriter.rewrite(name) if hit else None
-        rows.append(
-            {
-                "name": name,
-                "matched": hit,
-                "target": rewrite.path if rewrite else None,
-                "note": rewrite.note if rewrite and not rewrite.matched else "",
-            }
-        )
+    rows = [_match_row(matcher, rewriter, name) for name in names]
     if args.json:
         print_json({"rows": rows, "tags": selector.explain() if selector else "all tags"})
     else:
         _render_match(rows, selector)
     return EXIT_OK
+
+
+def _match_row(matcher: FromMatcher, rewriter: ToRewriter, name: str) -> dict[str, Any]:
+    hit = matcher.matches(name) if matcher.is_regex else name == matcher.plain_path()
+    rewrite = rewriter.rewrite(name) if hit else None
+    return {
+        "name": name,
+        "matched": hit,
+        "target": rewrite.path if rewrite else None,
+        "note": rewrite.note if rewrite else "",
+    }
 
 
 def _catalog_names(registry: str, insecure: bool) -> list[str]:
@@ -189,9 +189,8 @@ class Progress:
         total = max(self.to_copy, 1)
         filled = int(20 * self.done / total)
         bar = "#" * filled + "." * (20 - filled)
-        self.stream.write(
-            f"\r[{bar}] checked {self.checked_count}, copied {self.done}/{self.to_copy}, failed {self.failed} "
-        )
+        counts = f"checked {self.checked_count}, copied {self.done}/{self.to_copy}, failed {self.failed}"
+        self.stream.write(f"\r[{bar}] {counts} ")
         self.stream.flush()
 
     def close(self) -> None:

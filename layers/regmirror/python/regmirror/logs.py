@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
-
-import threading
 
 from .redact import redact, secret_forms
 

@@ -200,7 +200,8 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
     if mapping.max_images is not None and len(mplan.items) > mapping.max_images:
         raise PlanLimitError(
             f"matched {len(mplan.items)} images, more than max-images {mapping.max_images} "
-            f"(line {mapping.line}); nothing of this mapping is copied. Narrow `from`/`tags` or raise the guard."
+            f"(line {mapping.line}); nothing of this mapping is copied. "
+            "Narrow `from`/`tags` or raise the guard."
         )
 
 
