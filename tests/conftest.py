@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from regmirror.listers import clear_lister_cache
 
 from tests.testbed import RegistryServer, write_config
 
 RegistryFactory = Callable[..., RegistryServer]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lister_cache() -> Iterator[None]:
+    """The lister cache is process-wide and keyed by host:port; ports are reused between tests."""
+    clear_lister_cache()
+    yield
+    clear_lister_cache()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_unacknowledged_wildcard_fails_synth(tmp_path: Path) -> None:
     assert role is not None
     iam.Policy(stack, "Extra", roles=[role], statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])])
     add_nag_checks(app)
-    with pytest.raises(RuntimeError, match="Validation failed"):
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = (tmp_path / "out" / "validation-report.json").read_text()
     assert "AwsSolutions-IAM5[Resource::*]" in report

@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from regmirror.config import GlobalListerConfig, RegistryConfig
 from regmirror.errors import ListerError
-from regmirror.listers import clear_lister_cache, make_lister
+from regmirror.listers import make_lister
 from regmirror.listers.catalog import CatalogLister
 from regmirror.registry import RegistryClient
 
@@ -32,13 +33,6 @@ def big_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reg
     with RegistryServer(base_dir=tmp_path_factory.mktemp("big-registry")) as server:
         push_repositories(server, names, workers=8)
         yield server, sorted(names)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    clear_lister_cache()
-    yield
-    clear_lister_cache()
 
 
 def source_config(server: RegistryServer, **lister: Any) -> RegistryConfig:
@@ -166,12 +160,22 @@ def test_concurrent_callers_share_one_listing(big_registry: tuple[RegistryServer
     assert len(server.requests("GET", CATALOG, since=mark)) == 3
 
 
-def test_kinds_not_available_yet(plain_registry: RegistryServer) -> None:
+def test_unregistered_and_unknown_kinds(
+    plain_registry: RegistryServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = RegistryConfig.model_validate(
         {"registry": plain_registry.host, "lister": {"type": "index", "search": "x"}}
     )
+    monkeypatch.setattr("regmirror.listers.LISTER_KINDS", {"catalog": ".catalog"})
     with pytest.raises(ListerError, match="lister type index is not available yet"):
         make_lister(source, global_config(), ClientFactory())
+    odd = SimpleNamespace(
+        registry=plain_registry.host,
+        auth=None,
+        lister=SimpleNamespace(type="ftp", page_size=None, max_items=None),
+    )
+    with pytest.raises(ListerError, match="unknown lister type 'ftp'"):
+        make_lister(odd, global_config(), ClientFactory())  # type: ignore[arg-type]
 
 
 def test_catalog_default_without_lister_section(plain_registry: RegistryServer, tmp_path: Path) -> None:

@@ -58,14 +58,15 @@ def test_one_off_first_then_periodic_at_interval(tmp_path: Path) -> None:
     for task in daemon._tasks(one_off=True):
         daemon._run_task(task)
     daemon.tick()  # every-minute runs at once
+    first = sync.calls[1][1]
     daemon.tick()  # not due yet
-    clock.now += 30
+    clock.now = first + 59
     daemon.tick()  # still not due: 60 s after its start
-    clock.now += 30
+    assert [name for name, _ in sync.calls] == ["once", "every-minute"]
+    clock.now = first + 60
     daemon.tick()
     assert [name for name, _ in sync.calls] == ["once", "every-minute", "every-minute"]
-    first, second = sync.calls[1][1], sync.calls[2][1]
-    assert second - first == pytest.approx(60)
+    assert sync.calls[2][1] - first == pytest.approx(60)
 
 
 def test_run_starting_within_half_an_interval_after_last_end_is_skipped(tmp_path: Path) -> None:

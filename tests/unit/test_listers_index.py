@@ -92,7 +92,7 @@ def test_rate_limit_is_waited_out(hub: FakeHub) -> None:
 
 
 def test_search_term_required(hub: FakeHub) -> None:
-    with pytest.raises(ListerError, match="needs `lister.search`"):
+    with pytest.raises(ListerError, match=r"needs `lister\.search`"):
         index_lister(hub, term=" ")
 
 
