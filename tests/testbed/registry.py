@@ -82,6 +82,7 @@ class RegistryServer:
         token_field: Literal["token", "access_token", "both"] = "both",  # noqa: S107 - a JSON key
         token_catalog_access: bool = True,
         start_timeout: float = 20.0,
+        port: int | None = None,
     ) -> None:
         self.tls = tls
         self.auth: AuthMode = auth
@@ -98,6 +99,7 @@ class RegistryServer:
         self._tls_files = make_tls_files(self.base_dir / "tls") if tls else None
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self._fixed_port = port  # the demo wants the ports its config names; tests take free ones
         if auth == "token":
             assert self.username is not None
             assert self.password is not None
@@ -207,7 +209,7 @@ class RegistryServer:
 
     def _start(self, timeout: float) -> None:
         for _attempt in range(5):  # a free port can be taken between probe and bind: retry
-            self.port = free_port()
+            self.port = self._fixed_port or free_port()
             config = self.base_dir / "config.yml"
             config.write_text(self._config_yaml())
             if self._tls_files:

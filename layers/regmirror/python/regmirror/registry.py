@@ -338,7 +338,8 @@ class RegistryClient:
                     f"{self.registry}: cannot reach {url}: {_short(exc)}", registry=self.registry
                 ) from None
             if self._scheme is None:
-                log.info("%s: HTTPS failed (%s), falling back to plain HTTP", self.registry, _short(exc))
+                log.info("%s: no HTTPS answer, using plain HTTP (skip-tls-verify)", self.registry)
+                log.debug("%s: HTTPS failed: %s", self.registry, _short(exc))
             self._scheme = "http"
             url = "http://" + url.removeprefix("https://")
             try:

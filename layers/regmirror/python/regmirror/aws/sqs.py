@@ -1,0 +1,119 @@
+"""Send messages to SQS in batches of ten, retrying the entries SQS could not take.
+
+`send_message_batch` can succeed as a call yet fail single entries (throttling, internal errors):
+those are resent with backoff; an entry SQS rejects as the sender's fault (malformed) is not retried.
+Anything still unsent after the last attempt raises `SendError`, so a caller never believes a message
+was queued when it was not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RegmirrorError
+from ..model import SyncItem
+
+MAX_BATCH_ENTRIES = 10  # SQS limit per send_message_batch
+MAX_BATCH_BYTES = 256 * 1024  # SQS limit on the sum of one batch's message bodies (and attributes)
+DEFAULT_ATTEMPTS = 5
+
+
+class SendError(RegmirrorError):
+    """Some messages could not be queued; `failed` holds (body, reason) for each."""
+
+    def __init__(self, queue_url: str, failed: list[tuple[str, str]]) -> None:
+        self.failed = failed
+        reasons = sorted({reason for _, reason in failed})
+        super().__init__(f"{len(failed)} message(s) not queued on {queue_url}: {'; '.join(reasons)}")
+
+
+@dataclass(slots=True)
+class SendStats:
+    sent: int = 0
+    batches: int = 0
+    retried: int = 0
+
+
+def sqs_client() -> Any:
+    import boto3  # only the AWS adapters need it
+
+    return boto3.client("sqs")
+
+
+def _batches(bodies: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for body in bodies:
+        length = len(body.encode())
+        if length > MAX_BATCH_BYTES:
+            raise ValueError(f"message of {length} bytes exceeds SQS's {MAX_BATCH_BYTES}-byte limit")
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(body)
+        size += length
+    if batch:
+        yield batch
+
+
+@dataclass
+class QueueSender:
+    """Streams message bodies onto one queue: `send(iterable)` flushes every 10 (or 256 KiB)."""
+
+    queue_url: str
+    client: Any = None
+    attempts: int = DEFAULT_ATTEMPTS
+    base_delay: float = 0.2
+    sleep: Callable[[float], None] = time.sleep
+    stats: SendStats = field(default_factory=SendStats)
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = sqs_client()
+
+    def send(self, bodies: Iterable[str]) -> int:
+        """Queue every body; returns how many were sent. Raises SendError for any left unsent."""
+        sent = 0
+        for batch in _batches(bodies):
+            sent += self._send_batch(batch)
+        return sent
+
+    def send_items(self, items: Iterable[SyncItem]) -> int:
+        return self.send(item.to_message() for item in items)
+
+    def _send_batch(self, batch: list[str]) -> int:
+        pending = dict(enumerate(batch))
+        rejected: list[tuple[str, str]] = []
+        reasons: dict[int, str] = {}
+        for attempt in range(self.attempts):
+            if not pending:
+                break
+            if attempt:
+                self.stats.retried += len(pending)
+                self.sleep(min(self.base_delay * 2 ** (attempt - 1), 5.0))
+            reasons = self._attempt(pending, rejected)
+        failed = rejected + [(body, reasons.get(i, "not acknowledged by SQS")) for i, body in pending.items()]
+        if failed:
+            raise SendError(self.queue_url, failed)
+        self.stats.sent += len(batch)
+        return len(batch)
+
+    def _attempt(self, pending: dict[int, str], rejected: list[tuple[str, str]]) -> dict[int, str]:
+        """One send_message_batch of the pending entries; removes what SQS took or refused for good."""
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
+        response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        self.stats.batches += 1
+        for ok in response.get("Successful", []):
+            pending.pop(int(ok["Id"]), None)
+        reasons: dict[int, str] = {}
+        for bad in response.get("Failed", []):
+            index = int(bad["Id"])
+            reason = f"{bad.get('Code', 'error')}: {bad.get('Message', '')}".rstrip(": ")
+            if bad.get("SenderFault") and index in pending:
+                rejected.append((pending.pop(index), reason))  # malformed: resending cannot help
+            else:
+                reasons[index] = reason
+        return reasons
