@@ -10,6 +10,6 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-from infra.app_builder import build_app  # noqa: E402 - after the environment above
+from infra.app_builder import build_app
 
 build_app().synth()

@@ -83,7 +83,7 @@ def acknowledge(scope: Construct, rule: str, reason: str) -> None:
 def suppress_xray_wildcard(function: lambda_.Function) -> None:
     """Active tracing puts `xray:*` on `Resource: *` into the role's default policy."""
     role = function.role
-    if role is not None:
+    if isinstance(role, Construct):
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
 
 

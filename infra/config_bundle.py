@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from regmirror.errors import ConfigError, ConfigProblem
 
 # Keys of a source/target whose value may be a file path (relative to the config file).

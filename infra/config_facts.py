@@ -164,7 +164,7 @@ def _access(facts: ConfigFacts, rc: RegistryConfig) -> EcrRegistryAccess | None:
     return facts.ecr[key]
 
 
-def _add_task(facts: ConfigFacts, task: Task) -> None:
+def _add_schedule(facts: ConfigFacts, task: Task) -> None:
     if task.schedule:
         facts.schedules.append(TaskSchedule(task.name, task.schedule))
     elif task.interval:
@@ -172,12 +172,17 @@ def _add_task(facts: ConfigFacts, task: Task) -> None:
         facts.schedules.append(TaskSchedule(task.name, expression, rounded))
     else:
         facts.one_off_tasks.append(task.name)
-    for rc in (task.source, task.target):
-        sid = secret_id(rc.auth)
-        if sid and sid not in facts.secret_ids:
-            facts.secret_ids.append(sid)
-        if rc.role_arn and rc.role_arn not in facts.role_arns:
-            facts.role_arns.append(rc.role_arn)
+
+
+def _add_credentials(facts: ConfigFacts, rc: RegistryConfig) -> None:
+    sid = secret_id(rc.auth)
+    if sid and sid not in facts.secret_ids:
+        facts.secret_ids.append(sid)
+    if rc.role_arn and rc.role_arn not in facts.role_arns:
+        facts.role_arns.append(rc.role_arn)
+
+
+def _add_ecr_access(facts: ConfigFacts, task: Task) -> None:
     source, target = _access(facts, task.source), _access(facts, task.target)
     for mapping in task.mappings:
         if source is not None:
@@ -185,8 +190,16 @@ def _add_task(facts: ConfigFacts, task: Task) -> None:
             source.list_all = source.list_all or mapping.from_is_regex
         if target is not None:
             target.push.add(_target_pattern(mapping))
-    if target is not None and task.target.ecr is not None and task.target.ecr.kms_key:
-        target.kms_keys.add(task.target.ecr.kms_key)
+    settings = task.target.ecr
+    if target is not None and settings is not None and settings.kms_key:
+        target.kms_keys.add(settings.kms_key)
+
+
+def _add_task(facts: ConfigFacts, task: Task) -> None:
+    _add_schedule(facts, task)
+    _add_credentials(facts, task.source)
+    _add_credentials(facts, task.target)
+    _add_ecr_access(facts, task)
     _add_push_source(facts, task)
 
 
@@ -214,7 +227,14 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
             del facts.push_sources[i]
             break
     facts.push_sources.append(
-        PushSource(key[0], key[1], task.source.registry, tuple(sorted(exact)), tuple(sorted(prefixes)), any_repository)
+        PushSource(
+            key[0],
+            key[1],
+            task.source.registry,
+            tuple(sorted(exact)),
+            tuple(sorted(prefixes)),
+            any_repository,
+        )
     )
 
 

@@ -26,39 +26,39 @@ class _Strict(BaseModel):
 class RelaySettings(_Strict):
     """The skopeo relay: one copy per invocation (batch of SQS messages, each copied in turn)."""
 
-    memory_mb: int = Field(2048, ge=512, le=10240)
-    timeout_seconds: int = Field(900, ge=60, le=LAMBDA_MAX_TIMEOUT)
+    memory_mb: int = Field(default=2048, ge=512, le=10240)
+    timeout_seconds: int = Field(default=900, ge=60, le=LAMBDA_MAX_TIMEOUT)
     # skopeo streams layers but keeps its temp files (and an uncompressed layer when it must
     # recompress) under TMPDIR=/tmp: the largest layer you mirror must fit.
-    ephemeral_storage_mb: int = Field(4096, ge=512, le=10240)
+    ephemeral_storage_mb: int = Field(default=4096, ge=512, le=10240)
     # Reserved concurrency: at most this many copies run at once, so an upstream's rate limits hold.
-    copy_budget: int = Field(4, ge=2, le=1000)
-    batch_size: int = Field(1, ge=1, le=10)
-    max_batching_window_seconds: int = Field(0, ge=0, le=300)
+    copy_budget: int = Field(default=4, ge=2, le=1000)
+    batch_size: int = Field(default=1, ge=1, le=10)
+    max_batching_window_seconds: int = Field(default=0, ge=0, le=300)
 
 
 class ListerSettings(_Strict):
     """The planner: lists, matches, selects tags and compares digests, then enqueues copies."""
 
-    memory_mb: int = Field(1024, ge=256, le=10240)
-    timeout_seconds: int = Field(900, ge=60, le=LAMBDA_MAX_TIMEOUT)
+    memory_mb: int = Field(default=1024, ge=256, le=10240)
+    timeout_seconds: int = Field(default=900, ge=60, le=LAMBDA_MAX_TIMEOUT)
     # Planning runs at once (one task each); each sends HEAD requests with `check_workers` threads.
-    concurrency: int = Field(2, ge=2, le=100)
-    check_workers: int = Field(8, ge=1, le=64)
+    concurrency: int = Field(default=2, ge=2, le=100)
+    check_workers: int = Field(default=8, ge=1, le=64)
     # Seconds kept in reserve before the time limit: when reached, the items not yet checked are
     # handed to the copy queue unchecked (the relay checks digests first), so no work is lost.
-    handoff_reserve_seconds: int = Field(60, ge=10, le=600)
+    handoff_reserve_seconds: int = Field(default=60, ge=10, le=600)
 
 
 class QueueSettings(_Strict):
-    max_receive_count: int = Field(3, ge=1, le=1000)
-    dlq_retention_days: int = Field(14, ge=1, le=14)
+    max_receive_count: int = Field(default=3, ge=1, le=1000)
+    dlq_retention_days: int = Field(default=14, ge=1, le=14)
 
 
 class AlarmSettings(_Strict):
     emails: list[str] = Field(default_factory=list)
     # The copy queue's oldest message older than this means the relays do not keep up (or are stuck).
-    queue_age_minutes: int = Field(120, ge=5, le=20160)
+    queue_age_minutes: int = Field(default=120, ge=5, le=20160)
 
 
 class EnvironmentSettings(_Strict):
@@ -67,12 +67,12 @@ class EnvironmentSettings(_Strict):
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     config: str  # regmirror config file (dregsy format), relative to the repository root
     description: str = ""
-    relay: RelaySettings = RelaySettings()
-    lister: ListerSettings = ListerSettings()
-    queue: QueueSettings = QueueSettings()
-    alarms: AlarmSettings = AlarmSettings()
+    relay: RelaySettings = Field(default_factory=RelaySettings)
+    lister: ListerSettings = Field(default_factory=ListerSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     log_retention_days: int = 30
-    metrics_namespace: str = Field("Regmirror", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+    metrics_namespace: str = Field(default="Regmirror", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
     push_events: bool = True
     # Secrets named in the config that are encrypted with a customer managed KMS key need kms:Decrypt.
     secret_kms_key_arns: list[str] = Field(default_factory=list)
@@ -81,7 +81,28 @@ class EnvironmentSettings(_Strict):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        allowed = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+        allowed = {
+            1,
+            3,
+            5,
+            7,
+            14,
+            30,
+            60,
+            90,
+            120,
+            150,
+            180,
+            365,
+            400,
+            545,
+            731,
+            1096,
+            1827,
+            2192,
+            2557,
+            2922,
+        }
         # (the CloudWatch Logs periods CDK names; infra/common.py maps each to its enum member)
         if value not in allowed:
             raise ValueError(f"must be one of CloudWatch Logs' retention periods {sorted(allowed)}")

@@ -34,6 +34,10 @@ class RegmirrorStack(Stack):
         Tags.of(self).add("regmirror:environment", settings.name)
         for key, value in settings.tags.items():
             Tags.of(self).add(key, value)
+        self._build()
+
+    def _build(self) -> None:
+        settings = self.settings
 
         self.config = ConfigAndSecrets(self, "Config", settings=settings, facts=self.facts)
         self.layer = lambda_.LayerVersion(
@@ -54,22 +58,12 @@ class RegmirrorStack(Stack):
             layer=self.layer,
             copy_queue=self.copy.queue,
         )
+        self.push = self._push_events()
         functions: dict[str, lambda_.IFunction] = {
             "Lister": self.planning.function,
             "Relay": self.copy.function,
         }
-        self.push: PushEvents | None = None
-        warn_about_other_sources(self, settings, self.facts)
-        if settings.push_events and self.facts.push_sources_in(settings.account, settings.region):
-            self.push = PushEvents(
-                self,
-                "Push",
-                settings=settings,
-                facts=self.facts,
-                config=self.config,
-                layer=self.layer,
-                copy_queue=self.copy.queue,
-            )
+        if self.push is not None:
             functions["Push"] = self.push.function
         self.monitoring = Monitoring(
             self,
@@ -82,6 +76,25 @@ class RegmirrorStack(Stack):
             },
             copy_queue=self.copy.queue,
         )
+        self._outputs()
+
+    def _push_events(self) -> PushEvents | None:
+        """Only when some source is an ECR registry of this account and region (others: a warning)."""
+        settings = self.settings
+        warn_about_other_sources(self, settings, self.facts)
+        if not (settings.push_events and self.facts.push_sources_in(settings.account, settings.region)):
+            return None
+        return PushEvents(
+            self,
+            "Push",
+            settings=settings,
+            facts=self.facts,
+            config=self.config,
+            layer=self.layer,
+            copy_queue=self.copy.queue,
+        )
+
+    def _outputs(self) -> None:
         CfnOutput(self, "CopyQueueUrl", value=self.copy.queue.queue_url)
         CfnOutput(self, "PlanQueueUrl", value=self.planning.queue.queue_url)
         CfnOutput(self, "ListerFunctionName", value=self.planning.function.function_name)

@@ -1,1 +1,106 @@
-"""placeholder"""
+"""Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.service.sync_item).
+
+Each record is processed on its own (Powertools BatchProcessor): a failed image fails only its own
+message, which comes back after a backoff and lands in the dead-letter queue after
+`maxReceiveCount` attempts. A message delivered twice copies nothing the second time: the digest
+check finds the target in sync. The function itself errors only on a crash or timeout.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from regmirror.aws import names
+from regmirror.aws.config_source import load_lambda_config
+from regmirror.aws.observability import route_core_logs
+from regmirror.aws.secrets import register_secrets_manager_resolver
+from regmirror.aws.sqs import delay_redelivery, retry_delay, sqs_client
+from regmirror.model import SyncItem
+from regmirror.relay import CopyResult
+from regmirror.service import sync_item
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# Per-record failures are reported as batchItemFailures, never as a function error, even when every
+# record of a batch failed: function errors (alarmed) then mean crashes and timeouts only.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+register_secrets_manager_resolver()
+route_core_logs(logger)
+
+RETRY_BASE_SECONDS = int(os.environ.get(names.ENV_RETRY_BASE_SECONDS, "60"))
+
+
+class CopyFailed(Exception):
+    """The image was not copied; the message is retried, then dead-lettered."""
+
+
+def _record_metrics(result: CopyResult) -> None:
+    metric = {"copied": names.IMAGES_COPIED, "skipped": names.IMAGES_SKIPPED}.get(
+        result.status, names.IMAGES_FAILED
+    )
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if result.status == "copied" and result.bytes:
+        metrics.add_metric(name=names.BYTES_COPIED, unit=MetricUnit.Bytes, value=result.bytes)
+
+
+def _retry_later(record: SQSRecord) -> None:
+    count = int(record.attributes.approximate_receive_count or "1")
+    delay = retry_delay(count, RETRY_BASE_SECONDS)
+    if delay_redelivery(sqs_client(), record.queue_url, record.receipt_handle, delay):
+        logger.info("retrying in %d s (attempt %d)", delay, count)
+
+
+@tracer.capture_method
+def copy_record(record: SQSRecord) -> dict[str, Any]:
+    logger.append_keys(message_id=record.message_id)
+    item = SyncItem.from_message(record.body)  # ValueError: a poison message fails alone
+    logger.set_correlation_id(item.extra.get("correlation_id") or record.message_id)
+    logger.append_keys(task=item.task, image=item.key(), trigger=item.extra.get("trigger"))
+    result = sync_item(load_lambda_config(), item)
+    _record_metrics(result)
+    summary = {
+        "status": result.status,
+        "reason": result.reason,
+        "source": str(item.source),
+        "target": str(item.target),
+        "seconds": round(result.duration, 3),
+        "bytes": result.bytes,
+        "source_digest": result.source_digest,
+        "target_digest": result.target_digest,
+    }
+    if result.status == "failed":
+        logger.error("copy failed", extra={**summary, "error": result.error})
+        _retry_later(record)
+        raise CopyFailed(f"{item.key()}: {result.reason}: {result.error}")
+    logger.info(f"image {result.status}", extra=summary)
+    return summary
+
+
+def _handle_record(record: SQSRecord) -> dict[str, Any]:
+    try:
+        return copy_record(record)
+    except CopyFailed:
+        raise
+    except Exception:
+        logger.exception("message could not be processed")
+        metrics.add_metric(name=names.IMAGES_FAILED, unit=MetricUnit.Count, value=1)
+        _retry_later(record)
+        raise
+    finally:
+        logger.remove_keys(["message_id", "task", "image", "trigger"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=_handle_record, processor=processor, context=context
+    )

@@ -21,12 +21,12 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
+from regmirror.aws import names
 
 from infra.common import acknowledge
 from infra.config_bundle import stage_config_bundle
 from infra.config_facts import ConfigFacts, EcrRegistryAccess, secret_arn_patterns
 from infra.settings import EnvironmentSettings
-from regmirror.aws import names
 
 ECR_AUTH_REASON = (
     "ecr:GetAuthorizationToken has no resource-level permissions (AWS docs require 'Resource: *'); the "
@@ -63,8 +63,48 @@ ECR_PUSH_ACTIONS = [
 ]
 
 
+def _statement(
+    sid: str, actions: list[str], resources: list[str], via_ecr: EcrRegistryAccess | None
+) -> iam.PolicyStatement:
+    """A statement; KMS grants (`via_ecr`) only through ECR in that registry's region."""
+    conditions = (
+        {"StringEquals": {"kms:ViaService": f"ecr.{via_ecr.region}.amazonaws.com"}} if via_ecr else None
+    )
+    return iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
+
+
+# (sid, actions, resources, the registry whose ECR a KMS grant must go through)
+StatementParts = tuple[str, list[str], set[str], EcrRegistryAccess | None]
+
+
+def _sid(access: EcrRegistryAccess) -> str:
+    return f"Ecr{access.account}{access.region.replace('-', '')}"
+
+
+def _relay_parts(access: EcrRegistryAccess) -> list[StatementParts]:
+    return [
+        (f"{_sid(access)}Read", ECR_READ_ACTIONS, {access.repository_arn(p) for p in access.pull}, None),
+        (f"{_sid(access)}Push", ECR_PUSH_ACTIONS, {access.repository_arn(p) for p in access.push}, None),
+        (
+            f"{_sid(access)}RepositoryKey",
+            ECR_KMS_ACTIONS,
+            {access.kms_key_arn(k) for k in access.kms_keys},
+            access,
+        ),
+    ]
+
+
+def _lister_parts(access: EcrRegistryAccess) -> list[StatementParts]:
+    """Digest checks on targets too, and DescribeRepositories over the whole source registry when a
+    regex `from` needs the repository list."""
+    read = access.pull | access.push | ({"*"} if access.list_all else set())
+    return [(f"{_sid(access)}Read", ECR_READ_ACTIONS, {access.repository_arn(p) for p in read}, None)]
+
+
 class ConfigAndSecrets(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, facts: ConfigFacts):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, facts: ConfigFacts
+    ):
         super().__init__(scope, construct_id)
         self.settings = settings
         self.facts = facts
@@ -109,7 +149,9 @@ class ConfigAndSecrets(Construct):
         wildcards: list[str] = []
         if self.facts.ecr:
             statements.append(
-                iam.PolicyStatement(sid="EcrAuthToken", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+                iam.PolicyStatement(
+                    sid="EcrAuthToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
+                )
             )
             for access in self.facts.ecr.values():
                 statements.extend(self._ecr_statements(access, write_targets, wildcards))
@@ -123,7 +165,9 @@ class ConfigAndSecrets(Construct):
             return []
         statements = [
             iam.PolicyStatement(
-                sid="ReadNamedSecrets", actions=["secretsmanager:GetSecretValue"], resources=self.secret_resources
+                sid="ReadNamedSecrets",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=self.secret_resources,
             )
         ]
         if self.settings.secret_kms_key_arns:
@@ -133,7 +177,9 @@ class ConfigAndSecrets(Construct):
                     actions=["kms:Decrypt"],
                     resources=list(self.settings.secret_kms_key_arns),
                     conditions={
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{self.settings.region}.amazonaws.com"}
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{self.settings.region}.amazonaws.com"
+                        }
                     },
                 )
             )
@@ -142,38 +188,24 @@ class ConfigAndSecrets(Construct):
     def _role_statements(self) -> list[iam.PolicyStatement]:
         if not self.facts.role_arns:
             return []
-        return [iam.PolicyStatement(sid="AssumeNamedRoles", actions=["sts:AssumeRole"], resources=self.facts.role_arns)]
+        return [
+            iam.PolicyStatement(
+                sid="AssumeNamedRoles", actions=["sts:AssumeRole"], resources=self.facts.role_arns
+            )
+        ]
 
     @staticmethod
-    def _ecr_statements(access: EcrRegistryAccess, write_targets: bool, wildcards: list[str]) -> list[iam.PolicyStatement]:
-        statements: list[iam.PolicyStatement] = []
-        sid = f"Ecr{access.account}{access.region.replace('-', '')}"
-        read = set(access.pull)
-        if not write_targets:
-            # The lister: digest checks on targets, and DescribeRepositories over the whole source
-            # registry when a regex `from` needs the repository list.
-            read |= access.push
-            if access.list_all:
-                read.add("*")
-        if read:
-            resources = sorted(access.repository_arn(p) for p in read)
-            statements.append(iam.PolicyStatement(sid=f"{sid}Read", actions=ECR_READ_ACTIONS, resources=resources))
-            wildcards.extend(r for r in resources if "*" in r)
-        if write_targets and access.push:
-            resources = sorted(access.repository_arn(p) for p in access.push)
-            statements.append(iam.PolicyStatement(sid=f"{sid}Push", actions=ECR_PUSH_ACTIONS, resources=resources))
-            wildcards.extend(r for r in resources if "*" in r)
-        if write_targets and access.kms_keys:
-            keys = sorted({access.kms_key_arn(k) for k in access.kms_keys})
-            statements.append(
-                iam.PolicyStatement(
-                    sid=f"{sid}RepositoryKey",
-                    actions=ECR_KMS_ACTIONS,
-                    resources=keys,
-                    conditions={"StringEquals": {"kms:ViaService": f"ecr.{access.region}.amazonaws.com"}},
-                )
-            )
-            wildcards.extend(k for k in keys if "*" in k)
+    def _ecr_statements(
+        access: EcrRegistryAccess, write_targets: bool, wildcards: list[str]
+    ) -> list[iam.PolicyStatement]:
+        """Read (lister: sources and targets; relay: sources), push (relay: targets), repository keys."""
+        statements = []
+        for sid, actions, resources, via_ecr in (
+            _relay_parts(access) if write_targets else _lister_parts(access)
+        ):
+            if resources:
+                statements.append(_statement(sid, actions, sorted(resources), via_ecr))
+                wildcards.extend(r for r in resources if "*" in r)
         return statements
 
     def _suppress(self, policy: iam.Policy, wildcards: list[str]) -> None:

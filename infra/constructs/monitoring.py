@@ -1,5 +1,6 @@
-"""Alarms (dead-letter queues, function errors, a stuck copy queue) to an encrypted SNS topic, and a
-dashboard of the Powertools metrics (one namespace: images planned / copied / skipped / failed, bytes).
+"""Alarms (dead-letter queues, function errors, planning errors, a stuck copy queue) to an encrypted
+SNS topic, and a dashboard of the Powertools metrics (one namespace: images planned, copied, skipped,
+failed, bytes).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from regmirror.aws import names
 
 from infra.settings import EnvironmentSettings
-from regmirror.aws import names
 
 PERIOD = Duration.minutes(5)
 
@@ -50,7 +51,9 @@ class Monitoring(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
-        self.topic = sns.Topic(self, "AlarmTopic", display_name="regmirror alarms", master_key=key, enforce_ssl=True)
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name="regmirror alarms", master_key=key, enforce_ssl=True
+        )
         for email in settings.alarms.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
@@ -58,7 +61,7 @@ class Monitoring(Construct):
             self._alarm(
                 f"{label}DeadLetters",
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-                f"{label}: messages in the dead-letter queue (failed {settings.queue.max_receive_count} times)",
+                f"{label}: dead-letter messages (failed {settings.queue.max_receive_count} times)",
             )
         for label, function in functions.items():
             self._alarm(
@@ -67,17 +70,23 @@ class Monitoring(Construct):
                 f"{label} function errors (crashes or timeouts, not per-image failures)",
             )
         self._alarm(
+            "PlanErrors",
+            self.metric(names.PLAN_ERRORS, names.LISTER_SERVICE),
+            "planning errors: a mapping failed (lister, tags) or digest checks failed",
+        )
+        self._alarm(
             "CopyQueueAge",
             copy_queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
-            f"copy queue: oldest message older than {settings.alarms.queue_age_minutes} min (relays not keeping up)",
+            f"copy queue: oldest message over {settings.alarms.queue_age_minutes} min old (relays behind)",
             threshold=settings.alarms.queue_age_minutes * 60,
         )
         self.dashboard = self._dashboard(copy_queue, dead_letter_queues)
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
-        alarm = metric.create_alarm(
+    def _alarm(self, name: str, metric: cloudwatch.Metric, description: str, threshold: float = 1) -> None:
+        alarm = cloudwatch.Alarm(
             self,
             name,
+            metric=metric,
             alarm_description=f"regmirror {self.settings.name}: {description}",
             threshold=threshold,
             evaluation_periods=1,
@@ -96,22 +105,35 @@ class Monitoring(Construct):
             period=PERIOD,
         )
 
-    def _dashboard(self, copy_queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue]) -> cloudwatch.Dashboard:
+    def _dashboard(
+        self, copy_queue: sqs.IQueue, dead_letter_queues: dict[str, sqs.IQueue]
+    ) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard")
         planner = [
             self.metric(n, names.LISTER_SERVICE)
-            for n in (names.IMAGES_PLANNED, names.IMAGES_IN_SYNC, names.IMAGES_ENQUEUED, names.IMAGES_HANDED_OFF)
+            for n in (
+                names.IMAGES_PLANNED,
+                names.IMAGES_IN_SYNC,
+                names.IMAGES_ENQUEUED,
+                names.IMAGES_HANDED_OFF,
+            )
         ]
         relay = [
-            self.metric(n, names.RELAY_SERVICE) for n in (names.IMAGES_COPIED, names.IMAGES_SKIPPED, names.IMAGES_FAILED)
+            self.metric(n, names.RELAY_SERVICE)
+            for n in (names.IMAGES_COPIED, names.IMAGES_SKIPPED, names.IMAGES_FAILED)
         ]
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Planned images", left=planner),
             cloudwatch.GraphWidget(title="Relay results", left=relay),
-            cloudwatch.GraphWidget(title="Bytes copied", left=[self.metric(names.BYTES_COPIED, names.RELAY_SERVICE)]),
+            cloudwatch.GraphWidget(
+                title="Bytes copied", left=[self.metric(names.BYTES_COPIED, names.RELAY_SERVICE)]
+            ),
         )
         queues = [copy_queue.metric_approximate_number_of_messages_visible(period=PERIOD)]
-        queues += [q.metric_approximate_number_of_messages_visible(period=PERIOD) for q in dead_letter_queues.values()]
+        queues += [
+            q.metric_approximate_number_of_messages_visible(period=PERIOD)
+            for q in dead_letter_queues.values()
+        ]
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Queue depth", left=queues),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values())),

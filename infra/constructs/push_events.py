@@ -18,6 +18,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from regmirror.aws import names
 
 from infra.common import (
     function_log_group,
@@ -29,7 +30,6 @@ from infra.common import (
 from infra.config_facts import ConfigFacts, PushSource
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.settings import REPO_ROOT, EnvironmentSettings
-from regmirror.aws import names
 
 PUSH_CODE = REPO_ROOT / "functions" / "push"
 
@@ -67,7 +67,9 @@ class PushEvents(Construct):
         super().__init__(scope, construct_id)
         self.sources = facts.push_sources_in(settings.account, settings.region)
         log_group = function_log_group(self, "Push", settings)
-        role = function_role(self, "Push", log_group, "regmirror push: enqueues the image an ECR push event names")
+        role = function_role(
+            self, "Push", log_group, "regmirror push: enqueues the image an ECR push event names"
+        )
         self.function = lambda_.Function(
             self,
             "PushFunction",
@@ -99,7 +101,9 @@ class PushEvents(Construct):
                 f"EcrPush{index}",
                 description=f"regmirror: pushes to {source.registry}"[:512],
                 event_pattern=_pattern(source),
-                targets=[targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=Duration.hours(1))],
+                targets=[
+                    targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=Duration.hours(1))
+                ],
             )
             for index, source in enumerate(self.sources)
         ]

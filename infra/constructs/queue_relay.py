@@ -14,11 +14,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from regmirror.aws import names
 
-from infra.common import acknowledge, function_log_group, function_role, powertools_environment, suppress_xray_wildcard
+from infra.common import (
+    acknowledge,
+    function_log_group,
+    function_role,
+    powertools_environment,
+    suppress_xray_wildcard,
+)
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.settings import REPO_ROOT, EnvironmentSettings
-from regmirror.aws import names
 
 RELAY_DOCKERFILE = "functions/relay/Dockerfile"
 # The build context is the repository (the image needs the core package and the pinned
@@ -40,7 +46,9 @@ RELAY_CONTEXT_EXCLUDES = [
     "**/__pycache__",
     "**/*.pyc",
 ]
-DLQ_REASON = "This queue is itself a dead-letter queue: its messages are kept for inspection and redrive, not retried."
+DLQ_REASON = (
+    "This queue is itself a dead-letter queue: its messages are kept for inspection and redrive, not retried."
+)
 
 
 def visibility_timeout_seconds(function_timeout: int, batching_window: int = 0) -> int:
@@ -49,7 +57,9 @@ def visibility_timeout_seconds(function_timeout: int, batching_window: int = 0) 
     return 6 * function_timeout + batching_window
 
 
-def encrypted_queue(scope: Construct, name: str, *, visibility: int, dlq: sqs.Queue | None, max_receive: int) -> sqs.Queue:
+def encrypted_queue(
+    scope: Construct, name: str, *, visibility: int, dlq: sqs.Queue | None, max_receive: int
+) -> sqs.Queue:
     return sqs.Queue(
         scope,
         name,
@@ -84,7 +94,9 @@ class QueueAndRelay(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         relay = settings.relay
-        self.dead_letter_queue = dead_letter_queue(self, "CopyDeadLetterQueue", settings.queue.dlq_retention_days)
+        self.dead_letter_queue = dead_letter_queue(
+            self, "CopyDeadLetterQueue", settings.queue.dlq_retention_days
+        )
         self.queue = encrypted_queue(
             self,
             "CopyQueue",
@@ -93,7 +105,9 @@ class QueueAndRelay(Construct):
             max_receive=settings.queue.max_receive_count,
         )
         log_group = function_log_group(self, "Relay", settings)
-        role = function_role(self, "Relay", log_group, "regmirror relay: copies one image per SQS message with skopeo")
+        role = function_role(
+            self, "Relay", log_group, "regmirror relay: copies one image per SQS message with skopeo"
+        )
         self.function = lambda_.DockerImageFunction(
             self,
             "RelayFunction",

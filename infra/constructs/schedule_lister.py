@@ -21,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from regmirror.aws import names
 
 from infra.common import (
     function_log_group,
@@ -33,7 +34,6 @@ from infra.config_facts import ConfigFacts
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.constructs.queue_relay import dead_letter_queue, encrypted_queue, visibility_timeout_seconds
 from infra.settings import REPO_ROOT, EnvironmentSettings
-from regmirror.aws import names
 
 LISTER_CODE = REPO_ROOT / "functions" / "lister"
 
@@ -68,7 +68,9 @@ class ScheduleAndLister(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         lister = settings.lister
-        self.dead_letter_queue = dead_letter_queue(self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days)
+        self.dead_letter_queue = dead_letter_queue(
+            self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days
+        )
         self.queue = encrypted_queue(
             self,
             "PlanQueue",
@@ -77,11 +79,13 @@ class ScheduleAndLister(Construct):
             max_receive=settings.queue.max_receive_count,
         )
         log_group = function_log_group(self, "Lister", settings)
-        role = function_role(self, "Lister", log_group, "regmirror lister: plans tasks and enqueues images to copy")
+        role = function_role(
+            self, "Lister", log_group, "regmirror lister: plans tasks and enqueues images to copy"
+        )
         self.function = lambda_.Function(
             self,
             "ListerFunction",
-            description="regmirror lister: schedule fan-out and task planning (list, match, tags, digest check)",
+            description="regmirror lister: schedule fan-out and task planning (list, match, tags, digests)",
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.X86_64,
             handler="handler.lambda_handler",

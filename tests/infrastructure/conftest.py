@@ -16,12 +16,12 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk import assertions  # noqa: E402
+import aws_cdk as cdk
+from aws_cdk import assertions
 
-from infra.app_builder import add_nag_checks  # noqa: E402
-from infra.settings import EnvironmentSettings  # noqa: E402
-from infra.stack import RegmirrorStack  # noqa: E402
+from infra.app_builder import add_nag_checks
+from infra.settings import EnvironmentSettings
+from infra.stack import RegmirrorStack
 
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 

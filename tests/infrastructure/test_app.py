@@ -22,7 +22,13 @@ def run_app(outdir: Path, context: dict[str, object]) -> subprocess.CompletedPro
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     return subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
 
 
@@ -60,7 +66,11 @@ def test_example_schedules_follow_each_environments_config(all_environments: Pat
     def schedules(name: str) -> list[str]:
         resources = template(all_environments, name)["Resources"]
         assert isinstance(resources, dict)
-        return sorted(r["Properties"]["ScheduleExpression"] for r in resources.values() if "ScheduleExpression" in r.get("Properties", {}))
+        return sorted(
+            r["Properties"]["ScheduleExpression"]
+            for r in resources.values()
+            if "ScheduleExpression" in r.get("Properties", {})
+        )
 
     assert schedules("dev") == ["cron(0 3 * * ? *)", "rate(6 hours)"]  # seed-tools is one-off
     assert schedules("prod") == ["rate(1 hour)", "rate(30 minutes)"]

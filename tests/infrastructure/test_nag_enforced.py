@@ -32,7 +32,9 @@ def test_unacknowledged_wildcard_fails_synth(tmp_path: Path) -> None:
     stack = RegmirrorStack(app, make_settings(config))
     role = stack.planning.function.role
     assert role is not None
-    iam.Policy(stack, "Extra", roles=[role], statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])])
+    iam.Policy(
+        stack, "Extra", roles=[role], statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])]
+    )
     add_nag_checks(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()

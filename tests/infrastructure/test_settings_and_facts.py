@@ -6,11 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from regmirror.errors import ConfigError
 
 from infra.config_bundle import referenced_files, stage_config_bundle
 from infra.config_facts import interval_schedule, literal_prefix, read_config_facts, secret_arn_patterns
 from infra.settings import SettingsError, load_environment
-from regmirror.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,9 @@ def test_config_bundle_refuses_files_outside_the_config_folder(tmp_path: Path) -
     assert referenced_files(config) == [("tasks[0].source.ca-file", "../ca.pem")]
     with pytest.raises(ConfigError) as raised:
         stage_config_bundle(config, tmp_path)
-    assert "tasks[0].source.ca-file" in str(raised.value) and "outside the config's folder" in str(raised.value)
+    assert "tasks[0].source.ca-file" in str(raised.value) and "outside the config's folder" in str(
+        raised.value
+    )
 
 
 def test_config_bundle_keeps_relative_layout_and_ignores_inline_policies(tmp_path: Path) -> None:
@@ -145,7 +147,9 @@ def test_environment_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
         load_environment("x", tmp_path)
     message = str(raised.value)
     assert f"{tmp_path / 'x.yaml'}: account: String should match pattern" in message
-    assert f"{tmp_path / 'x.yaml'}: relay.timeout_seconds: Input should be less than or equal to 900" in message
+    assert (
+        f"{tmp_path / 'x.yaml'}: relay.timeout_seconds: Input should be less than or equal to 900" in message
+    )
     assert f"{tmp_path / 'x.yaml'}: relay.copy_budget: Input should be greater than or equal to 2" in message
     assert f"{tmp_path / 'x.yaml'}: extra: Extra inputs are not permitted" in message
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +80,9 @@ tasks:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     folder = tmp_path_factory.mktemp("config")
     (folder / "certs").mkdir()
-    (folder / "certs" / "partner-ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (folder / "certs" / "partner-ca.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    )
     config = folder / "regmirror.yaml"
     config.write_text(textwrap.dedent(CONFIG))
     return synth_stack(make_settings(config), tmp_path_factory.mktemp("cdk.out"))
@@ -146,7 +147,9 @@ def test_every_queue_refuses_requests_without_tls(s: Synthesized) -> None:
     protected = set()
     for policy in s.resources("AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
                 protected |= {q["Ref"] for q in policy["Properties"]["Queues"]}
     assert protected == queues
 
@@ -189,7 +192,8 @@ def test_relay_image_asset_builds_functions_relay_dockerfile_from_a_minimal_cont
     } <= files
     # Nothing else: no tests, no venv, no other functions, no caches.
     assert all(
-        f.startswith(("functions/relay/", "layers/regmirror/python/regmirror/")) or f.startswith("requirements")
+        f.startswith(("functions/relay/", "layers/regmirror/python/regmirror/"))
+        or f.startswith("requirements")
         for f in files
     ), sorted(files)
     assert not any("__pycache__" in f for f in files)
@@ -240,7 +244,9 @@ def test_lister_consumes_the_plan_queue_one_task_at_a_time(s: Synthesized) -> No
 
 
 def scheduled_rules(s: Synthesized) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in s.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]}
+    return {
+        k: v for k, v in s.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]
+    }
 
 
 def test_one_schedule_rule_per_periodic_task_and_none_for_one_off_tasks(s: Synthesized) -> None:
@@ -264,7 +270,12 @@ def test_one_schedule_rule_per_periodic_task_and_none_for_one_off_tasks(s: Synth
 def test_scheduled_event_keeps_the_eventbridge_envelope(s: Synthesized) -> None:
     rule = next(iter(scheduled_rules(s).values()))
     transformer = rule["Properties"]["Targets"][0]["InputTransformer"]
-    assert transformer["InputPathsMap"] == {"id": "$.id", "account": "$.account", "time": "$.time", "region": "$.region"}
+    assert transformer["InputPathsMap"] == {
+        "id": "$.id",
+        "account": "$.account",
+        "time": "$.time",
+        "region": "$.region",
+    }
     assert '"id":<id>' in transformer["InputTemplate"]
     assert '"detail-type":"Scheduled Event"' in transformer["InputTemplate"]
     assert '"source":"aws.events"' in transformer["InputTemplate"]
@@ -339,7 +350,10 @@ def test_registry_functions_read_exactly_the_secrets_the_config_names(s: Synthes
     fn = s.stack.planning.function if function == "lister" else s.stack.copy.function
     statements = statements_of(s, role_id_of(s, fn))
     assert sorted(map(json.dumps, actions_on(statements, "secretsmanager:GetSecretValue"))) == sorted(
-        map(json.dumps, [secret_arn_by_name("regmirror/test/dockerhub"), PARTNER_SECRET, f"{PARTNER_SECRET}-??????"])
+        map(
+            json.dumps,
+            [secret_arn_by_name("regmirror/test/dockerhub"), PARTNER_SECRET, f"{PARTNER_SECRET}-??????"],
+        )
     )
     assert actions_on(statements, "sts:AssumeRole") == [f"arn:aws:iam::{ACCOUNT}:role/regmirror-reader"]
 
@@ -411,10 +425,14 @@ def test_no_statement_grants_wildcard_actions_and_no_managed_policies(s: Synthes
 
 def test_config_bundle_holds_the_config_and_the_files_it_names(s: Synthesized) -> None:
     (bundle,) = [
-        a["source"]["path"] for a in s.assets["files"].values() if a["source"]["path"] != "Regmirror-test.template.json"
+        a["source"]["path"]
+        for a in s.assets["files"].values()
+        if a["source"]["path"] != "Regmirror-test.template.json"
         and (s.outdir / a["source"]["path"] / "regmirror.yaml").exists()
     ]
-    files = sorted(str(p.relative_to(s.outdir / bundle)) for p in (s.outdir / bundle).rglob("*") if p.is_file())
+    files = sorted(
+        str(p.relative_to(s.outdir / bundle)) for p in (s.outdir / bundle).rglob("*") if p.is_file()
+    )
     assert files == ["certs/partner-ca.pem", "regmirror.yaml"]
     lister = s.raw["Resources"][s.logical_id(s.stack.planning.function)]["Properties"]
     assert lister["Environment"]["Variables"]["REGMIRROR_CONFIG_NAME"] == "regmirror.yaml"
@@ -423,7 +441,7 @@ def test_config_bundle_holds_the_config_and_the_files_it_names(s: Synthesized) -
 # ------------------------------------------------------------------------------------------ monitoring
 
 
-def test_alarms_cover_dead_letters_function_errors_and_queue_age(s: Synthesized) -> None:
+def test_alarms_cover_dead_letters_function_and_planning_errors_and_queue_age(s: Synthesized) -> None:
     alarms = s.resources("AWS::CloudWatch::Alarm")
     topic = ref(s.stack.get_logical_id(s.stack.monitoring.topic.node.default_child))
     seen: dict[str, list[Any]] = {}
@@ -432,6 +450,9 @@ def test_alarms_cover_dead_letters_function_errors_and_queue_age(s: Synthesized)
         assert props["AlarmActions"] == [topic]
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         seen.setdefault(props["MetricName"], []).append(props["Dimensions"][0]["Value"])
+        if props["MetricName"] == "PlanErrors":
+            assert props["Namespace"] == "Regmirror"
+            assert props["Dimensions"] == [{"Name": "service", "Value": "regmirror-lister"}]
     assert sorted(map(json.dumps, seen["ApproximateNumberOfMessagesVisible"])) == sorted(
         json.dumps({"Fn::GetAtt": [s.logical_id(q), "QueueName"]})
         for q in (s.stack.copy.dead_letter_queue, s.stack.planning.dead_letter_queue)
@@ -440,6 +461,8 @@ def test_alarms_cover_dead_letters_function_errors_and_queue_age(s: Synthesized)
         json.dumps(ref(s.logical_id(f)))
         for f in (s.stack.planning.function, s.stack.copy.function, s.stack.push.function)  # type: ignore[union-attr]
     )
+    assert seen["PlanErrors"] == ["regmirror-lister"]
+    assert len(alarms) == 7
     (age,) = [a for a in alarms.values() if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]
     assert age["Properties"]["Threshold"] == 30 * 60
 
@@ -457,7 +480,11 @@ def test_alarm_topic_is_kms_encrypted_tls_only_and_mails_the_configured_address(
         {
             "PolicyDocument": {
                 "Statement": Match.array_with(
-                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
                 )
             }
         },

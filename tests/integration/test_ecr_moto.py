@@ -26,7 +26,17 @@ ECR_HOST = f"{DEFAULT_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 OTHER_HOST = f"{OTHER_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 ROLE_ARN = f"arn:aws:iam::{OTHER_ACCOUNT}:role/regmirror-mirror"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-LIFECYCLE = '{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]}'
+LIFECYCLE = json.dumps(
+    {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +93,17 @@ def manifest(seed: str) -> str:
 
 
 def put_image(client: Any, repository: str, tag: str, seed: str) -> str:
+    """Push a manifest; its digest is given explicitly (ECR checks it; moto would derive another)."""
     body = manifest(seed)
+    digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
     client.put_image(
-        repositoryName=repository, imageManifest=body, imageTag=tag, imageManifestMediaType=DOCKER_MANIFEST
+        repositoryName=repository,
+        imageManifest=body,
+        imageTag=tag,
+        imageManifestMediaType=DOCKER_MANIFEST,
+        imageDigest=digest,
     )
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+    return digest
 
 
 # -- listing ----------------------------------------------------------------------------------
@@ -130,6 +146,20 @@ def test_assumed_role_is_renewed_before_it_expires(aws: MotoStack) -> None:
     assert second is not first
     assert second.get_credentials().access_key != key_1
     assert second.client("sts").get_caller_identity()["Account"] == OTHER_ACCOUNT
+
+
+def test_clients_are_reused_until_the_role_is_renewed(
+    aws: MotoStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1_000_000.0]
+    monkeypatch.setattr(ecr, "_sessions", ecr.SessionCache(clock=lambda: now[0]))
+    source = task(f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}").source
+    first = ecr.api_client(source)
+    assert ecr.api_client(source) is first
+    now[0] = 10_000_000_000.0  # the assumed credentials have expired: new session, new client
+    second = ecr.api_client(source)
+    assert second is not first
+    assert second.describe_repositories()["repositories"] == []
 
 
 def test_region_override_is_used_for_the_api(aws: MotoStack) -> None:
@@ -203,9 +233,8 @@ def target_task(settings: str = "") -> Task:
 
 
 def test_missing_repository_is_created_with_its_settings(aws: MotoStack) -> None:
-    target = target_task(
-        f"tag-mutability: IMMUTABLE, scan-on-push: true, kms-key: 'alias/mirror', lifecycle-policy: '{LIFECYCLE}'"
-    ).target
+    settings = "tag-mutability: IMMUTABLE, scan-on-push: true, kms-key: 'alias/mirror'"
+    target = target_task(f"{settings}, lifecycle-policy: '{LIFECYCLE}'").target
     repo = ecr.ensure_repository(target, "mirror/app")
     assert repo.created
     assert repo.immutable

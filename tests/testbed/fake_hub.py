@@ -120,12 +120,14 @@ class FakeHub:
         users: dict[str, str] | None = None,
         access_tokens: dict[str, str] | None = None,  # PAT -> username
         members: dict[str, set[str]] | None = None,  # organisation -> users
+        two_factor: set[str] | None = None,  # users whose password login needs a second factor
         tls_dir: Path | None = None,
         token_lifetime: int = 3600,
     ) -> None:
         self.users = dict(users or {})
         self.access_tokens = dict(access_tokens or {})
         self.members = {org: set(users_) for org, users_ in (members or {}).items()}
+        self.two_factor = set(two_factor or ())
         self.token_lifetime = token_lifetime
         self.repositories: dict[str, HubRepository] = {}
         self.search_limit: int | None = None  # cap on num_results, like the real index
@@ -230,7 +232,15 @@ class FakeHub:
         if not isinstance(body, dict):
             return 400, {"detail": "JSON body with username and password required"}, {}
         username, password = str(body.get("username", "")), str(body.get("password", ""))
-        if self.users.get(username) == password or self.access_tokens.get(password) == username:
+        if self.access_tokens.get(password) == username:
+            return 200, {"token": self.issue_token(username)}, {}
+        if self.users.get(username) == password and username in self.two_factor:
+            body = {
+                "detail": "Require secondary authentication on MFA enabled account",
+                "login_2fa_token": "x",
+            }
+            return 401, body, {}
+        if self.users.get(username) == password:
             return 200, {"token": self.issue_token(username)}, {}
         return 401, {"detail": "Incorrect authentication credentials"}, {}
 

@@ -50,7 +50,9 @@ def create_repositories(names: list[str]) -> None:
 def test_pages_with_next_token_to_the_end(aws: MotoStack) -> None:
     names = [f"team/app-{i:03d}" for i in range(230)]
     create_repositories(names)
-    lister = EcrLister(boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT, page_size=100)
+    lister = EcrLister(
+        lambda: boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT, page_size=100
+    )
     assert sorted(lister.list_repositories()) == names
     calls = aws.pager.paged_calls("DescribeRepositories")
     assert [(c.max_results, c.next_token is not None, c.returned) for c in calls] == [
@@ -63,7 +65,7 @@ def test_pages_with_next_token_to_the_end(aws: MotoStack) -> None:
 
 def test_page_size_is_clamped_to_the_api_limit(aws: MotoStack) -> None:
     create_repositories(["a/b"])
-    lister = EcrLister(boto3.client("ecr", region_name=REGION), ECR_HOST, None, page_size=5000)
+    lister = EcrLister(lambda: boto3.client("ecr", region_name=REGION), ECR_HOST, None, page_size=5000)
     assert list(lister.list_repositories()) == ["a/b"]
     assert [c.max_results for c in aws.pager.paged_calls("DescribeRepositories")] == [1000]
 
@@ -91,13 +93,13 @@ def test_other_accounts_repositories_are_not_listed(aws: MotoStack) -> None:
         aws_session_token=creds["SessionToken"],
     )
     other.create_repository(repositoryName="theirs/app")
-    lister = EcrLister(boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
+    lister = EcrLister(lambda: boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
     assert list(lister.list_repositories()) == ["mine/app"]
 
 
 def test_api_error_names_the_registry_and_the_code(aws: MotoStack) -> None:
     aws.pager.fail_next("DescribeRepositories", "AccessDeniedException", "not authorized")
-    lister = EcrLister(boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
+    lister = EcrLister(lambda: boto3.client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
     with pytest.raises(ListerError) as caught:
         list(lister.list_repositories())
     assert str(caught.value) == (
@@ -107,7 +109,7 @@ def test_api_error_names_the_registry_and_the_code(aws: MotoStack) -> None:
 
 def test_error_on_a_later_page_is_raised_too(aws: MotoStack) -> None:
     create_repositories([f"r/{i}" for i in range(3)])
-    lister = EcrLister(boto3.client("ecr", region_name=REGION), ECR_HOST, None, page_size=1)
+    lister = EcrLister(lambda: boto3.client("ecr", region_name=REGION), ECR_HOST, None, page_size=1)
     names = lister.list_repositories()
     assert next(names) == "r/0"
     aws.pager.fail_next("DescribeRepositories", "InvalidParameterException", "bad token")
@@ -118,6 +120,27 @@ def test_error_on_a_later_page_is_raised_too(aws: MotoStack) -> None:
 def test_missing_aws_credentials_get_a_hint(aws: MotoStack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    lister = EcrLister(boto3.Session().client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
+    lister = EcrLister(lambda: boto3.Session().client("ecr", region_name=REGION), ECR_HOST, DEFAULT_ACCOUNT)
     with pytest.raises(ListerError, match="no AWS credentials"):
         list(lister.list_repositories())
+
+
+# -- public ECR paths (moto has no ecr-public: the mapping between paths and API names) ---------
+def test_public_ecr_image_paths_carry_the_registry_alias() -> None:
+    entry = {"repositoryName": "library/alpine", "repositoryUri": "public.ecr.aws/docker/library/alpine"}
+    assert ecr_lister.image_path(entry) == "docker/library/alpine"
+    private = {"repositoryName": "team/app", "repositoryUri": f"{ECR_HOST}/team/app"}
+    assert ecr_lister.image_path(private) == "team/app"
+    assert ecr_lister.image_path({"repositoryName": "bare"}) == "bare"
+
+
+def test_public_ecr_api_names_drop_the_alias() -> None:
+    public = source_config(f"{{registry: '{DEFAULT_ACCOUNT}@public.ecr.aws'}}")
+    private = source_config(f"{{registry: {ECR_HOST}}}")
+    assert ecr.api_repository_name(public, "docker/library/alpine") == "library/alpine"
+    assert ecr.api_repository_name(private, "team/app") == "team/app"
+    # public ECR repositories take no mutability/scan/KMS settings
+    assert ecr.create_arguments(public, "library/alpine", None) == {
+        "repositoryName": "library/alpine",
+        "registryId": DEFAULT_ACCOUNT,
+    }

@@ -170,12 +170,24 @@ def aws_session(rc: EcrRegistrySpec) -> boto3.Session:
     return _sessions.session(rc.role_arn, api_region(rc))
 
 
+_clients: dict[tuple[str, str | None, str | None, str | None], tuple[boto3.Session, Any]] = {}
+
+
 def api_client(rc: EcrRegistrySpec, *, endpoint_url: str | None = None) -> Any:
-    """A boto3 `ecr` (or `ecr-public`) client for the registry; `endpoint_url` None lets boto3 decide."""
+    """A boto3 `ecr` (or `ecr-public`) client for the registry; `endpoint_url` None lets boto3 decide.
+
+    Reused while its session is current; a renewed assumed-role session gets a new client, so ask
+    again rather than keeping a client for hours.
+    """
     service = "ecr-public" if rc.is_public_ecr else "ecr"
     session = aws_session(rc)
+    key = (service, endpoint_url, rc.role_arn, api_region(rc))
     with _client_lock:  # creating clients from one session is not thread-safe
-        return session.client(service, endpoint_url=endpoint_url, config=_BOTO_CONFIG)
+        cached = _clients.get(key)
+        if cached is None or cached[0] is not session:
+            cached = (session, session.client(service, endpoint_url=endpoint_url, config=_BOTO_CONFIG))
+            _clients[key] = cached
+        return cached[1]
 
 
 def _epoch(value: Any, default: float) -> float:
@@ -316,6 +328,14 @@ class EcrRepository:
         return self.tag_mutability.upper().startswith("IMMUTABLE")
 
 
+def api_repository_name(rc: EcrRegistrySpec, repository: str) -> str:
+    """The `repositoryName` the API wants for an image path: public ECR paths start with the
+    registry alias (`public.ecr.aws/<alias>/<name>`), which is not part of the name."""
+    if rc.is_public_ecr and "/" in repository:
+        return repository.split("/", 1)[1]
+    return repository
+
+
 def _registry_kwargs(rc: EcrRegistrySpec) -> dict[str, str]:
     return {"registryId": rc.ecr_account} if rc.ecr_account else {}
 
@@ -349,17 +369,19 @@ class RepositoryEnsurer:
     def __init__(self, client_for: Callable[[EcrRegistrySpec], Any] = api_client) -> None:
         self._client_for = client_for
         self._lock = threading.Lock()
-        self._known: dict[tuple[str, str], EcrRepository] = {}
+        self._known: dict[tuple[str, str | None, str], EcrRepository] = {}
 
     def ensure(self, rc: EcrRegistrySpec, repository: str) -> EcrRepository:
-        key = (rc.registry, repository)
+        """`repository` is the image path on the registry (for public ECR: `<alias>/<name>`)."""
+        key = (rc.registry, rc.ecr_account, repository)
         with self._lock:
             known = self._known.get(key)
         if known is not None:
             return known
         client = self._client_for(rc)
+        name = api_repository_name(rc, repository)
         try:
-            found = self._describe(client, rc, repository) or self._create(client, rc, repository)
+            found = self._describe(client, rc, name) or self._create(client, rc, name)
         except (BotoCoreError, ClientError) as exc:
             raise RegistryError(
                 f"{rc.registry}: cannot create ECR repository {repository}: {aws_error_text(exc)}",
@@ -402,7 +424,7 @@ class RepositoryEnsurer:
 
     def forget(self, rc: EcrRegistrySpec, repository: str) -> None:
         with self._lock:
-            self._known.pop((rc.registry, repository), None)
+            self._known.pop((rc.registry, rc.ecr_account, repository), None)
 
     def clear(self) -> None:
         with self._lock:
@@ -484,9 +506,7 @@ class EcrTagDigests:
         return f"EcrTagDigests({self.registry!r})"
 
     def _api(self) -> Any:
-        if self._client is None:
-            self._client = api_client(self.rc)
-        return self._client
+        return self._client if self._client is not None else api_client(self.rc)
 
     def listing(self, repository: str) -> ImageListing | None:
         """The repository's images; None when the repository does not exist."""
@@ -503,7 +523,8 @@ class EcrTagDigests:
     def _fetch(self, repository: str) -> ImageListing | None:
         self.describe_calls += 1
         try:
-            return _listing(_image_details(self._api(), self.rc, repository, self._page_size))
+            name = api_repository_name(self.rc, repository)
+            return _listing(_image_details(self._api(), self.rc, name, self._page_size))
         except ClientError as exc:
             if error_code(exc) == "RepositoryNotFoundException":
                 return None
@@ -560,3 +581,5 @@ def reset_caches() -> None:
     _sessions.clear()
     _tokens.clear()
     _repositories.clear()
+    with _client_lock:
+        _clients.clear()

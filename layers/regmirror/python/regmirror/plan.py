@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Config, MappingConfig, Task
 from .errors import ConfigError, ConfigProblem, PlanLimitError, RegmirrorError
@@ -22,6 +23,9 @@ from .match import FromMatcher, ToRewriter
 from .model import ImageRef, SyncItem
 from .refs import valid_digest
 from .tags import TagSelector
+
+if TYPE_CHECKING:
+    from .record import CopyRecord
 
 log = logging.getLogger("regmirror.plan")
 
@@ -271,29 +275,122 @@ def check_items(
     target_for: Callable[[SyncItem], ManifestSource],
     *,
     workers: int = 8,
+    record: CopyRecord | None = None,
 ) -> Iterator[PlannedItem]:
-    """Phase 2: HEAD source and target per item, in parallel; yields items as their state is known."""
+    """Phase 2: source digest (listing or HEAD) and target check (record or HEAD) per item, in
+    parallel; yields items in input order as their state is known."""
+    listings = TagDigestListings()
+
+    def check(p: PlannedItem) -> PlannedItem:
+        return check_item(p, source_for(p.item), target_for(p.item), record=record, listings=listings)
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
-        yield from pool.map(lambda p: check_item(p, source_for(p.item), target_for(p.item)), items)
+        yield from pool.map(check, items)
 
 
-def check_item(planned: PlannedItem, source: ManifestSource, target: ManifestSource) -> PlannedItem:
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A source digest taken from a digest-bearing listing (no media type there)."""
+
+    digest: str
+    media_type: str | None = None
+
+
+class TagDigestListings:
+    """Digest-bearing listings (`TagDigestSource.tag_digests`) fetched once per source repository for
+    one planning run and shared by the checking threads. A source without them, a failed listing or a
+    tag missing from it falls back to a HEAD."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[int, str], threading.Lock] = {}
+        self._digests: dict[tuple[int, str], dict[str, str] | None] = {}
+
+    def digest(self, source: ManifestSource, repository: str, tag: str | None) -> str | None:
+        fetch = getattr(source, "tag_digests", None)
+        if fetch is None or tag is None:
+            return None
+        digests = self._listing(fetch, id(source), repository)
+        found = digests.get(tag) if digests else None
+        return found if isinstance(found, str) and valid_digest(found) else None
+
+    def _listing(
+        self, fetch: Callable[[str], dict[str, str] | None], source_id: int, repository: str
+    ) -> dict[str, str] | None:
+        key = (source_id, repository)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one listing per repository even when its tags are checked concurrently
+            if key not in self._digests:
+                try:
+                    self._digests[key] = fetch(repository)
+                except RegmirrorError as exc:
+                    log.warning(
+                        "digest listing of %s failed, checking its tags one by one: %s", repository, exc
+                    )
+                    self._digests[key] = None
+            return self._digests[key]
+
+
+def check_item(
+    planned: PlannedItem,
+    source: ManifestSource,
+    target: ManifestSource,
+    *,
+    record: CopyRecord | None = None,
+    listings: TagDigestListings | None = None,
+) -> PlannedItem:
+    """One item's state. The source digest always comes from the source (a digest-bearing listing or
+    a HEAD); the target check may be replaced by a fresh copy-record entry for that source digest."""
     item = planned.item
     try:
-        src = source.head_manifest(item.source.repository, item.source.reference)
+        src = _source_manifest(item, source, listings)
         if src is None:
             planned.state, planned.note = MISSING, "source has no such tag or digest"
             return planned
         planned.source_digest = src.digest
-        if item.target.tag is None and item.target.digest:
-            tgt = target.head_manifest(item.target.repository, item.target.digest)
-        else:
-            tgt = target.head_manifest(item.target.repository, item.target.reference)
-        planned.target_digest = tgt.digest if tgt is not None else None
-        planned.state = _compare(planned, src)
+        entry = record.trusted(item, src.digest) if record is not None else None
+        if entry is not None:
+            planned.target_digest = entry.target_digest
+            planned.state, planned.note = IN_SYNC, "copy record (target not checked)"
+            return planned
+        planned.target_digest = _target_digest(item, target)
+        planned.state = _compare_with_record(planned, src, record)
     except RegmirrorError as exc:
         planned.state, planned.note = CHECK_FAILED, str(exc)
     return planned
+
+
+def _source_manifest(item: SyncItem, source: ManifestSource, listings: TagDigestListings | None) -> Any:
+    if listings is not None and item.source.digest is None:
+        listed = listings.digest(source, item.source.repository, item.source.tag)
+        if listed is not None:
+            return _Listed(listed)
+    return source.head_manifest(item.source.repository, item.source.reference)
+
+
+def _target_digest(item: SyncItem, target: ManifestSource) -> str | None:
+    if item.target.tag is None and item.target.digest:
+        tgt = target.head_manifest(item.target.repository, item.target.digest)
+    else:
+        tgt = target.head_manifest(item.target.repository, item.target.reference)
+    return tgt.digest if tgt is not None else None
+
+
+def _compare_with_record(planned: PlannedItem, src: Any, record: CopyRecord | None) -> str:
+    """`_compare`, plus: the target holds what the record says was copied from this very source
+    digest (how a single-platform copy of a multi-arch source is proven in sync). Keeps the record
+    up to date with what the check found."""
+    item, source_digest = planned.item, str(src.digest)
+    if record is not None and record.proves(item, source_digest, planned.target_digest):
+        state = IN_SYNC
+    else:
+        state = _compare(planned, src)
+    if record is not None and planned.target_digest is not None and state == IN_SYNC:
+        record.verified(item, source_digest, planned.target_digest)
+    elif record is not None:
+        record.forget(item)
+    return state
 
 
 def _compare(planned: PlannedItem, src: Any) -> str:

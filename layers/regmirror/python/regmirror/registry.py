@@ -4,11 +4,14 @@ Transport rules (see docs/ARCHITECTURE.md): every call has a (connect, read) tim
 `verify=` explicitly; the session ignores the environment (`trust_env = False`) so a process-wide
 REQUESTS_CA_BUNDLE never replaces a registry's own CA file. Proxies from the environment are still
 honoured, per request. Bodies are read with a size cap. Names coming from a registry are validated
-before anyone else sees them.
+before anyone else sees them. Each API operation (one page, one HEAD, one GET) is retried as a whole
+by a `retry.RetryPolicy` (5xx, 429, resets, timeouts, truncated bodies), and every answer's
+`RateLimit-*` headers feed the source's budget (`ratelimit`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -16,9 +19,9 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -29,6 +32,8 @@ from urllib3.exceptions import InsecureRequestWarning
 from . import __version__, refs
 from .endpoint import Endpoint
 from .errors import AuthError, ListerError, RegistryError
+from .ratelimit import RateLimits, default_limits
+from .retry import RetryPolicy, retry_after_seconds
 
 if TYPE_CHECKING:
     from .credentials import Credentials
@@ -83,9 +88,18 @@ class Challenge:
 class RegistryResponseError(RegistryError):
     """An HTTP error answer; `codes` holds the registry's error codes (e.g. ("UNSUPPORTED",))."""
 
-    def __init__(self, message: str, *, status: int, registry: str, codes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        registry: str,
+        codes: tuple[str, ...] = (),
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, status=status, registry=registry)
         self.codes = codes
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After (read by retry)
 
 
 class TokenError(AuthError):
@@ -220,6 +234,26 @@ def _error_codes(answer: requests.Response) -> tuple[tuple[str, ...], str]:
 
 
 # -- the client -------------------------------------------------------------------------------
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _retried(
+    operation: Callable[Concatenate[RegistryClient, _P], _R],
+) -> Callable[Concatenate[RegistryClient, _P], _R]:
+    """Run one API operation (request, status check, body read) under the client's retry policy."""
+
+    @functools.wraps(operation)
+    def run(client: RegistryClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        name = operation.__name__.strip("_")
+        what = f"{client.registry}: {name} {' '.join(map(str, args))}".rstrip()
+        return client._retry.call(
+            lambda: operation(client, *args, **kwargs), what=what, on_retry=client._note_retry
+        )
+
+    return run
+
+
 class RegistryClient:
     """Client of one registry. Thread-safe: share one instance between the workers of a run."""
 
@@ -231,6 +265,8 @@ class RegistryClient:
         timeout: float = 30.0,
         user_agent: str = f"regmirror/{__version__}",
         pool_size: int = 16,
+        retry: RetryPolicy | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.registry = endpoint.host
@@ -249,6 +285,9 @@ class RegistryClient:
         self._challenge: Challenge | None = None  # learnt from the first 401, then used up front
         self._proxies: dict[str, dict[str, str]] = {}
         self._stats = dict.fromkeys(STAT_KINDS, 0)
+        self._retry = retry or RetryPolicy()
+        self._rate_limits = rate_limits or default_limits()
+        self._retries = 0
 
     @staticmethod
     def _tls_verify(endpoint: Endpoint) -> bool | str:
@@ -276,6 +315,16 @@ class RegistryClient:
         with self._lock:
             self._stats[kind] = self._stats.get(kind, 0) + 1
 
+    @property
+    def retries(self) -> int:
+        """Operations retried so far (each retry re-sends at least one request, counted in `stats`)."""
+        with self._lock:
+            return self._retries
+
+    def _note_retry(self, _attempt: int, _reason: str, _pause: float) -> None:
+        with self._lock:
+            self._retries += 1
+
     # -- transport --------------------------------------------------------------------------
     @property
     def scheme(self) -> str:
@@ -300,7 +349,7 @@ class RegistryClient:
     ) -> requests.Response:
         self._count(kind)
         try:
-            return self._session.request(
+            answer = self._session.request(
                 method,
                 url,
                 headers=headers,
@@ -322,6 +371,8 @@ class RegistryClient:
             raise RegistryError(
                 f"{self.registry}: {method} {url}: {_short(exc)}", registry=self.registry
             ) from None
+        self._rate_limits.observe(self.registry, answer.status_code, answer.headers)
+        return answer
 
     def _send_registry(
         self, method: str, path: str, headers: dict[str, str], auth: Any, kind: str
@@ -428,8 +479,8 @@ class RegistryClient:
     ) -> requests.Response:
         """One API call with auth: known challenge up front; on 401 answer the new challenge once.
 
-        This is the unit a retry policy wraps. Returns the answer whatever its status, except a 401
-        that survives authentication, which raises AuthError.
+        The operations built on it are what the retry policy repeats (`_retried`). Returns the answer
+        whatever its status, except a 401 that survives authentication, which raises AuthError.
         """
         base = {"Accept": accept} if accept else {}
         headers, auth = self._auth_for(self._challenge, scope)
@@ -458,8 +509,10 @@ class RegistryClient:
             status=answer.status_code,
             registry=self.registry,
             codes=codes,
+            retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
         )
 
+    @_retried
     def _get_json(
         self, path: str, *, kind: str, scope: str | None, limit: int, what: str
     ) -> tuple[Any, requests.Response]:
@@ -485,6 +538,7 @@ class RegistryClient:
         return url
 
     # -- API --------------------------------------------------------------------------------
+    @_retried
     def ping(self) -> None:
         """GET /v2/ (authenticated if the registry asks): raises AuthError or RegistryError when unusable."""
         answer = self._request("GET", "/v2/", kind="ping", scope=None)
@@ -562,6 +616,7 @@ class RegistryClient:
             path = self._next_page(answer, seen)
         return tags
 
+    @_retried
     def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
         """Digest, media type and size of a manifest without downloading it; None when absent."""
         repo = self.endpoint.repository_path(repository)
@@ -576,10 +631,11 @@ class RegistryClient:
         if answer.status_code == 404:
             return None
         if answer.status_code != 200:
-            raise RegistryError(
+            raise RegistryResponseError(
                 f"{self.registry}: HEAD manifest {repo}:{reference} answered {answer.status_code}",
                 status=answer.status_code,
                 registry=self.registry,
+                retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
             )
         digest = answer.headers.get("Docker-Content-Digest", "")
         if not refs.valid_digest(digest):
@@ -596,6 +652,7 @@ class RegistryClient:
             raise
         return ManifestInfo(digest, media_type, len(body))
 
+    @_retried
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
         """(body, media type, sha256 digest of the body). Raises RegistryError (status 404 when absent)."""
         repo = self.endpoint.repository_path(repository)

@@ -52,6 +52,10 @@ NOT_FOUND = "not-found"
 TLS = "tls"
 NETWORK = "network"
 RATE_LIMIT = "rate-limit"
+SERVER_ERROR = "server-error"  # a 5xx answer: skopeo 1.9's --retry-times does not retry these
+# The target did not take a multi-arch index as it is. skopeo then tries to convert it, which
+# --preserve-digests forbids, and reports only that: a 5xx on the index PUT ends the same way.
+INDEX_REJECTED = "index-rejected"
 INVALID_REFERENCE = "invalid-reference"
 OTHER = "other"
 
@@ -132,6 +136,18 @@ _ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "504 gateway timeout",
         ),
     ),
+    (
+        SERVER_ERROR,
+        (
+            "internal server error",
+            "bad gateway",
+            "service unavailable",
+            "gateway timeout",
+            "invalid status code from registry 5",
+            "unexpected http status: 5",
+        ),
+    ),
+    (INDEX_REJECTED, ("manifest list must be converted",)),
 )
 
 _PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

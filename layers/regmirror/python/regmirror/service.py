@@ -32,8 +32,11 @@ from .plan import (
     finalize_item,
 )
 from .queue import run_items
+from .ratelimit import RateLimits, default_limits
+from .record import CopyRecord
 from .registry import RegistryClient
-from .relay import CopyResult, SkopeoRelay
+from .relay import RATE_LIMIT, CopyResult, SkopeoRelay
+from .retry import COPY_RETRY, RetryPolicy, retry_copy
 from .tags import TagSelector
 
 log = logging.getLogger("regmirror.service")
@@ -113,13 +116,21 @@ def plan_config(
     registries: Registries | None = None,
     check: bool = True,
     workers: int = 8,
+    record: CopyRecord | None = None,
 ) -> Plan:
-    """List, match, select tags and (with `check`) compare digests. Copies nothing."""
+    """List, match, select tags and (with `check`) compare digests. Copies nothing.
+
+    With a `record`, fresh entries stand in for target checks and what the checks find updates it in
+    memory; saving it is the caller's choice.
+    """
     registries = registries or Registries(config)
     plan = enumerate_config(config, registries, task_pattern)
     if check:
         start = time.monotonic()
-        for _ in check_items(plan.items, registries.source_client, registries.target_client, workers=workers):
+        checked = check_items(
+            plan.items, registries.source_client, registries.target_client, workers=workers, record=record
+        )
+        for _ in checked:
             pass
         plan.seconds += time.monotonic() - start
     return plan
@@ -188,8 +199,17 @@ def sync_config(
     registries: Registries | None = None,
     on_checked: Callable[[PlannedItem], None] | None = None,
     on_result: Callable[[CopyResult], None] | None = None,
+    record: CopyRecord | None = None,
+    copy_retry: RetryPolicy = COPY_RETRY,
 ) -> SyncReport:
-    """Plan, then stream the items that need copying into a pool of relays as their check completes."""
+    """Plan, then stream the items that need copying into a pool of relays as their check completes.
+
+    A copy failing with a transient class (network, 5xx, timeout, rate limit) is run again within the
+    run, as `copy_retry` allows; its result is the last run's.
+
+    With a `record` (see regmirror.record): fresh entries replace target checks, checks and copies
+    update it, and it is saved at the end, also when the run is interrupted.
+    """
     start = time.monotonic()
     registries = registries or Registries(config)
     relay = relay or make_relay(config)
@@ -197,7 +217,7 @@ def sync_config(
     report = SyncReport(plan)
 
     def to_copy() -> Iterator[SyncItem]:
-        checked = check_items(plan.items, registries.source_client, registries.target_client)
+        checked = check_items(plan.items, registries.source_client, registries.target_client, record=record)
         for planned in checked:
             if on_checked:
                 on_checked(planned)
@@ -205,24 +225,44 @@ def sync_config(
                 yield finalize_item(planned)
 
     def copy(item: SyncItem) -> CopyResult:
-        return copy_item(registries, relay, item)
+        result = retry_copy(
+            lambda: copy_item(registries, relay, item), copy_retry, what=f"copy {item.target}"
+        )
+        if record is not None and result.status == "copied":
+            record.copied(result.item, result.source_digest, result.target_digest)
+        return result
 
-    report.results = run_items(
-        to_copy(), copy, concurrency=concurrency, on_result=on_result, on_error=CopyResult.failure
-    )
+    try:
+        report.results = run_items(
+            to_copy(), copy, concurrency=concurrency, on_result=on_result, on_error=CopyResult.failure
+        )
+    finally:
+        if record is not None:
+            record.save()
     report.seconds = time.monotonic() - start
     return report
 
 
-def copy_item(registries: Registries, relay: SkopeoRelay, item: SyncItem) -> CopyResult:
+def copy_item(
+    registries: Registries, relay: SkopeoRelay, item: SyncItem, *, limits: RateLimits | None = None
+) -> CopyResult:
+    """One copy, once the source's rate-limit budget allows (waiting at most `limits.max_wait`) and
+    one of its copy slots is free; a budget that stays short fails the copy as "rate-limit"."""
     task = registries.task(item.task)
-    return relay.copy(
-        item,
-        task.source.endpoint(),
-        task.target.endpoint(),
-        registries.credentials(task.source),
-        registries.credentials(task.target),
-    )
+    limits = limits or default_limits()
+    source = task.source.registry
+    wait = limits.acquire(source)
+    if wait is not None:
+        message = f"{source}: rate-limit budget below {limits.floor} pulls; deferred, retry in {wait}s"
+        return CopyResult.failure(item, message, reason=RATE_LIMIT)
+    with limits.copy_slot(source):
+        return relay.copy(
+            item,
+            task.source.endpoint(),
+            task.target.endpoint(),
+            registries.credentials(task.source),
+            registries.credentials(task.target),
+        )
 
 
 def sync_item(

@@ -14,6 +14,7 @@ IMAGES_COPIED = "ImagesCopied"
 IMAGES_SKIPPED = "ImagesSkipped"  # the relay's own digest check found the target in sync
 IMAGES_FAILED = "ImagesFailed"
 BYTES_COPIED = "BytesCopied"
+TASKS_QUEUED = "TasksQueued"  # planning messages a scheduled or manual run queued
 PUSH_EVENTS = "PushEvents"  # ECR push events received (matching a mapping or not)
 
 # POWERTOOLS_SERVICE_NAME of each function: also the `service` dimension of its metrics.
@@ -28,7 +29,8 @@ ENV_CONFIG_NAME = "REGMIRROR_CONFIG_NAME"  # the file's original name, for error
 ENV_CONFIG_FILE = "REGMIRROR_CONFIG_FILE"  # a local path instead of S3 (tests, container images)
 ENV_COPY_QUEUE_URL = "REGMIRROR_COPY_QUEUE_URL"
 ENV_PLAN_QUEUE_URL = "REGMIRROR_PLAN_QUEUE_URL"
-ENV_SECRET_MAX_AGE = "REGMIRROR_SECRET_MAX_AGE"  # seconds a secret value is cached (Powertools max_age)
+ENV_SECRET_MAX_AGE = "REGMIRROR_SECRET_MAX_AGE"  # noqa: S105 - a variable name: seconds a secret is cached
 ENV_CHECK_WORKERS = "REGMIRROR_CHECK_WORKERS"
 ENV_HANDOFF_RESERVE = "REGMIRROR_HANDOFF_RESERVE_SECONDS"
+ENV_RETRY_BASE_SECONDS = "REGMIRROR_RETRY_BASE_SECONDS"  # backoff before a failed message returns
 ENV_PUSH_REGISTRY_ALIASES = "REGMIRROR_PUSH_REGISTRY_ALIASES"  # JSON {"<ecr host>": "<host in config>"}

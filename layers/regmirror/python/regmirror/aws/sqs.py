@@ -117,3 +117,22 @@ class QueueSender:
             else:
                 reasons[index] = reason
         return reasons
+
+
+def retry_delay(receive_count: int, base: int, cap: int = 12 * 3600) -> int:
+    """Backoff before a failed message is delivered again: base, 2×base, 4×base, … (at most cap)."""
+    return int(min(cap, base * 2 ** max(0, receive_count - 1)))
+
+
+def delay_redelivery(client: Any, queue_url: str, receipt_handle: str, seconds: int) -> bool:
+    """Make a failed message visible again after `seconds` instead of the queue's visibility timeout
+    (six relay timeouts: far too long a wait for an image whose copy failed fast). Best effort."""
+    import botocore.exceptions
+
+    try:
+        client.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+        return False  # the message then comes back after the queue's visibility timeout
+    return True

@@ -13,17 +13,21 @@ mirrors of the API and for tests.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
+
+import requests
 
 from .. import refs
 from ..credentials import Credentials, resolve_credentials
 from ..errors import AuthError, ListerError
 from ..logs import remember_secret
-from ..registry import RegistryClient
+from ..registry import ManifestInfo, RegistryClient
 from .base import Lister, ListerSettings, SourceSpec
-from .web import JsonApi, api_verify
+from .web import JsonApi, api_verify, error_body
 
 log = logging.getLogger("regmirror.listers")
 
@@ -51,40 +55,23 @@ def repository_name(entry: Any, namespace: str) -> str | None:
     return full
 
 
-class DockerHubLister:
-    def __init__(
-        self,
-        api: JsonApi,
-        credentials: Credentials | None,
-        namespaces: list[str],
-        page_size: int = MAX_PAGE_SIZE,
-    ) -> None:
+class HubNotFound(ListerError):
+    """The Hub API answered 404 (unknown namespace or repository, or not visible to this account)."""
+
+
+class HubSession:
+    """Docker Hub API calls as one account (or anonymously): login, JWT reuse, one re-login on 401.
+
+    Thread-safe for the planner's parallel checks: logins are serialised.
+    """
+
+    def __init__(self, api: JsonApi, credentials: Credentials | None) -> None:
         self.api = api
         self.credentials = credentials
-        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self.namespaces = self._all_namespaces(credentials, namespaces)
         self._token: str | None = None
+        self._lock = threading.Lock()
         self.logins = 0
 
-    def __repr__(self) -> str:
-        return f"DockerHubLister({self.api.base_url!r}, namespaces={self.namespaces!r})"
-
-    @staticmethod
-    def _all_namespaces(credentials: Credentials | None, configured: list[str]) -> list[str]:
-        wanted = ([credentials.username.lower()] if credentials else []) + [
-            n.strip().lower() for n in configured
-        ]
-        namespaces = list(dict.fromkeys(n for n in wanted if n))
-        if not namespaces:
-            raise ListerError(
-                "the dockerhub lister needs `auth` (lists your own namespace) and/or `lister.namespaces`"
-            )
-        for namespace in namespaces:
-            if "/" in namespace or not refs.valid_repository(namespace):
-                raise ListerError(f"the dockerhub lister got an invalid namespace {namespace!r}")
-        return namespaces
-
-    # -- login --------------------------------------------------------------------------------
     def login(self) -> str:
         """A JWT for the configured account (`POST /v2/users/login`)."""
         creds = self.credentials
@@ -112,13 +99,78 @@ class DockerHubLister:
         self._token = token
         return token
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+    def _headers(self, refresh_from: str | None = None) -> dict[str, str]:
+        """Authorization for the next call; logs in first (or again, when `refresh_from` was refused)."""
+        if self.credentials is None:
+            return {}
+        with self._lock:
+            if self._token is None or self._token == refresh_from:
+                self.login()
+            return {"Authorization": f"Bearer {self._token}"}
 
-    # -- listing ------------------------------------------------------------------------------
+    def get(self, url: str) -> tuple[requests.Response, Any]:
+        """(answer, body) of a GET; a refused token is renewed once."""
+        headers = self._headers()
+        answer, body = self.api.get_json(url, headers=headers)
+        if answer.status_code == 401 and self.credentials is not None:
+            log.info("%s: token refused; logging in again", self.api.what)
+            answer.close()
+            used = headers.get("Authorization", "").removeprefix("Bearer ")
+            answer, body = self.api.get_json(url, headers=self._headers(refresh_from=used))
+        return answer, body
+
+    def pages(self, url: str, what: str, missing: str) -> Iterator[list[Any]]:
+        """`results` of every page from `url` on, following `next`; 404 raises HubNotFound(missing)."""
+        next_url: str | None = url
+        visited: set[str] = set()
+        while next_url:
+            answer, body = self.get(next_url)
+            if answer.status_code == 404:
+                raise HubNotFound(f"{self.api.what}: {missing}")
+            if answer.status_code != 200:
+                raise self.api.status_error(answer, what)
+            if not isinstance(body, dict):
+                raise ListerError(f"{self.api.what}: {what}: answer is not a JSON object")
+            yield _results(body, self.api.what)
+            next_url = self.api.resolve_next(answer.url or next_url, body.get("next"), visited)
+
+
+class DockerHubLister:
+    def __init__(
+        self,
+        api: JsonApi,
+        credentials: Credentials | None,
+        namespaces: list[str],
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self.api = api
+        self.session = HubSession(api, credentials)
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.namespaces = self._all_namespaces(credentials, namespaces)
+
+    def __repr__(self) -> str:
+        return f"DockerHubLister({self.api.base_url!r}, namespaces={self.namespaces!r})"
+
+    @property
+    def logins(self) -> int:
+        return self.session.logins
+
+    @staticmethod
+    def _all_namespaces(credentials: Credentials | None, configured: list[str]) -> list[str]:
+        wanted = ([credentials.username.lower()] if credentials else []) + [
+            n.strip().lower() for n in configured
+        ]
+        namespaces = list(dict.fromkeys(n for n in wanted if n))
+        if not namespaces:
+            raise ListerError(
+                "the dockerhub lister needs `auth` (lists your own namespace) and/or `lister.namespaces`"
+            )
+        for namespace in namespaces:
+            if "/" in namespace or not refs.valid_repository(namespace):
+                raise ListerError(f"the dockerhub lister got an invalid namespace {namespace!r}")
+        return namespaces
+
     def list_repositories(self) -> Iterator[str]:
-        if self.credentials is not None and self._token is None:
-            self.login()
         seen: set[str] = set()
         for namespace in self.namespaces:
             for name in self._namespace(namespace):
@@ -128,33 +180,103 @@ class DockerHubLister:
 
     def _namespace(self, namespace: str) -> Iterator[str]:
         query = urlencode({"page_size": self.page_size})
-        url: str | None = self.api.url(f"/v2/repositories/{quote(namespace, safe='')}/?{query}")
-        visited: set[str] = set()
-        while url:
-            body, final_url = self._page(url, namespace)
-            for entry in _results(body, self.api.what):
+        url = self.api.url(f"/v2/repositories/{quote(namespace, safe='')}/?{query}")
+        anonymous = "" if self.session.credentials else " (or not visible anonymously: give `auth`)"
+        missing = f"namespace {namespace!r} not found{anonymous}"
+        for results in self.session.pages(url, f"listing namespace {namespace!r}", missing):
+            for entry in results:
                 name = repository_name(entry, namespace)
                 if name is not None:
                     yield name
-            url = self.api.resolve_next(final_url, body.get("next"), visited)
 
-    def _page(self, url: str, namespace: str) -> tuple[dict[str, Any], str]:
-        answer, body = self.api.get_json(url, headers=self._headers())
-        if answer.status_code == 401 and self.credentials is not None:
-            log.info("%s: token refused; logging in again", self.api.what)
-            answer.close()
-            self.login()
-            answer, body = self.api.get_json(url, headers=self._headers())
-        if answer.status_code == 404:
-            raise ListerError(
-                f"{self.api.what}: namespace {namespace!r} not found"
-                + ("" if self.credentials else " (or not visible anonymously: give `auth`)")
-            )
-        if answer.status_code != 200:
-            raise self.api.status_error(answer, f"listing namespace {namespace!r}")
-        if not isinstance(body, dict):
-            raise ListerError(f"{self.api.what}: namespace listing is not a JSON object")
-        return body, answer.url or url
+
+class HubTagDigests:
+    """Tags and digests of Docker Hub repositories from `GET /v2/repositories/<ns>/<name>/tags`.
+
+    For the planner (`list_tags`, `head_manifest`, `tag_digests`): one paged listing per repository
+    instead of a registry request per tag; reused for `ttl` seconds.
+    """
+
+    def __init__(
+        self, session: HubSession, *, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.session = session
+        self.registry = session.api.what
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listings: dict[str, tuple[dict[str, tuple[str, str]] | None, float]] = {}
+        self.listings_fetched = 0
+
+    def __repr__(self) -> str:
+        return f"HubTagDigests({self.session.api.base_url!r})"
+
+    def _listing(self, repository: str) -> dict[str, tuple[str, str]] | None:
+        """tag → (digest, media type); None when the repository does not exist."""
+        path = repository if "/" in repository else f"library/{repository}"
+        with self._lock:
+            cached = self._listings.get(path)
+        if cached is not None and cached[1] + self._ttl > self._clock():
+            return cached[0]
+        taken_at = self._clock()
+        fresh = self._fetch(path)
+        with self._lock:
+            self._listings[path] = (fresh, taken_at)
+        return fresh
+
+    def _fetch(self, path: str) -> dict[str, tuple[str, str]] | None:
+        self.listings_fetched += 1
+        url = self.session.api.url(
+            f"/v2/repositories/{quote(path)}/tags?{urlencode({'page_size': MAX_PAGE_SIZE})}"
+        )
+        tags: dict[str, tuple[str, str]] = {}
+        try:
+            for results in self.session.pages(url, f"tags of {path}", f"repository {path!r} not found"):
+                tags.update(filter(None, map(_tag_entry, results)))
+        except HubNotFound:
+            return None
+        return tags
+
+    def tag_digests(self, repository: str) -> dict[str, str] | None:
+        found = self._listing(repository)
+        return {tag: digest for tag, (digest, _media) in found.items()} if found is not None else None
+
+    def list_tags(self, repository: str) -> list[str]:
+        found = self._listing(repository)
+        if found is None:
+            raise ListerError(f"{self.registry}: repository {repository!r} not found")
+        return sorted(found)
+
+    def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
+        found = self._listing(repository)
+        if found is None:
+            return None
+        if reference.startswith("sha256:"):
+            media = next((m for d, m in found.values() if d == reference), None)
+            return ManifestInfo(reference, media, -1) if media is not None else None
+        entry = found.get(reference)
+        return ManifestInfo(entry[0], entry[1], -1) if entry is not None else None
+
+    def forget(self, repository: str) -> None:
+        path = repository if "/" in repository else f"library/{repository}"
+        with self._lock:
+            self._listings.pop(path, None)
+
+
+def _tag_entry(entry: Any) -> tuple[str, tuple[str, str]] | None:
+    """(tag, (digest, media type)) of one tags `results[]` entry; None when unusable."""
+    if not isinstance(entry, dict):
+        return None
+    name, digest = entry.get("name"), entry.get("digest")
+    if not (
+        isinstance(name, str)
+        and refs.valid_tag(name)
+        and isinstance(digest, str)
+        and refs.valid_digest(digest)
+    ):
+        return None  # e.g. a tag still being pushed has no digest yet: the registry is asked instead
+    media = entry.get("media_type")
+    return name, (digest, media if isinstance(media, str) else "")
 
 
 def _results(body: dict[str, Any], what: str) -> list[Any]:
@@ -171,20 +293,27 @@ def _token_of(body: Any) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def _needs_2fa(answer: Any) -> bool:
-    try:
-        body = answer.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and bool(body.get("login_2fa_token"))
+def _needs_2fa(answer: requests.Response) -> bool:
+    return bool(error_body(answer).get("login_2fa_token"))
 
 
-def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
-    spec = source.lister
-    base_url = (getattr(spec, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
+def _api_and_credentials(source: Any) -> tuple[JsonApi, Credentials | None]:
+    base_url = (getattr(source.lister, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
     credentials = resolve_credentials(source.auth)
     if credentials is not None:
         remember_secret(credentials.username, credentials.password)
-    api = JsonApi(base_url, verify=api_verify(source, base_url), what=f"Docker Hub ({base_url})")
-    namespaces = list(getattr(spec, "namespaces", None) or [])
+    return JsonApi(
+        base_url, verify=api_verify(source, base_url), what=f"Docker Hub ({base_url})"
+    ), credentials
+
+
+def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
+    api, credentials = _api_and_credentials(source)
+    namespaces = list(getattr(source.lister, "namespaces", None) or [])
     return DockerHubLister(api, credentials, namespaces, settings.page_size)
+
+
+def tag_digests_for(source: Any, *, ttl: float = 60.0) -> HubTagDigests:
+    """Tag digests of a Docker Hub source (with a `dockerhub` lister section) from the Hub API."""
+    api, credentials = _api_and_credentials(source)
+    return HubTagDigests(HubSession(api, credentials), ttl=ttl)

@@ -25,10 +25,24 @@ log = logging.getLogger("regmirror.listers")
 S = TypeVar("S", bound=SourceSpec)
 
 
+def image_path(entry: Any) -> str | None:
+    """The repository's path on its registry host: the part of `repositoryUri` after the host.
+
+    For private ECR that is `repositoryName`; for public ECR it is `<registry alias>/<name>`, which is
+    what image references on public.ecr.aws (and so `from` patterns) use.
+    """
+    if not isinstance(entry, dict):
+        return None
+    uri, name = entry.get("repositoryUri"), entry.get("repositoryName")
+    if isinstance(uri, str) and "/" in uri:
+        return uri.split("/", 1)[1]
+    return name if isinstance(name, str) else None
+
+
 class EcrLister:
     def __init__(
         self,
-        client: Any,
+        client: Callable[[], Any],  # gives a boto3 client (asked per listing: sessions get renewed)
         registry: str,
         registry_id: str | None = None,
         page_size: int = ecr.MAX_PAGE_SIZE,
@@ -57,19 +71,21 @@ class EcrLister:
 
     def _names(self) -> Iterator[str]:
         kwargs: dict[str, Any] = {"registryId": self.registry_id} if self.registry_id else {}
-        paginator = self.client.get_paginator("describe_repositories")
+        paginator = self.client().get_paginator("describe_repositories")
         for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": self.page_size}):
             self.pages_fetched += 1
             for entry in page.get("repositories") or []:
-                name = entry.get("repositoryName") if isinstance(entry, dict) else None
-                if isinstance(name, str) and refs.valid_repository(name):
+                name = image_path(entry)
+                if name is not None and refs.valid_repository(name):
                     yield name
                 else:
-                    log.warning("%s: skipping invalid repository name %r", self.registry, str(name)[:300])
+                    log.warning("%s: skipping invalid repository %r", self.registry, str(entry)[:300])
 
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
     base_url = getattr(source.lister, "base_url", None)
-    client = ecr.api_client(cast(ecr.EcrRegistrySpec, source), endpoint_url=base_url)
+    spec = cast(ecr.EcrRegistrySpec, source)
     account = getattr(source, "ecr_account", None)
-    return EcrLister(client, source.registry, account, settings.page_size)
+    return EcrLister(
+        lambda: ecr.api_client(spec, endpoint_url=base_url), source.registry, account, settings.page_size
+    )

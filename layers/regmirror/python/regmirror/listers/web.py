@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -26,6 +25,7 @@ from ..errors import ListerError
 log = logging.getLogger("regmirror.listers")
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024
 DEFAULT_TIMEOUT = 30.0
 MAX_RETRY_WAIT = 60.0  # seconds one Retry-After may make us wait
 MAX_THROTTLED = 5  # rate-limited answers tolerated in a row before giving up
@@ -56,25 +56,25 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def error_body(answer: requests.Response) -> dict[str, Any]:
+    """The JSON object of an error answer (first 64 KiB only); {} when there is none. Consumes it."""
+    try:
+        head = next(answer.iter_content(chunk_size=MAX_ERROR_BYTES), b"")
+        body = json.loads(head or b"null")
+    except (ValueError, RecursionError, requests.RequestException, RuntimeError):
+        body = None
+    answer.close()
+    return body if isinstance(body, dict) else {}
+
+
 def api_detail(answer: requests.Response) -> str:
     """The message of an API error body (`detail`, `message` or `error`), shortened; '' if none."""
-    try:
-        body = json.loads(answer.content[:65536] or b"null")
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
+    body = error_body(answer)
     for key in ("detail", "message", "error"):
         value = body.get(key)
         if isinstance(value, str) and value:
             return value[:300]
     return ""
-
-
-@dataclass(frozen=True)
-class JsonAnswer:
-    body: Any
-    url: str  # final URL (after redirects): the base for relative links
 
 
 class JsonApi:
@@ -142,6 +142,7 @@ class JsonApi:
                 timeout=self._timeout,
                 proxies=dict(get_environ_proxies(url)),
                 allow_redirects=True,  # requests drops Authorization when a redirect changes host
+                stream=True,  # bodies are read with a size cap
             )
         except requests.exceptions.Timeout as exc:
             raise ListerError(
@@ -213,15 +214,26 @@ class JsonApi:
         return answer, self.parse(answer)
 
     def parse(self, answer: requests.Response) -> Any:
-        declared = answer.headers.get("Content-Length", "")
-        if (declared.isdigit() and int(declared) > MAX_PAGE_BYTES) or len(answer.content) > MAX_PAGE_BYTES:
-            raise ListerError(f"{self.what}: answer exceeds {MAX_PAGE_BYTES} bytes")
         try:
-            return json.loads(answer.content)
+            return json.loads(self._read_capped(answer))
         except (ValueError, RecursionError) as exc:
             raise ListerError(
                 f"{self.what}: malformed JSON from {_path(answer.url)} ({exc.__class__.__name__})"
             ) from None
+
+    def _read_capped(self, answer: requests.Response) -> bytes:
+        declared = answer.headers.get("Content-Length", "")
+        chunks, total = [], 0
+        if not (declared.isdigit() and int(declared) > MAX_PAGE_BYTES):
+            for chunk in answer.iter_content(chunk_size=256 * 1024):
+                total += len(chunk)
+                if total > MAX_PAGE_BYTES:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        answer.close()
+        raise ListerError(f"{self.what}: answer exceeds {MAX_PAGE_BYTES} bytes")
 
     def status_error(self, answer: requests.Response, doing: str) -> HttpStatusError:
         detail = api_detail(answer)

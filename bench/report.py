@@ -1,0 +1,146 @@
+"""Markdown tables from the results JSON (the same text goes to stdout, the JSON and the README)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.measure import ratio
+
+# (scenario key, label, skopeo scenario it is compared with)
+SYNC_ROWS = (
+    ("cold", "cold sync into an empty target", "cold"),
+    ("noop", "no-op resync, per-tag HEADs", "noop"),
+    ("noop_record", "no-op resync, copy record", "noop"),
+    ("noop_listing_record", "no-op resync, digest listing (emulated) + record", "noop"),
+    ("changed", "one changed tag", "changed"),
+    ("cold_mb", "cold sync, MB-sized layers", "cold_mb"),
+)
+REQUEST_ROWS = (
+    ("noop", "skopeo", "skopeo sync"),
+    ("noop", "regmirror", "regmirror, per-tag HEADs"),
+    ("noop_record", "regmirror", "regmirror, copy record"),
+    ("noop_listing_record", "regmirror", "regmirror, digest listing (emulated) + record"),
+)
+
+
+def render_tables(results: dict[str, Any]) -> str:
+    parts = [_machine_line(results)]
+    if results.get("scenarios"):
+        parts += [_sync_table(results), _request_table(results)]
+    if results.get("plan_scale"):
+        parts.append(_plan_table(results["plan_scale"]))
+    if results.get("imports"):
+        parts.append(_import_table(results["imports"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def _machine_line(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    corpus = results.get("corpus") or {}
+    line = f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, {m['skopeo']}, {m['registry']}"
+    line += f"; load average at start {m['loadavg_start'][0]:.2f}. "
+    if corpus:
+        line += (
+            f"Corpus: {corpus['tags']} tags in {corpus['repos']} repositories, "
+            f"{corpus['layers']} layer(s) of "
+            f"{_size(corpus['layer_size'])}, {corpus['multi_arch_tags']} multi-arch. "
+        )
+    mb = results.get("mb_corpus")
+    if mb:
+        line += f"MB corpus: {mb['tags']} tags, {mb['layers']} layers of {_size(mb['layer_size'])}. "
+    return line + f"Medians of {results['settings']['reps']} interleaved repetitions (min–max)."
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**2:g} MiB" if n >= 1024**2 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} B"
+
+
+def _cell(stats: dict[str, Any] | None, unit: str = "s") -> str:
+    if not stats or not stats.get("n"):
+        return "—"
+    return f"{stats['median']:.2f} {unit} ({stats['min']:.2f}–{stats['max']:.2f})"
+
+
+def _sync_table(results: dict[str, Any]) -> str:
+    scenarios = results["scenarios"]
+    rows = [
+        "| scenario | regmirror | skopeo sync | regmirror / skopeo | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label, versus in SYNC_ROWS:
+        ours = (scenarios.get(key) or {}).get("regmirror")
+        theirs = (scenarios.get(versus) or {}).get("skopeo")
+        if not ours:
+            continue
+        a = ours["wall_s"]["median"]
+        b = theirs["wall_s"]["median"] if theirs else 0.0
+        r = ratio(a, b)
+        speed = f"{b / a:.1f}×" if a and b else "—"
+        skopeo_cell = _cell(theirs["wall_s"] if theirs else None)
+        rows.append(f"| {label} | {_cell(ours['wall_s'])} | {skopeo_cell} | {r} | {speed} |")
+    return "\n".join(rows)
+
+
+def _request_table(results: dict[str, Any]) -> str:
+    scenarios = results["scenarios"]
+    rows = [
+        "Requests per unchanged tag on the source (no-op resync, from the registry's access log):",
+        "",
+        "| client | manifest GET | manifest HEAD | blob GET | other | total |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, tool, label in REQUEST_ROWS:
+        per = ((scenarios.get(key) or {}).get(tool) or {}).get("source_requests_per_tag")
+        if per is None:
+            continue
+        known = per.get("manifest_get", 0) + per.get("manifest_head", 0) + per.get("blob_get", 0)
+        other = per.get("total", 0) - known
+        rows.append(
+            f"| {label} | {per.get('manifest_get', 0):.2f} | {per.get('manifest_head', 0):.2f} | "
+            f"{per.get('blob_get', 0):.2f} | {other:.2f} | {per.get('total', 0):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def _plan_table(scale: dict[str, Any]) -> str:
+    rows = [
+        f"Planning at scale: catalog of {scale['catalog_repos']} repositories, "
+        f"`from: {scale['from']}` matches "
+        f"{scale['matching']}, their tags listed:",
+        "",
+        "| command | wall time | peak RSS | source requests |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (
+        ("plan", "regmirror plan (with digest checks)"),
+        ("plan_no_check", "regmirror plan --no-check"),
+    ):
+        s = scale.get(key) or {}
+        total = (s.get("source_requests") or {}).get("total", "—")
+        rows.append(f"| {label} | {_cell(s.get('wall_s'))} | {_cell(s.get('max_rss_mb'), 'MB')} | {total} |")
+    return "\n".join(rows)
+
+
+def _import_table(imports: dict[str, Any]) -> str:
+    rows = ["| start-up | import (ms) | whole process (ms) |", "|---|---|---|"]
+    for name, data in imports.items():
+        if data.get("error"):
+            rows.append(f"| {name} | error: {' '.join(data['error'])[:120]} | — |")
+            continue
+        rows.append(
+            f"| {name} | {_cell(data.get('import_ms'), 'ms')} | {_cell(data.get('process_ms'), 'ms')} |"
+        )
+    return "\n".join(rows)
+
+
+def all_valid(results: dict[str, Any]) -> bool:
+    """No run was invalid (wrong digests in the target, a failed run, a wrong plan)."""
+    for tools in (results.get("scenarios") or {}).values():
+        for stats in tools.values():
+            if stats["invalid_runs"] or not stats["valid_runs"]:
+                return False
+    for key in ("plan", "plan_no_check"):
+        stats = (results.get("plan_scale") or {}).get(key)
+        if stats is not None and (stats["invalid_runs"] or not stats["valid_runs"]):
+            return False
+    return True

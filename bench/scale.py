@@ -1,0 +1,130 @@
+"""Planning at scale, and start-up cost: `regmirror plan` over a 20 000-repository catalog, and
+`python -X importtime` of the CLI and the Lambda handler modules."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.access import count_requests
+from bench.corpus import ScaleSpec, open_scale_catalog
+from bench.measure import run_measured, summary
+from bench.tools import REPO_ROOT, regmirror_command, tool_env, write_config
+from tests.testbed import RegistryServer
+
+PLAN_VARIANTS = {"plan": [], "plan_no_check": ["--no-check"]}
+
+
+def plan_at_scale(
+    spec: ScaleSpec, cache_dir: Path, work: Path, reps: int, timeout: float, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """`regmirror plan --json` (with digest checks against an empty target, and `--no-check`):
+    wall time, peak RSS, requests on the source; valid when every matching repository is planned."""
+    env = tool_env(work / "home")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in PLAN_VARIANTS}
+    with (
+        open_scale_catalog(spec, cache_dir, log) as source,
+        RegistryServer(base_dir=work / "scale-target") as target,
+    ):
+        config = write_config(work / "scale.yaml", source, target, spec.regex)
+        for _rep in range(reps):
+            for name, extra in PLAN_VARIANTS.items():
+                mark = source.mark()
+                measured = run_measured(
+                    [*regmirror_command(), "plan", str(config), "--json", *extra],
+                    env=env,
+                    cwd=REPO_ROOT,
+                    timeout=timeout,
+                )
+                run = {**measured.as_dict(), "source_requests": count_requests(source, mark)}
+                run["valid"] = _plan_valid(measured.returncode, measured.stdout, spec, checked=not extra)
+                runs[name].append(run)
+                status = "ok" if run["valid"] else "INVALID"
+                log(f"  {name:<20} {measured.wall:8.2f} s  rss {run['max_rss_mb']:6.1f} MB  {status}")
+    return {
+        "catalog_repos": spec.repos,
+        "matching": spec.matching,
+        "from": spec.regex,
+        **{name: _summarise(r) for name, r in runs.items()},
+    }
+
+
+def _plan_valid(returncode: int, stdout: str, spec: ScaleSpec, *, checked: bool) -> bool:
+    try:
+        counts = json.loads(stdout)["counts"]
+    except (ValueError, KeyError):
+        return False
+    expected_state = "copy" if checked else "pending"  # the target is empty
+    return (
+        returncode == 0
+        and counts.get("total") == spec.matching
+        and counts.get(expected_state) == spec.matching
+    )
+
+
+def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    valid = [r for r in runs if r["valid"]]
+    return {
+        "wall_s": summary([r["wall_s"] for r in valid]),
+        "max_rss_mb": summary([r["max_rss_mb"] for r in valid]),
+        "valid_runs": len(valid),
+        "invalid_runs": len(runs) - len(valid),
+        "source_requests": valid[0]["source_requests"] if valid else {},
+        "runs": runs,
+    }
+
+
+# -- import time -------------------------------------------------------------------------------------
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
+
+
+def _import_targets() -> dict[str, tuple[str, str]]:
+    """name -> (code to run, module whose cumulative import time is reported)."""
+    targets = {
+        "regmirror.cli (regmirror --help)": ("import regmirror.cli", "regmirror.cli"),
+        "regmirror.commands (plan/sync)": ("import regmirror.commands", "regmirror.commands"),
+    }
+    for function in ("lister", "relay"):
+        handler = REPO_ROOT / "functions" / function / "handler.py"
+        if handler.exists():
+            code = f"import sys; sys.path.insert(0, {str(handler.parent)!r}); import handler"
+            targets[f"functions/{function}/handler.py"] = (code, "handler")
+    return targets
+
+
+def import_times(work: Path, reps: int, timeout: float) -> dict[str, Any]:
+    """Cumulative import time (ms, `-X importtime`) and whole-process wall time per module."""
+    env = tool_env(work / "home")
+    # What a Lambda has at import time (regions, no X-Ray daemon); no call leaves the process.
+    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="1")
+    out: dict[str, Any] = {}
+    for name, (code, module) in _import_targets().items():
+        imports, walls, error = [], [], None
+        for _ in range(reps):
+            measured = run_measured(
+                [sys.executable, "-X", "importtime", "-c", code], env=env, cwd=REPO_ROOT, timeout=timeout
+            )
+            if measured.returncode != 0:
+                error = measured.stderr.strip().splitlines()[-1:] or ["failed"]
+                break
+            imports.append(_cumulative_ms(measured.stderr, module))
+            walls.append(measured.wall * 1000)
+        out[name] = {"import_ms": summary(imports), "process_ms": summary(walls), "error": error}
+    help_walls = [
+        run_measured([*regmirror_command(), "--help"], env=env, cwd=REPO_ROOT, timeout=timeout).wall * 1000
+        for _ in range(reps)
+    ]
+    out["regmirror --help (process)"] = {"process_ms": summary(help_walls)}
+    return out
+
+
+def _cumulative_ms(stderr: str, module: str) -> float:
+    for line in reversed(stderr.splitlines()):
+        match = _IMPORT_LINE.match(line)
+        if match and match.group(4) == module:
+            return int(match.group(2)) / 1000
+    return 0.0

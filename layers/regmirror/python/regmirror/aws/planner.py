@@ -1,0 +1,138 @@
+"""Plan one task and stream what needs copying onto the copy queue, within a Lambda's time limit.
+
+Phase 1 (enumerate: list, match, tags) runs as in the CLI. Phase 2 (digest check) runs in chunks;
+every `copy` item is sent as soon as its chunk is checked, so work is queued while planning goes on.
+When the time left drops below the reserve, the items not checked yet are sent unchecked: the relay
+checks digests before it copies, so nothing is lost and nothing is copied twice — the check just
+moves from the planner to the relays.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from ..config import Config
+from ..model import SyncItem
+from ..plan import (
+    CHECK_FAILED,
+    COPY,
+    IN_SYNC,
+    MISSING,
+    PlannedItem,
+    check_duplicate_targets,
+    check_items,
+    enumerate_task,
+    finalize_item,
+)
+from ..service import Registries
+
+log = logging.getLogger("regmirror.aws.planner")
+
+RemainingSeconds = Callable[[], float]
+Send = Callable[[Iterable[SyncItem]], int]
+
+
+@dataclass(slots=True)
+class PlanOutcome:
+    task: str
+    planned: int = 0
+    in_sync: int = 0
+    enqueued: int = 0  # checked and found to need a copy
+    handed_off: int = 0  # enqueued unchecked (time limit near)
+    missing: int = 0
+    check_failed: int = 0
+    mapping_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.check_failed + len(self.mapping_errors)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "task": self.task,
+            "planned": self.planned,
+            "in_sync": self.in_sync,
+            "enqueued": self.enqueued,
+            "handed_off": self.handed_off,
+            "missing_at_source": self.missing,
+            "check_failed": self.check_failed,
+            "mapping_errors": self.mapping_errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _chunks(items: list[PlannedItem], size: int) -> Iterator[list[PlannedItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def tag_item(item: SyncItem, **extra: str | None) -> SyncItem:
+    """The item with trigger and correlation id in `extra` (logged by the relay, never credentials)."""
+    added = {k: v for k, v in extra.items() if v}
+    return replace(item, extra={**item.extra, **added}) if added else item
+
+
+@dataclass
+class TaskPlanner:
+    """Plans tasks of one config; `send` queues items (e.g. `QueueSender.send_items`)."""
+
+    config: Config
+    send: Send
+    remaining: RemainingSeconds
+    reserve_seconds: float = 60.0
+    workers: int = 8
+    chunk_size: int = 0  # items checked between two looks at the clock (default: 4 per worker)
+
+    def plan(
+        self, task_name: str, *, correlation_id: str | None = None, trigger: str = "schedule"
+    ) -> PlanOutcome:
+        start = time.monotonic()
+        registries = Registries(self.config)
+        task = registries.task(task_name)  # KeyError: a task the config does not have
+        tplan = enumerate_task(task, registries.list_names, registries.client(task.source))
+        check_duplicate_targets(self.config, [tplan])  # ConfigError: nothing of this task is queued
+        outcome = PlanOutcome(task=task_name, planned=len(tplan.items), mapping_errors=tplan.errors)
+        tags = {"trigger": trigger, "correlation_id": correlation_id}
+        pending = list(tplan.items)
+        size = self.chunk_size or max(1, self.workers * 4)
+        done = 0
+        for chunk in _chunks(pending, size):
+            if self.remaining() < self.reserve_seconds:
+                break
+            checked = check_items(
+                chunk, registries.source_client, registries.target_client, workers=self.workers
+            )
+            to_copy = [tag_item(finalize_item(p), **tags) for p in self._count(checked, outcome)]
+            outcome.enqueued += self.send(to_copy) if to_copy else 0
+            done += len(chunk)
+        rest = pending[done:]
+        if rest:
+            log.warning(
+                "task %s: %d of %d items unchecked at the time limit; handing them to the relays unchecked",
+                task_name,
+                len(rest),
+                len(pending),
+            )
+            outcome.handed_off = self.send(tag_item(p.item, handoff="unchecked", **tags) for p in rest)
+        outcome.seconds = time.monotonic() - start
+        return outcome
+
+    @staticmethod
+    def _count(checked: Iterable[PlannedItem], outcome: PlanOutcome) -> Iterator[PlannedItem]:
+        for planned in checked:
+            if planned.state == COPY:
+                yield planned
+            elif planned.state == IN_SYNC:
+                outcome.in_sync += 1
+            elif planned.state == MISSING:
+                outcome.missing += 1
+                log.warning("%s: %s", planned.item.source, planned.note)
+            elif planned.state == CHECK_FAILED:
+                outcome.check_failed += 1
+                log.error(
+                    "%s → %s: digest check failed: %s", planned.item.source, planned.item.target, planned.note
+                )

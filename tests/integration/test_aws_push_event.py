@@ -1,0 +1,173 @@
+"""An ECR push event syncs exactly the pushed image, within one pass: EventBridge (moto) filters with
+the pattern the stack synthesizes from the config, the push function enqueues, the relay copies.
+
+moto's ECR is not a registry, so the pushed repository lives in a real local registry and the
+event's registry host is mapped to it (REGMIRROR_PUSH_REGISTRY_ALIASES, as for a config that names
+the ECR registry by another host)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from regmirror.model import SyncItem
+
+from infra.config_facts import read_config_facts
+from infra.constructs.push_events import push_event_pattern
+from tests.conftest import RegistryFactory
+from tests.integration.aws_harness import (
+    ACCOUNT,
+    ECR_HOST,
+    REGION,
+    AwsEnv,
+    LambdaContext,
+    MotoAws,
+    QueueDriver,
+    aws_environment,
+    create_queue_pair,
+    ecr_push_event,
+    load_handler,
+    queue_arn,
+    queue_bodies,
+    upload_config,
+)
+from tests.testbed import list_tags, manifest_digest, push_image, write_config
+
+CONFIG = """
+tasks:
+  - name: from-ecr
+    interval: 3600
+    source:
+      registry: {source}
+      {insecure}
+    target:
+      registry: {target}
+      insecure: true
+    mappings:
+      - from: team/app
+        to: mirror/app
+        tags: ['regex: [0-9.]+']
+      - from: regex:releases/.*
+        to: partner
+"""
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoAws]:
+    server = MotoAws()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    yield from aws_environment(moto, monkeypatch)
+
+
+def deploy_push_rule(tmp_path: Path) -> str:
+    """The push rule as the stack builds it from the deployed config (source = this account's ECR),
+    with an SQS queue as target so we can see which events EventBridge lets through."""
+    deployed = write_config(
+        tmp_path, CONFIG.format(source=ECR_HOST, insecure="", target="127.0.0.1:5000"), "deployed.yaml"
+    )
+    (source,) = read_config_facts(deployed).push_sources_in(ACCOUNT, REGION)
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    delivered = sqs.create_queue(QueueName="push-events")["QueueUrl"]
+    events.put_rule(Name="regmirror-push", EventPattern=json.dumps(push_event_pattern(source)))
+    events.put_targets(Rule="regmirror-push", Targets=[{"Id": "push", "Arn": queue_arn(delivered)}])
+    return delivered
+
+
+def put_event(event: dict[str, object]) -> None:
+    entry = {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+    }
+    assert boto3.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+
+def test_push_event_copies_exactly_the_pushed_tag(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    source, target = registry_factory(), registry_factory()
+    old = push_image(source, "team/app", "1.0")
+    pushed = push_image(source, "team/app", "2.0", platforms=["linux/amd64", "linux/arm64"])
+    push_image(source, "releases/tool", "v1")
+    delivered = deploy_push_rule(tmp_path)
+
+    push = ecr_push_event("team/app", "2.0", pushed)
+    for event in (
+        push,
+        ecr_push_event("other/repo", "2.0", pushed),  # no mapping reads it
+        ecr_push_event("team/app", None, pushed),  # pushed by digest only
+        ecr_push_event("team/app", "2.0", pushed, action="DELETE"),
+    ):
+        put_event(event)
+    time.sleep(0.5)
+    passed = [json.loads(body) for body in queue_bodies(delivered)]
+    assert [
+        (e["detail"]["repository-name"], e["detail"].get("image-tag"), e["detail"]["action-type"])
+        for e in passed
+    ] == [("team/app", "2.0", "PUSH")]
+
+    copy_queue, copy_dlq = create_queue_pair("copy", max_receive_count=3)
+    aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", copy_queue)
+    aws.monkeypatch.setenv("REGMIRROR_PUSH_REGISTRY_ALIASES", json.dumps({ECR_HOST: source.host}))
+    runtime = write_config(
+        tmp_path, CONFIG.format(source=source.host, insecure="insecure: true", target=target.host)
+    )
+    upload_config(runtime, aws.monkeypatch)
+    push_handler = load_handler("push", aws.monkeypatch)
+    relay = load_handler("relay", aws.monkeypatch)
+
+    answer = push_handler.lambda_handler(push, LambdaContext("regmirror-push"))  # the real event shape
+    assert answer == {"queued": 1, "targets": [f"{target.host}/mirror/app:2.0"]}
+    (body,) = queue_bodies(copy_queue)
+    item = SyncItem.from_message(body)
+    assert item.extra == {
+        "reason": "push-event",
+        "trigger": "push",
+        "correlation_id": push["id"],
+        "pushed_digest": pushed,
+    }
+    boto3.client("sqs").send_message(QueueUrl=copy_queue, MessageBody=body)
+
+    QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").drain()
+    assert list_tags(target, "mirror/app") == ["2.0"]  # 1.0 (digest {old}) is left to the schedule
+    assert manifest_digest(target, "mirror/app", "2.0") == pushed != old
+    assert queue_bodies(copy_dlq) == []
+
+
+def test_push_to_a_regex_mapping_goes_under_its_prefix(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    source, target = registry_factory(), registry_factory()
+    digest = push_image(source, "releases/tool", "v1")
+    copy_queue, _ = create_queue_pair("copy", max_receive_count=3)
+    aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", copy_queue)
+    aws.monkeypatch.setenv("REGMIRROR_PUSH_REGISTRY_ALIASES", json.dumps({ECR_HOST: source.host}))
+    upload_config(
+        write_config(
+            tmp_path, CONFIG.format(source=source.host, insecure="insecure: true", target=target.host)
+        ),
+        aws.monkeypatch,
+    )
+    push_handler, relay = load_handler("push", aws.monkeypatch), load_handler("relay", aws.monkeypatch)
+
+    assert push_handler.lambda_handler(
+        ecr_push_event("releases/tool", "v1", digest), LambdaContext("regmirror-push")
+    )["targets"] == [f"{target.host}/partner/releases/tool:v1"]
+    # The first mapping's tag filter ('regex: [0-9.]+') refuses a push of team/app:latest.
+    assert push_handler.lambda_handler(
+        ecr_push_event("team/app", "latest", digest), LambdaContext("regmirror-push")
+    ) == {
+        "queued": 0,
+        "targets": [],
+    }
+    QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").drain()
+    assert manifest_digest(target, "partner/releases/tool", "v1") == digest
