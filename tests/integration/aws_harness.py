@@ -95,6 +95,9 @@ def load_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    # Powertools reuses the handler of an earlier logger of the same name, bound to an earlier
+    # test's (possibly closed) stdout.
+    log_to_stdout(module)
     return module
 
 
@@ -102,7 +105,9 @@ def log_to_stdout(*handlers: ModuleType) -> None:
     """Point the handlers' Powertools log handler at the current sys.stdout (pytest's capsys during a
     test; Powertools binds the stream when the logger is first created)."""
     for module in handlers:
-        module.logger.registered_handler.setStream(sys.stdout)
+        handler = module.logger.registered_handler
+        with handler.lock:  # not setStream(): it flushes the old stream, which pytest may have closed
+            handler.stream = sys.stdout
 
 
 @dataclass

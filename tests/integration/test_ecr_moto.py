@@ -344,3 +344,71 @@ def test_immutable_tag_with_the_same_digest_counts_as_in_sync(aws: MotoStack) ->
         "tag invalid: The image tag '1.0' already exists in the 'frozen/app' repository and cannot be "
         "overwritten because the repository is immutable."
     )
+
+
+# -- service wiring: ECR target digests and repository preparation ------------------------------
+def ecr_target_config(source_host: str) -> Any:
+    return parse_config(
+        f"""
+tasks:
+- name: to-ecr
+  source: {{registry: "{source_host}", insecure: true}}
+  target:
+    registry: {ECR_HOST}
+    ecr: {{tag-mutability: IMMUTABLE, scan-on-push: true}}
+  mappings: [{{from: team/app, to: mirror/app, tags: ["1.0"]}}]
+"""
+    )
+
+
+def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plain_registry: Any) -> None:
+    from regmirror.service import Registries, plan_config
+
+    from tests.testbed import get_manifest, push_image
+
+    push_image(plain_registry, "team/app", "1.0")
+    config = ecr_target_config(plain_registry.host)
+    registries = Registries(config)
+    assert isinstance(registries.manifests(config.tasks[0].target), ecr.EcrTagDigests)
+    plan = plan_config(config, registries=registries)
+    assert [p.state for p in plan.items] == ["copy"]  # the repository does not exist yet
+
+    body, media_type, digest = get_manifest(plain_registry, "team/app", "1.0")
+    client = boto3.client("ecr", region_name=REGION)
+    client.create_repository(repositoryName="mirror/app")
+    client.put_image(
+        repositoryName="mirror/app",
+        imageManifest=body.decode(),
+        imageTag="1.0",
+        imageManifestMediaType=media_type,
+        imageDigest=digest,
+    )
+    plan = plan_config(config, registries=Registries(config))
+    assert [(p.state, p.target_digest) for p in plan.items] == [("in-sync", digest)]
+
+
+def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: MotoStack) -> None:
+    from regmirror.model import ImageRef, SyncItem
+    from regmirror.service import Registries, _prepare_ecr_target
+
+    config = ecr_target_config("127.0.0.1:5000")
+    target = config.tasks[0].target
+    item = SyncItem(
+        task="to-ecr",
+        source=ImageRef("127.0.0.1:5000", "team/app", "1.0"),
+        target=ImageRef(ECR_HOST, "mirror/app", "1.0"),
+        source_digest="sha256:" + "0" * 64,
+    )
+    assert _prepare_ecr_target(Registries(config), target, item) is None  # created, nothing there yet
+    described = boto3.client("ecr", region_name=REGION).describe_repositories(repositoryNames=["mirror/app"])
+    repo = described["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+
+    digest = put_image(boto3.client("ecr", region_name=REGION), "mirror/app", "1.0", "seed")
+    same = SyncItem(task=item.task, source=item.source, target=item.target, source_digest=digest)
+    result = _prepare_ecr_target(Registries(config), target, same)
+    assert result is not None
+    assert (result.status, result.reason, result.target_digest) == ("skipped", "in-sync", digest)
+    # another digest under an immutable tag is not "in sync": the copy goes ahead (and ECR refuses it)
+    assert _prepare_ecr_target(Registries(config), target, item) is None

@@ -134,6 +134,13 @@ class GlobalListerConfig(_Model):
         return None if value == NO_LIMIT else value
 
 
+class RetryConfig(_Model):
+    """ours: how often failed work is tried again within a run (see regmirror.retry)."""
+
+    attempts: int = Field(default=5, ge=1, le=20)  # per registry API operation (page, HEAD, GET)
+    copy_attempts: int = Field(default=3, alias="copy-attempts", ge=1, le=50)  # skopeo runs per image
+
+
 # ---------------------------------------------------------------------------- registries
 
 
@@ -214,6 +221,10 @@ class RegistryConfig(_Model):
     )
     region: Annotated[Text, AfterValidator(values.check_region)] | None = None  # ours
     ecr: EcrRepositorySettings | None = None  # ours: target repository creation
+    # ours: as a source, keep this many pulls of a RateLimit-* budget in reserve (default 10)
+    rate_limit_floor: int | None = Field(default=None, alias="rate-limit-floor", ge=0)
+    # ours: as a source, at most this many copies from it at once (default: only --concurrency)
+    max_concurrent_copies: int | None = Field(default=None, alias="max-concurrent-copies", ge=1)
     _host: values.RegistryHost = PrivateAttr(default_factory=lambda: values.RegistryHost(""))
 
     @field_validator("ca_file")
@@ -359,6 +370,7 @@ class Config(_Model):
     skopeo: SkopeoConfig = Field(default_factory=SkopeoConfig)
     docker: DockerConfig | None = None  # ignored (warning)
     lister: GlobalListerConfig = Field(default_factory=GlobalListerConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)  # ours
     tasks: list[Task]
     _source_file: str = PrivateAttr(default="<string>")
     _warnings: list[str] = PrivateAttr(default_factory=list)
@@ -636,6 +648,7 @@ __all__ = [
     "ListerConfig",
     "MappingConfig",
     "RegistryConfig",
+    "RetryConfig",
     "SkopeoConfig",
     "Task",
     "load_config",

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .config import Config, RegistryConfig, Task
 from .credentials import Credentials, resolve_credentials
@@ -23,6 +23,7 @@ from .plan import (
     COPY,
     IN_SYNC,
     MISSING,
+    ManifestSource,
     Plan,
     PlannedItem,
     check_duplicate_targets,
@@ -48,14 +49,24 @@ class Registries:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._clients: dict[tuple[Any, ...], RegistryClient] = {}
+        self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
+        self._ecr_digests: dict[str, Any] = {}
         self._names: dict[str, list[str]] = {}
 
     @staticmethod
     def _key(rc: RegistryConfig) -> tuple[Any, ...]:
-        return (rc.registry, rc.auth, rc.skip_tls_verify, rc.insecure, rc.ca_file)
+        return (rc.registry, rc.auth, rc.skip_tls_verify, rc.insecure, rc.ca_file, rc.role_arn, rc.region)
+
+    @staticmethod
+    def uses_ecr_api(rc: RegistryConfig) -> bool:
+        """ECR registries without an explicit `auth` use the AWS credential chain (as dregsy does)."""
+        return (rc.is_ecr or rc.is_public_ecr) and not rc.auth
 
     def credentials(self, rc: RegistryConfig) -> Credentials | None:
+        if self.uses_ecr_api(rc):
+            from . import ecr  # boto3 loads only for ECR registries
+
+            return ecr.credentials_for(rc)  # cached and renewed by the ecr module
         creds = resolve_credentials(rc.auth)
         if creds is not None:
             remember_secret(creds.username, creds.password)
@@ -63,12 +74,27 @@ class Registries:
 
     def client(self, rc: RegistryConfig) -> RegistryClient:
         key = self._key(rc)
+        creds = self.credentials(rc)
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = RegistryClient(rc.endpoint(), self.credentials(rc))
-                self._clients[key] = client
-            return client
+            cached = self._clients.get(key)
+            # An ECR token is renewed as a new Credentials object: the client is rebuilt with it.
+            if cached is None or cached[1] is not creds:
+                cached = (RegistryClient(rc.endpoint(), creds), creds)
+                self._clients[key] = cached
+            return cached[0]
+
+    def manifests(self, rc: RegistryConfig) -> ManifestSource:
+        """What the planner asks for tags and digests: ECR answers from one DescribeImages listing
+        per repository (no request per tag); other registries from their HTTP API."""
+        if not self.uses_ecr_api(rc):
+            return self.client(rc)
+        from . import ecr
+
+        with self._lock:
+            digests = self._ecr_digests.get(rc.registry)
+            if digests is None:
+                digests = self._ecr_digests[rc.registry] = ecr.EcrTagDigests(rc)
+            return cast(ManifestSource, digests)
 
     def list_names(self, task: Task) -> list[str]:
         """The task's source repository list: fetched once per task and shared by its mappings."""
@@ -85,15 +111,22 @@ class Registries:
                 return task
         raise KeyError(f"no task named {name!r} in {self.config.source_file}")
 
-    def source_client(self, item: SyncItem) -> RegistryClient:
-        return self.client(self.task(item.task).source)
+    def forget_listing(self, rc: RegistryConfig, repository: str) -> None:
+        """A copy changes the target repository: its ECR listing must be read again."""
+        with self._lock:
+            digests = self._ecr_digests.get(rc.registry)
+        if digests is not None:
+            digests.forget(repository)
 
-    def target_client(self, item: SyncItem) -> RegistryClient:
-        return self.client(self.task(item.task).target)
+    def source_client(self, item: SyncItem) -> ManifestSource:
+        return self.manifests(self.task(item.task).source)
+
+    def target_client(self, item: SyncItem) -> ManifestSource:
+        return self.manifests(self.task(item.task).target)
 
     def request_stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            return {rc_key[0]: dict(getattr(c, "stats", {})) for rc_key, c in self._clients.items()}
+            return {key[0]: dict(client.stats) for key, (client, _) in self._clients.items()}
 
 
 def enumerate_config(
@@ -103,7 +136,7 @@ def enumerate_config(
     plan = Plan()
     start = time.monotonic()
     for task in config.select_tasks(task_pattern) if tasks is None else tasks:
-        plan.tasks.append(enumerate_task(task, registries.list_names, registries.client(task.source)))
+        plan.tasks.append(enumerate_task(task, registries.list_names, registries.manifests(task.source)))
     check_duplicate_targets(config, plan.tasks)
     plan.seconds = time.monotonic() - start
     return plan
@@ -255,6 +288,10 @@ def copy_item(
     if wait is not None:
         message = f"{source}: rate-limit budget below {limits.floor} pulls; deferred, retry in {wait}s"
         return CopyResult.failure(item, message, reason=RATE_LIMIT)
+    if task.target.is_ecr or task.target.is_public_ecr:
+        in_sync = _prepare_ecr_target(registries, task.target, item)
+        if in_sync is not None:
+            return in_sync
     with limits.copy_slot(source):
         return relay.copy(
             item,
@@ -263,6 +300,35 @@ def copy_item(
             registries.credentials(task.source),
             registries.credentials(task.target),
         )
+
+
+def _prepare_ecr_target(registries: Registries, target: RegistryConfig, item: SyncItem) -> CopyResult | None:
+    """ECR target repositories are created before the first push (as dregsy does). With immutable tags,
+    a tag that already holds the source digest is in sync (a push would be refused, not needed)."""
+    from . import ecr
+
+    start = time.monotonic()
+    repository = ecr.ensure_repository(target, item.target.repository)
+    registries.forget_listing(target, item.target.repository)
+    tag, digest = item.target.tag, item.source_digest
+    if (
+        repository.immutable
+        and tag
+        and digest
+        and ecr.immutable_tag_in_sync(target, item.target.repository, tag, digest)
+    ):
+        return CopyResult(
+            item=item,
+            status="skipped",
+            reason=IN_SYNC,
+            duration=time.monotonic() - start,
+            bytes=None,
+            source_digest=digest,
+            target_digest=digest,
+            error=None,
+            attempts=0,
+        )
+    return None
 
 
 def sync_item(

@@ -48,9 +48,12 @@ ListerFactory = Callable[[S, ListerSettings, Callable[[S], RegistryClient]], Lis
 # lister type -> module (relative to this package) holding its `create` factory
 LISTER_KINDS: dict[str, str] = {
     "catalog": ".catalog",
+    "dockerhub": ".dockerhub",
+    "ecr": ".ecr",
+    "index": ".index",
 }
-# dregsy's other kinds: accepted by the config, implemented by later modules
-PLANNED_KINDS = frozenset({"ecr", "dockerhub", "index"})
+# kinds a config may name that no module implements yet
+PLANNED_KINDS: frozenset[str] = frozenset()
 
 
 def _factory(kind: str) -> Callable[..., Lister]:
@@ -74,5 +77,15 @@ def make_lister(
     inner = _factory(settings.type)(source, settings, client_factory)
     described = f"{source.registry} ({settings.type} lister)"
     reporting = ReportingLister(inner, described, settings.max_items)
-    key = cache_key(source.registry, settings.type, settings.search, source.auth, settings.max_items)
+    key = cache_key(
+        source.registry,
+        settings.type,
+        settings.search,
+        source.auth,
+        settings.max_items,
+        tuple(getattr(source.lister, "namespaces", None) or ()),
+        getattr(source.lister, "base_url", None),
+        getattr(source, "role_arn", None),
+        getattr(source, "region", None),
+    )
     return CachedLister(reporting, key, settings.cache_duration)
