@@ -140,6 +140,7 @@ class RateLimits:
         self.max_defer = max_defer
         self.concurrency = concurrency  # per source registry; None = only the pool's bound
         self._per_registry: dict[str, int] = {}
+        self._floors: dict[str, int] = {}
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -157,8 +158,9 @@ class RateLimits:
         max_wait: float | None = None,
         concurrency: int | None = None,
         per_registry: Mapping[str, int] | None = None,
+        floors: Mapping[str, int] | None = None,
     ) -> None:
-        """Change settings (between runs: a changed bound applies to slots created afterwards)."""
+        """Change settings between runs. `per_registry` / `floors`: a source's own copy bound / floor."""
         with self._lock:
             if floor is not None:
                 self.floor = floor
@@ -168,6 +170,8 @@ class RateLimits:
                 self.concurrency = concurrency
             if per_registry is not None:
                 self._per_registry = {self._key(k): v for k, v in per_registry.items()}
+            if floors is not None:
+                self._floors = {self._key(k): v for k, v in floors.items()}
             self._slots.clear()
 
     def reset(self) -> None:
@@ -191,11 +195,14 @@ class RateLimits:
             if status == 429:
                 wait = retry_after_seconds(_header(headers, "Retry-After"))
                 budget.blocked_until = now + (BLOCK_WITHOUT_RETRY_AFTER if wait is None else wait)
-        if status == 429 or (remaining is not None and remaining.count < self.floor):
+        if status == 429 or (remaining is not None and remaining.count < self.floor_for(registry)):
             left = remaining.count if remaining else "?"
             log.info("%s: rate limit: %s pulls left (HTTP %d)", registry, left, status)
 
     # -- decisions --------------------------------------------------------------------------
+    def floor_for(self, registry: str) -> int:
+        return self._floors.get(self._key(registry), self.floor)
+
     def _clamp(self, seconds: float) -> int:
         return max(1, min(self.max_defer, math.ceil(seconds)))
 
@@ -207,14 +214,14 @@ class RateLimits:
         """
         with self._lock:
             budget = self._budgets.get(self._key(registry))
-            wait = budget.seconds_to(self.floor, self._clock()) if budget else None
+            wait = budget.seconds_to(self.floor_for(registry), self._clock()) if budget else None
         return None if wait is None else self._clamp(wait)
 
     def try_start(self, registry: str) -> int | None:
         """Like `defer_seconds`, and when a copy may start, count its pull (atomically)."""
         with self._lock:
             budget = self._budgets.get(self._key(registry))
-            wait = budget.seconds_to(self.floor, self._clock()) if budget else None
+            wait = budget.seconds_to(self.floor_for(registry), self._clock()) if budget else None
             if wait is None:
                 if budget is not None:
                     budget.started += 1
@@ -238,7 +245,7 @@ class RateLimits:
             log.warning(
                 "%s: rate-limit budget below %d; deferring new copies for %.0fs",
                 registry,
-                self.floor,
+                self.floor_for(registry),
                 pause,
             )
             self._sleep(pause)

@@ -33,7 +33,7 @@ from . import __version__, refs
 from .endpoint import Endpoint
 from .errors import AuthError, ListerError, RegistryError
 from .ratelimit import RateLimits, default_limits
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import RetryPolicy, default_policy, retry_after_seconds
 
 if TYPE_CHECKING:
     from .credentials import Credentials
@@ -285,7 +285,7 @@ class RegistryClient:
         self._challenge: Challenge | None = None  # learnt from the first 401, then used up front
         self._proxies: dict[str, dict[str, str]] = {}
         self._stats = dict.fromkeys(STAT_KINDS, 0)
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or default_policy()
         self._rate_limits = rate_limits or default_limits()
         self._retries = 0
 

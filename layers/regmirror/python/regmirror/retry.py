@@ -293,6 +293,18 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+_default_policy = RetryPolicy()
+
+
+def default_policy() -> RetryPolicy:
+    """The policy of registry clients created without one (`retry.attempts` of the config)."""
+    return _default_policy
+
+
+def set_default_attempts(attempts: int) -> None:
+    """Set `retry.attempts` for registry clients created from now on in this process."""
+    global _default_policy
+    _default_policy = dataclasses.replace(_default_policy, attempts=attempts)
 # Re-runs of a failed copy within a run: 2 more skopeo runs, after up to 2 s and up to 4 s (jitter).
 COPY_RETRY = RetryPolicy(attempts=3, base_delay=2.0, max_delay=30.0)
 
