@@ -31,12 +31,21 @@ def py_spy() -> str:
     return found
 
 
-def profile(argv: list[str], raw: Path, rate: int, env: dict[str, str]) -> None:
-    spy = [py_spy(), "record", "--format", "raw", "--rate", str(rate), "--subprocesses", "-o", str(raw), "--"]
+def profile(argv: list[str], raw: Path, rate: int, env: dict[str, str], *, gil: bool = False) -> None:
+    """`--gil`: only samples of the thread holding the GIL, i.e. where Python spends CPU (without it,
+    threads waiting for the GIL or a socket show up wherever they wait)."""
+    spy = [py_spy(), "record", "--format", "raw", "--rate", str(rate), "--subprocesses", "-o", str(raw)]
+    spy += ["--gil", "--"] if gil else ["--"]
     measured = run_measured([*spy, *argv], env=env, cwd=REPO_ROOT)
-    if measured.returncode != 0:
+    if measured.returncode != 0 or "Traceback" in measured.stderr:
         raise SystemExit(f"profiled run failed: {measured.stderr[-2000:]}")
     log(f"profiled run: {measured.wall:.2f} s wall, {measured.cpu:.2f} s cpu")
+
+
+def _frame_name(frame: str) -> str:
+    """`func (path/to/file.py:12)` -> `func (file.py`."""
+    function, _, where = frame.partition(" (")
+    return f"{function} ({where.split(':')[0].split('/')[-1]}"
 
 
 def summarise(raw: Path, top: int) -> str:
@@ -69,6 +78,7 @@ def main() -> int:
         "scenario", choices=["noop", "noop-record", "cold", "plan-scale"], default="noop", nargs="?"
     )
     parser.add_argument("--rate", type=int, default=250)
+    parser.add_argument("--gil", action="store_true", help="sample only the GIL holder (CPU view)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     args = parser.parse_args()
@@ -84,7 +94,9 @@ def main() -> int:
                 RegistryServer(base_dir=work / "t") as target,
             ):
                 config = write_config(work / "c.yaml", source, target, spec.regex)
-                profile([*regmirror_command(), "plan", str(config), "--json"], raw, args.rate, env)
+                profile(
+                    [*regmirror_command(), "plan", str(config), "--json"], raw, args.rate, env, gil=args.gil
+                )
         else:
             with (
                 open_corpus(CorpusSpec(), cache, log) as corpus,
@@ -99,7 +111,7 @@ def main() -> int:
                     argv = [sys.executable, "-m", "bench.driver", str(config), *record]
                 else:
                     argv = [*regmirror_command(), "sync", str(config), "--json"]
-                profile(argv, raw, args.rate, env)
+                profile(argv, raw, args.rate, env, gil=args.gil)
         print(summarise(raw, args.top))
     return 0
 

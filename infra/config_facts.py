@@ -77,6 +77,8 @@ class ConfigFacts:
     ecr: dict[tuple[str, str], EcrRegistryAccess] = field(default_factory=dict)
     role_arns: list[str] = field(default_factory=list)
     push_sources: list[PushSource] = field(default_factory=list)
+    # Public ECR (`<account>@public.ecr.aws`) used through the AWS API: account → target repository patterns.
+    public_ecr: dict[str, set[str]] = field(default_factory=dict)
 
     def push_sources_in(self, account: str, region: str) -> list[PushSource]:
         """ECR delivers push events to the default bus of the pushing account and region only."""
@@ -132,10 +134,17 @@ def _ecr_partition(host: str) -> str:
     return "aws-cn" if host.lower().endswith(".amazonaws.com.cn") else "aws"
 
 
-def _private_ecr(rc: RegistryConfig) -> tuple[str, str] | None:
-    if not rc.is_ecr or not rc.ecr_account or not rc.ecr_region or "public.ecr.aws" in rc.registry:
+def _ecr_key(rc: RegistryConfig) -> tuple[str, str] | None:
+    """(account, region) of a private ECR registry."""
+    if not (rc.is_ecr and rc.ecr_account and rc.ecr_region):
         return None
     return rc.ecr_account, rc.ecr_region
+
+
+def _private_ecr(rc: RegistryConfig) -> tuple[str, str] | None:
+    """(account, region) of a private ECR registry reached with the function role: with an explicit
+    `auth` the core uses those credentials instead (as dregsy does), and IAM grants nothing."""
+    return None if rc.auth else _ecr_key(rc)
 
 
 def _target_pattern(mapping: MappingConfig) -> str:
@@ -195,8 +204,17 @@ def _add_ecr_access(facts: ConfigFacts, task: Task) -> None:
         target.kms_keys.add(settings.kms_key)
 
 
+def _add_public_ecr(facts: ConfigFacts, task: Task) -> None:
+    for rc, is_target in ((task.source, False), (task.target, True)):
+        if rc.is_public_ecr and rc.ecr_account and not rc.auth:
+            patterns = facts.public_ecr.setdefault(rc.ecr_account, set())
+            if is_target:
+                patterns.update(_target_pattern(m) for m in task.mappings)
+
+
 def _add_task(facts: ConfigFacts, task: Task) -> None:
     _add_schedule(facts, task)
+    _add_public_ecr(facts, task)
     _add_credentials(facts, task.source)
     _add_credentials(facts, task.target)
     _add_ecr_access(facts, task)
@@ -204,7 +222,7 @@ def _add_task(facts: ConfigFacts, task: Task) -> None:
 
 
 def _add_push_source(facts: ConfigFacts, task: Task) -> None:
-    key = _private_ecr(task.source)
+    key = _ecr_key(task.source)
     if key is None:
         return
     exact: set[str] = set()

@@ -45,6 +45,22 @@ ECR_READ_ACTIONS = [
     "ecr:ListImages",
     "ecr:DescribeRepositories",
 ]
+PUBLIC_ECR_AUTH_ACTIONS = ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"]
+PUBLIC_ECR_PUSH_ACTIONS = [
+    "ecr-public:BatchCheckLayerAvailability",
+    "ecr-public:InitiateLayerUpload",
+    "ecr-public:UploadLayerPart",
+    "ecr-public:CompleteLayerUpload",
+    "ecr-public:PutImage",
+    "ecr-public:DescribeRepositories",
+    "ecr-public:DescribeImages",
+    "ecr-public:CreateRepository",
+    "ecr-public:TagResource",
+]
+PUBLIC_ECR_AUTH_REASON = (
+    "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken have no resource type (AWS docs "
+    "require 'Resource: *'); the bearer token only works with the repository-scoped grants here."
+)
 ECR_KMS_ACTIONS = ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"]
 ECR_KMS_REASON = (
     "The target's `ecr.kms-key` is given as an alias; IAM evaluates KMS permissions on key ARNs, so the "
@@ -155,6 +171,7 @@ class ConfigAndSecrets(Construct):
             )
             for access in self.facts.ecr.values():
                 statements.extend(self._ecr_statements(access, write_targets, wildcards))
+        statements.extend(self._public_ecr_statements(write_targets, wildcards))
         if not statements:
             return
         policy = iam.Policy(self, f"{name}RegistryAccess", roles=[role], statements=statements)
@@ -208,10 +225,32 @@ class ConfigAndSecrets(Construct):
                 wildcards.extend(r for r in resources if "*" in r)
         return statements
 
+    def _public_ecr_statements(self, write_targets: bool, wildcards: list[str]) -> list[iam.PolicyStatement]:
+        if not self.facts.public_ecr:
+            return []
+        statements = [
+            iam.PolicyStatement(sid="PublicEcrAuthToken", actions=PUBLIC_ECR_AUTH_ACTIONS, resources=["*"])
+        ]
+        pushes = {
+            f"arn:aws:ecr-public::{account}:repository/{pattern}"
+            for account, patterns in self.facts.public_ecr.items()
+            for pattern in patterns
+        }
+        if write_targets and pushes:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="PublicEcrPush", actions=PUBLIC_ECR_PUSH_ACTIONS, resources=sorted(pushes)
+                )
+            )
+            wildcards.extend(p for p in pushes if "*" in p)
+        return statements
+
     def _suppress(self, policy: iam.Policy, wildcards: list[str]) -> None:
         """One acknowledgment per wildcard finding, each with its own reason."""
-        if self.facts.ecr:
-            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", ECR_AUTH_REASON)
+        if self.facts.ecr or self.facts.public_ecr:
+            reasons = [ECR_AUTH_REASON] if self.facts.ecr else []
+            reasons += [PUBLIC_ECR_AUTH_REASON] if self.facts.public_ecr else []
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", " ".join(reasons))
         for resource in sorted(set(wildcards)):
             reason = ECR_KMS_REASON if ":kms:" in resource else ECR_WILDCARD_REASON
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)

@@ -73,6 +73,18 @@ tasks:
     mappings:
       - from: skopeo/stable
         tags: [v1.16.1]
+  - name: to-public
+    source: {{registry: quay.io}}
+    target: {{registry: "{ACCOUNT}@public.ecr.aws"}}
+    mappings:
+      - from: tools/cli
+        to: cli
+  - name: ecr-with-auth
+    source:
+      registry: 555555555555.dkr.ecr.{REGION}.amazonaws.com
+      auth: secretsmanager:regmirror/test/ecr-user
+    target: {{registry: partner.example.com}}
+    mappings: [{{from: base/x}}]
 """
 
 
@@ -286,6 +298,7 @@ def test_rounded_interval_is_reported_as_a_synth_warning(s: Synthesized) -> None
     texts = [str(m.data) for m in warnings if m.type == "aws:cdk:warning"]
     assert any("odd-interval" in t and "90s runs as rate(2 minutes)" in t for t in texts), texts
     assert any("999999999999.dkr.ecr.us-east-1.amazonaws.com" in t and "forwarded" in t for t in texts), texts
+    assert any("555555555555.dkr.ecr.eu-west-1.amazonaws.com" in t and "forwarded" in t for t in texts), texts
 
 
 # ------------------------------------------------------------------------------------------ push events
@@ -352,7 +365,12 @@ def test_registry_functions_read_exactly_the_secrets_the_config_names(s: Synthes
     assert sorted(map(json.dumps, actions_on(statements, "secretsmanager:GetSecretValue"))) == sorted(
         map(
             json.dumps,
-            [secret_arn_by_name("regmirror/test/dockerhub"), PARTNER_SECRET, f"{PARTNER_SECRET}-??????"],
+            [
+                secret_arn_by_name("regmirror/test/dockerhub"),
+                PARTNER_SECRET,
+                f"{PARTNER_SECRET}-??????",
+                secret_arn_by_name("regmirror/test/ecr-user"),
+            ],
         )
     )
     assert actions_on(statements, "sts:AssumeRole") == [f"arn:aws:iam::{ACCOUNT}:role/regmirror-reader"]
@@ -381,6 +399,11 @@ def test_relay_pushes_only_to_the_target_repositories_the_mappings_name(s: Synth
         ]
     )
     assert actions_on(statements, "ecr:GetAuthorizationToken") == ["*"]
+    # An ECR registry with an explicit `auth` is reached with that secret: no IAM grant for it.
+    assert "555555555555" not in json.dumps(statements)
+    assert actions_on(statements, "ecr-public:PutImage") == [f"arn:aws:ecr-public::{ACCOUNT}:repository/cli"]
+    assert actions_on(statements, "ecr-public:GetAuthorizationToken") == ["*"]
+    assert actions_on(statements, "sts:GetServiceBearerToken") == ["*"]
     (kms,) = [st for st in statements if "kms:CreateGrant" in as_list(st["Action"])]
     assert kms["Resource"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"ecr.{REGION}.amazonaws.com"}}
@@ -407,7 +430,13 @@ def test_config_read_is_one_object_of_the_asset_bucket(s: Synthesized) -> None:
         assert "*" not in text
 
 
-RESOURCE_LESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ecr:GetAuthorizationToken"}
+RESOURCE_LESS_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ecr:GetAuthorizationToken",
+    "ecr-public:GetAuthorizationToken",
+    "sts:GetServiceBearerToken",
+}
 
 
 def test_no_statement_grants_wildcard_actions_and_no_managed_policies(s: Synthesized) -> None:

@@ -28,7 +28,7 @@ from tests.integration.aws_harness import (
 from tests.testbed import RegistryServer, list_tags, manifest_digest, push_image, write_config
 
 MANIFEST_PUTS = r"/v2/.+/manifests/.+"
-LISTER = "lister: {{type: catalog}}"
+LISTER = 'lister: {{type: ecr, baseUrl: "{moto}"}}'  # DescribeRepositories on moto's ECR API
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,7 @@ def test_scheduled_run_copies_what_differs_and_skips_what_is_in_sync(
     assert queue_bodies(mirror.copy_dlq) == [] and queue_bodies(mirror.plan_dlq) == []
 
     output = capsys.readouterr().out
+    assert "(ecr lister): lister returned 3 repositories" in output  # names from moto's ECR API
     metrics = emf_metrics(output)
     assert metrics["TasksQueued"] == 1
     assert metrics["ImagesPlanned"] == 3

@@ -4,11 +4,12 @@ Docker Hub announces its pull budget on manifest answers, HEAD included (which d
 against the limit): `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining: 76;w=21600` (pulls per
 window of `w` seconds). The registry client feeds every answer to `observe`; before a copy starts,
 `acquire` (local runs) or `defer_seconds` (the AWS relay handler) asks whether the source still has
-more than `floor` pulls left. Below it, new copies from that source are deferred rather than failed:
-locally they wait (at most `max_wait` seconds), on AWS the message goes back to the queue with a delay.
+more than `floor` pulls left (a copy spends one; `floor` stay in reserve). Otherwise new copies from
+that source are deferred rather than failed: locally they wait (at most `max_wait` seconds), on AWS
+the message goes back to the queue with a delay.
 
 The estimate between two observations: each started copy spends one pull, and the window gives back
-`limit / w` pulls per second (Docker Hub's window slides). A 429 holds back new copies from the
+one pull every `w / limit` seconds (Docker Hub's window slides). A 429 holds back new copies from the
 source until its `Retry-After`, or `BLOCK_WITHOUT_RETRY_AFTER` seconds when it gives none (Docker Hub's
 own 429 also says `RateLimit-Remaining: 0`, which defers by the window estimate).
 """
@@ -20,10 +21,10 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .retry import retry_after_seconds
 
@@ -89,34 +90,37 @@ class _Budget:
         self.window = remaining.window or (limit.window if limit else None) or self.window
         self.observed, self.started = now, 0
 
-    def estimate(self, now: float) -> float | None:
-        """Pulls left now by our estimate; None when the registry never told us."""
+    def _seconds_per_pull(self) -> float | None:
+        return self.window / self.limit if self.window and self.limit else None
+
+    def estimate(self, now: float) -> int | None:
+        """Whole pulls left now by our estimate; None when the registry never told us."""
         if self.remaining is None:
             return None
-        regained = 0.0
-        if self.window and self.limit:
-            regained = (now - self.observed) * self.limit / self.window
+        per_pull = self._seconds_per_pull()
+        regained = math.floor((now - self.observed) / per_pull) if per_pull else 0
         estimate = self.remaining - self.started + regained
-        return min(float(self.limit), estimate) if self.limit is not None else estimate
+        return min(self.limit, estimate) if self.limit is not None else estimate
 
     def describe(self, now: float) -> dict[str, Any]:
-        estimate = self.estimate(now)
         return {
             "limit": self.limit,
-            "remaining": None if estimate is None else math.floor(estimate),
+            "remaining": self.estimate(now),
             "window": self.window,
             "blocked_for": max(0.0, round(self.blocked_until - now, 1)),
         }
 
     def seconds_to(self, floor: int, now: float) -> float | None:
-        """Seconds until the estimate reaches `floor`; None when a copy may start now."""
+        """Seconds until a copy may start (it must leave `floor` pulls); None when it may now."""
         if self.blocked_until > now:
             return self.blocked_until - now
         estimate = self.estimate(now)
-        if estimate is None or estimate >= floor:
+        if estimate is None or estimate > floor or self.remaining is None:
             return None
-        if self.window and self.limit:
-            return (floor - estimate) * self.window / self.limit
+        per_pull = self._seconds_per_pull()
+        if per_pull:  # until the window has given back enough for one pull above the floor
+            missing = floor + 1 - (self.remaining - self.started)
+            return max(self.observed + missing * per_pull - now, 0.0) or None
         # No window to estimate with: wait a while, then trust the budget again until the next HEAD.
         left = NO_WINDOW_RECHECK - (now - self.observed)
         return left if left > 0 else None
@@ -291,3 +295,32 @@ def defer_seconds(registry: str) -> int | None:
     For the AWS relay handler, after the digest check (whose HEAD refreshed the budget).
     """
     return _DEFAULT.defer_seconds(registry)
+
+
+class SourceLimits(Protocol):
+    """A task's `source` (config.RegistryConfig): its own floor and copy bound, when set."""
+
+    @property
+    def registry(self) -> str: ...
+
+    @property
+    def rate_limit_floor(self) -> int | None: ...
+
+    @property
+    def max_concurrent_copies(self) -> int | None: ...
+
+
+def configure_sources(sources: Iterable[SourceLimits], limits: RateLimits | None = None) -> RateLimits:
+    """Apply the sources' `rate-limit-floor` / `max-concurrent-copies` (the process-wide budgets by
+    default). A registry named by several tasks gets the highest floor and the lowest bound."""
+    floors: dict[str, int] = {}
+    bounds: dict[str, int] = {}
+    for source in sources:
+        key = source.registry.lower()
+        if source.rate_limit_floor is not None:
+            floors[key] = max(floors.get(key, 0), source.rate_limit_floor)
+        if source.max_concurrent_copies is not None:
+            bounds[key] = min(bounds.get(key, source.max_concurrent_copies), source.max_concurrent_copies)
+    limits = limits or _DEFAULT
+    limits.configure(floors=floors, per_registry=bounds)
+    return limits

@@ -305,8 +305,12 @@ def set_default_attempts(attempts: int) -> None:
     """Set `retry.attempts` for registry clients created from now on in this process."""
     global _default_policy
     _default_policy = dataclasses.replace(_default_policy, attempts=attempts)
-# Re-runs of a failed copy within a run: 2 more skopeo runs, after up to 2 s and up to 4 s (jitter).
-COPY_RETRY = RetryPolicy(attempts=3, base_delay=2.0, max_delay=30.0)
+
+
+def copy_policy(attempts: int = 3) -> RetryPolicy:
+    """Re-runs of a failed copy within a run: `attempts` skopeo runs in all, the pauses between
+    them jittered below 1 s, 2 s, 4 s, 8 s, then 10 s."""
+    return RetryPolicy(attempts=attempts, base_delay=1.0, max_delay=10.0)
 
 
 def retry_copy(copy: Callable[[], CopyResult], policy: RetryPolicy, *, what: str) -> CopyResult:

@@ -33,11 +33,11 @@ from .plan import (
     finalize_item,
 )
 from .queue import run_items
-from .ratelimit import RateLimits, default_limits
+from .ratelimit import RateLimits, configure_sources, default_limits
 from .record import CopyRecord
 from .registry import RegistryClient
 from .relay import RATE_LIMIT, CopyResult, SkopeoRelay
-from .retry import COPY_RETRY, RetryPolicy, retry_copy
+from .retry import RetryPolicy, copy_policy, retry_copy, set_default_attempts
 from .tags import TagSelector
 
 log = logging.getLogger("regmirror.service")
@@ -233,17 +233,22 @@ def sync_config(
     on_checked: Callable[[PlannedItem], None] | None = None,
     on_result: Callable[[CopyResult], None] | None = None,
     record: CopyRecord | None = None,
-    copy_retry: RetryPolicy = COPY_RETRY,
+    copy_retry: RetryPolicy | None = None,
 ) -> SyncReport:
     """Plan, then stream the items that need copying into a pool of relays as their check completes.
 
     A copy failing with a transient class (network, 5xx, timeout, rate limit) is run again within the
-    run, as `copy_retry` allows; its result is the last run's.
+    run, as `copy_retry` allows (default: the config's `retry.copy-attempts`); its result is the last
+    run's. Registry clients created by the run retry `retry.attempts` times; sources' rate-limit floors
+    and copy bounds apply to the process-wide budgets.
 
     With a `record` (see regmirror.record): fresh entries replace target checks, checks and copies
     update it, and it is saved at the end, also when the run is interrupted.
     """
     start = time.monotonic()
+    set_default_attempts(config.retry.attempts)
+    configure_sources(task.source for task in config.tasks)
+    copy_retry = copy_retry or copy_policy(config.retry.copy_attempts)
     registries = registries or Registries(config)
     relay = relay or make_relay(config)
     plan = enumerate_config(config, registries, task_pattern, tasks)

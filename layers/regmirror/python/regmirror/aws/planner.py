@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from ..config import Config
@@ -22,8 +23,9 @@ from ..plan import (
     IN_SYNC,
     MISSING,
     PlannedItem,
+    TagDigestListings,
     check_duplicate_targets,
-    check_items,
+    check_item,
     enumerate_task,
     finalize_item,
 )
@@ -45,7 +47,8 @@ class PlanOutcome:
     missing: int = 0
     check_failed: int = 0
     mapping_errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    enumerate_seconds: float = 0.0  # listing repositories and tags
+    seconds: float = 0.0  # the whole run
 
     @property
     def errors(self) -> int:
@@ -61,6 +64,7 @@ class PlanOutcome:
             "missing_at_source": self.missing,
             "check_failed": self.check_failed,
             "mapping_errors": self.mapping_errors,
+            "enumerate_seconds": round(self.enumerate_seconds, 3),
             "seconds": round(self.seconds, 3),
         }
 
@@ -93,22 +97,13 @@ class TaskPlanner:
         start = time.monotonic()
         registries = Registries(self.config)
         task = registries.task(task_name)  # KeyError: a task the config does not have
-        tplan = enumerate_task(task, registries.list_names, registries.client(task.source))
+        tplan = enumerate_task(task, registries.list_names, registries.manifests(task.source))
         check_duplicate_targets(self.config, [tplan])  # ConfigError: nothing of this task is queued
         outcome = PlanOutcome(task=task_name, planned=len(tplan.items), mapping_errors=tplan.errors)
+        outcome.enumerate_seconds = time.monotonic() - start
         tags = {"trigger": trigger, "correlation_id": correlation_id}
         pending = list(tplan.items)
-        size = self.chunk_size or max(1, self.workers * 4)
-        done = 0
-        for chunk in _chunks(pending, size):
-            if self.remaining() < self.reserve_seconds:
-                break
-            checked = check_items(
-                chunk, registries.source_client, registries.target_client, workers=self.workers
-            )
-            to_copy = [tag_item(finalize_item(p), **tags) for p in self._count(checked, outcome)]
-            outcome.enqueued += self.send(to_copy) if to_copy else 0
-            done += len(chunk)
+        done = self._check_and_send(registries, pending, outcome, tags)
         rest = pending[done:]
         if rest:
             log.warning(
@@ -120,6 +115,33 @@ class TaskPlanner:
             outcome.handed_off = self.send(tag_item(p.item, handoff="unchecked", **tags) for p in rest)
         outcome.seconds = time.monotonic() - start
         return outcome
+
+    def _check_and_send(
+        self,
+        registries: Registries,
+        pending: list[PlannedItem],
+        outcome: PlanOutcome,
+        tags: dict[str, str | None],
+    ) -> int:
+        """Check chunk by chunk while time allows, sending each chunk's copies; returns items checked."""
+        listings = TagDigestListings()  # one digest listing per source repository for the whole run
+
+        def check(p: PlannedItem) -> PlannedItem:
+            return check_item(
+                p, registries.source_client(p.item), registries.target_client(p.item), listings=listings
+            )
+
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="check") as pool:
+            for chunk in _chunks(pending, self.chunk_size or max(1, self.workers * 4)):
+                if self.remaining() < self.reserve_seconds:
+                    break
+                to_copy = [
+                    tag_item(finalize_item(p), **tags) for p in self._count(pool.map(check, chunk), outcome)
+                ]
+                outcome.enqueued += self.send(to_copy) if to_copy else 0
+                done += len(chunk)
+        return done
 
     @staticmethod
     def _count(checked: Iterable[PlannedItem], outcome: PlanOutcome) -> Iterator[PlannedItem]:
