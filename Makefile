@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help deps system-deps venv lint typecheck complexity test unit integration infrastructure demo bench bench-smoke synth clean
+.PHONY: help deps system-deps venv node lint typecheck complexity test unit demo bench bench-smoke synth clean
+NODE_STAMP := node_modules/.installed
 
 help:
 	@echo "make demo   - run regmirror plan + sync between two loopback registries"
@@ -25,6 +26,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
+# The pinned AWS CDK CLI (package.json / package-lock.json), for `npx cdk synth|deploy`.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
 deps: system-deps venv
 
 lint: venv
@@ -33,11 +41,14 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict infra app.py
+	@# three modules are called `handler`: one run each
+	@for handler in functions/*/handler.py; do $(VENV)/bin/mypy --strict $$handler || exit 1; done
 
 complexity: venv
 	$(VENV)/bin/xenon --max-absolute B --max-modules A --max-average A layers/regmirror/python/regmirror functions infra
 
-test: deps lint typecheck complexity
+test: deps lint typecheck complexity synth
 	$(VENV)/bin/pytest -n 2 --dist loadfile tests
 
 unit: venv
@@ -52,8 +63,9 @@ bench: deps
 bench-smoke: deps
 	$(PY) -m bench.run --smoke
 
-synth: deps
-	$(PY) app.py
+# Both example environments, with the Lambda layer really bundled (pip for manylinux / Python 3.12).
+synth: venv node
+	npx cdk synth --quiet -c env=all > /dev/null
 
 clean:
-	rm -rf $(VENV) cdk.out .demo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .demo .mypy_cache .ruff_cache .pytest_cache
