@@ -367,6 +367,7 @@ FAULT_RATE = 0.2
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_twenty_percent_of_requests_failing_corpus_ends_complete_and_identical(
     registry_factory: Callable[..., RegistryServer],
     proxies: Callable[..., FaultProxy],
@@ -386,7 +387,7 @@ def test_twenty_percent_of_requests_failing_corpus_ends_complete_and_identical(
             tmp_path,
             f"""
             skopeo: {{binary: {skopeo.binary}}}
-            retry: {{attempts: 8, copy-attempts: 40}}
+            retry: {{attempts: 8, copy-attempts: 60}}
             tasks:
               - name: corpus
                 source: {{registry: "{src.host}", insecure: true}}
@@ -397,7 +398,7 @@ def test_twenty_percent_of_requests_failing_corpus_ends_complete_and_identical(
     )
     registries = Registries(config)
     started = time.monotonic()
-    report = sync_config(config, concurrency=4, registries=registries)
+    report = sync_config(config, concurrency=8, registries=registries)
     seconds = time.monotonic() - started
 
     failures = [(r.reason, r.error) for r in report.results if r.status == "failed"]

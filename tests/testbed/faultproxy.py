@@ -18,6 +18,11 @@ depends on thread timing):
     slow                 wait `slow_seconds`, then forward normally
 
 `counts()` gives what was injected per kind; `records()` every request with its fault.
+
+`overrides[(method, path)] = fn(query) -> (status, headers, body pieces)` answers a path itself instead
+of forwarding it (a hostile catalog in front of a real registry); without a Content-Length header the
+body is streamed chunked, piece by piece, so it can be far larger than memory. `sent(path)` tells how
+many body bytes an override got out before the client stopped reading.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -64,6 +69,8 @@ _REASONS = {
     429: "Too Many Requests",
 }
 _PIECE = 64 * 1024
+
+Override = Callable[[str], tuple[int, dict[str, str], Iterable[bytes]]]
 
 
 @dataclass
@@ -130,6 +137,8 @@ class FaultProxy:
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
         self.extra_headers = dict(extra_headers or {})  # added to every forwarded answer
+        self.overrides: dict[tuple[str, str], Override] = {}
+        self._sent: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._injected: Counter[str] = Counter()
@@ -158,6 +167,15 @@ class FaultProxy:
     def records(self) -> list[ProxyRecord]:
         with self._lock:
             return list(self._records)
+
+    def sent(self, path: str) -> int:
+        """Body bytes an override wrote for `path` (all requests)."""
+        with self._lock:
+            return self._sent[path]
+
+    def add_sent(self, path: str, count: int) -> None:
+        with self._lock:
+            self._sent[path] += count
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -270,7 +288,34 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return
             if fault == "slow":
                 time.sleep(proxy.slow_seconds)
+            override = proxy.overrides.get((method, path))
+            if override is not None:
+                for _ in body:
+                    pass
+                proxy.note(method, path, None, None)
+                self._answer_override(override, path)
+                return
             self._forward(body, chunked, fault)
+
+        def _answer_override(self, override: Override, path: str) -> None:
+            status, headers, pieces = override(self.path.partition("?")[2])
+            self.send_response_only(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            streamed = "Content-Length" not in headers
+            if streamed:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            try:
+                for piece in pieces:
+                    self._write(piece, streamed)
+                    proxy.add_sent(path, len(piece))
+                if streamed:
+                    self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the client stopped reading (as it should, past its size cap)
+                self.close_connection = True
 
         def _fail(self, fault: str, status: int) -> None:
             code = "TOOMANYREQUESTS" if status == 429 else "UNAVAILABLE"
@@ -284,7 +329,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 when = time.time() + proxy.retry_after + 1  # +1: the date has whole seconds
                 self.send_header("Retry-After", email.utils.formatdate(when, usegmt=True))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":  # a HEAD answer has headers only, Content-Length included
+                self.wfile.write(payload)
 
         def _open_upstream(self, chunked: bool) -> http.client.HTTPConnection:
             conn = http.client.HTTPConnection(proxy.upstream, timeout=120)

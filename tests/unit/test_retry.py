@@ -379,4 +379,4 @@ def test_retry_copy_stops_on_a_permanent_failure_and_at_the_bound() -> None:
 
 def test_copy_policy_defaults() -> None:
     assert copy_policy().attempts == 3
-    assert copy_policy(7).backoff_ceiling(10) == 10.0
+    assert copy_policy(7).backoff_ceiling(10) == 5.0

@@ -138,7 +138,7 @@ class RetryConfig(_Model):
     """ours: how often failed work is tried again within a run (see regmirror.retry)."""
 
     attempts: int = Field(default=5, ge=1, le=20)  # per registry API operation (page, HEAD, GET)
-    copy_attempts: int = Field(default=3, alias="copy-attempts", ge=1, le=50)  # skopeo runs per image
+    copy_attempts: int = Field(default=3, alias="copy-attempts", ge=1, le=100)  # skopeo runs per image
 
 
 # ---------------------------------------------------------------------------- registries

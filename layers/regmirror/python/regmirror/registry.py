@@ -650,8 +650,11 @@ class RegistryClient:
     def _lean_head(self, path: str, scope: str) -> tuple[int, Mapping[str, str]] | None:
         """The same HEAD straight through the session's urllib3 pool, without requests' per-call work
         (preparing, merging settings, cookies, hooks): about half the client CPU of a digest check.
-        Only in the steady state (scheme known, no proxy). Anything unusual (a 401 to answer, a
-        redirect, a transport error) gives None and the caller takes the full path, which handles it.
+
+        Only in the steady state (scheme known, no proxy); a 401 to answer or a redirect gives None and
+        the caller takes the full path, which handles them. Transport failures raise what the full
+        path raises (`_send`, `_send_registry` with a known scheme), so the retry policy classifies
+        them alike.
         """
         url = self._url(path)
         if self._scheme is None or self._proxies_for(url):
@@ -663,26 +666,37 @@ class RegistryClient:
                 return None
             headers["Authorization"] = basic
         headers |= {"Accept": MANIFEST_ACCEPT, "User-Agent": self._user_agent}
+        pool = self._adapter.get_connection_with_tls_context(_prepared(url), self._verify)
+        if not isinstance(pool, urllib3.HTTPConnectionPool):
+            return None
         self._count("manifest_head")
         try:
-            pool = self._adapter.get_connection_with_tls_context(_prepared(url), self._verify)
-            if not isinstance(pool, urllib3.HTTPConnectionPool):
-                return None
             answer = pool.urlopen(
-                "HEAD", path, headers=headers, redirect=False, retries=False, timeout=self._pool_timeout
-            )
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            log.debug(
-                "%s: HEAD %s failed on the lean path (%s), retrying on the full one",
-                self.registry,
+                "HEAD",
                 path,
-                _short(exc),
+                headers=headers,
+                redirect=False,
+                retries=False,
+                timeout=self._pool_timeout,
+                preload_content=False,
             )
-            return None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._transport_error("HEAD", url, exc) from None
+        _release_pooled(answer)
         if answer.status == 401 or 300 <= answer.status < 400:
             return None
         self._rate_limits.observe(self.registry, answer.status, answer.headers)
         return answer.status, answer.headers
+
+    def _transport_error(self, method: str, url: str, exc: BaseException) -> RegistryError:
+        timed_out = isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError
+        )
+        if timed_out:
+            message = f"{self.registry}: {method} {url} timed out ({exc.__class__.__name__})"
+        else:
+            message = f"{self.registry}: cannot reach {url}: {_short(exc)}"
+        return RegistryError(message, registry=self.registry)
 
     def _manifest_info_by_get(self, repository: str, reference: str) -> ManifestInfo | None:
         try:
@@ -738,16 +752,33 @@ def _content_type(headers: Mapping[str, str]) -> str:
     return headers.get("Content-Type", "").split(";")[0].strip()
 
 
+# HEAD answers whose connection is kept for the next request. Any other answer may come from a proxy
+# that writes an error body even on a HEAD; those bytes would poison the next answer on the connection.
+_REUSABLE_HEAD_STATUSES = frozenset({200, 404})
+
+
 def _release(answer: requests.Response) -> None:
-    """Done with a body-less answer (HEAD): reading its empty body hands the connection back to the
-    pool. `close()` alone closes a streamed answer's connection: a new TCP connection (and TLS
-    handshake) per HEAD, about a third of a no-op check's client time."""
+    """Done with a HEAD answer: reading its empty body hands the connection back to the pool.
+    `close()` alone closes a streamed answer's connection: a new TCP connection (and TLS handshake)
+    per HEAD, about a third of a no-op check's client time."""
     try:
-        answer.content  # noqa: B018 - the read is the point
+        if answer.status_code in _REUSABLE_HEAD_STATUSES:
+            answer.content  # noqa: B018 - the read is the point
     except requests.RequestException:
         pass  # the connection is dropped below; the status and headers are already here
     finally:
         answer.close()
+
+
+def _release_pooled(answer: urllib3.BaseHTTPResponse) -> None:
+    """`_release` for an answer of the lean path: keep-alive for 200/404, the connection closed else."""
+    try:
+        if answer.status in _REUSABLE_HEAD_STATUSES:
+            answer.drain_conn()
+        else:
+            answer.close()
+    finally:
+        answer.release_conn()
 
 
 def _short(exc: BaseException) -> str:

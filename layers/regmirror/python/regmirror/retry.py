@@ -309,8 +309,8 @@ def set_default_attempts(attempts: int) -> None:
 
 def copy_policy(attempts: int = 3) -> RetryPolicy:
     """Re-runs of a failed copy within a run: `attempts` skopeo runs in all, the pauses between
-    them jittered below 1 s, 2 s, 4 s, 8 s, then 10 s."""
-    return RetryPolicy(attempts=attempts, base_delay=1.0, max_delay=10.0)
+    them jittered below 1 s, 2 s, 4 s, then 5 s."""
+    return RetryPolicy(attempts=attempts, base_delay=1.0, max_delay=5.0)
 
 
 def retry_copy(copy: Callable[[], CopyResult], policy: RetryPolicy, *, what: str) -> CopyResult:
