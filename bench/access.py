@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from tests.testbed import RegistryServer
 
@@ -26,6 +28,18 @@ def count_requests(server: RegistryServer, since: int) -> dict[str, int]:
         kind = next((k for k, m, p in _KINDS if record.method == m and p.fullmatch(record.path)), "other")
         counts[kind] += 1
     return counts
+
+
+def server_cpu(server: RegistryServer) -> float:
+    """CPU seconds (user + system) the registry process has used so far; 0.0 when unknown."""
+    process = getattr(server, "_process", None)  # the test bed keeps its Popen private
+    if process is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def per_tag(counts: dict[str, int], tags: int) -> dict[str, float]:

@@ -23,10 +23,17 @@ REQUEST_ROWS = (
 )
 
 
+PLAN_ROWS = (
+    ("plan", "regmirror plan (with digest checks)"),
+    ("plan_no_check", "regmirror plan --no-check"),
+    ("plan_page_1000", "regmirror plan, `lister: {pageSize: 1000}`"),
+)
+
+
 def render_tables(results: dict[str, Any]) -> str:
     parts = [_machine_line(results)]
     if results.get("scenarios"):
-        parts += [_sync_table(results), _request_table(results)]
+        parts += [_sync_table(results), _cpu_table(results), _request_table(results)]
     if results.get("plan_scale"):
         parts.append(_plan_table(results["plan_scale"]))
     if results.get("imports"):
@@ -81,6 +88,32 @@ def _sync_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _cpu_table(results: dict[str, Any]) -> str:
+    """Where the CPU went: the tool's process tree (skopeo children included) and both registries."""
+    scenarios = results["scenarios"]
+    rows = [
+        "CPU seconds, medians (client process tree incl. skopeo children / both registries):",
+        "",
+        "| scenario | regmirror | registries (regmirror run) | skopeo sync | registries (skopeo run) |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label, _versus in SYNC_ROWS:
+        tools = scenarios.get(key) or {}
+        if not tools:
+            continue
+        cells = []
+        for tool in ("regmirror", "skopeo"):
+            stats = tools.get(tool)
+            cells += [_median(stats, "cpu_s"), _median(stats, "registries_cpu_s")]
+        rows.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def _median(stats: dict[str, Any] | None, key: str) -> str:
+    value = (stats or {}).get(key) or {}
+    return f"{value['median']:.2f}" if value.get("n") else "—"
+
+
 def _request_table(results: dict[str, Any]) -> str:
     scenarios = results["scenarios"]
     rows = [
@@ -111,11 +144,10 @@ def _plan_table(scale: dict[str, Any]) -> str:
         "| command | wall time | peak RSS | source requests |",
         "|---|---|---|---|",
     ]
-    for key, label in (
-        ("plan", "regmirror plan (with digest checks)"),
-        ("plan_no_check", "regmirror plan --no-check"),
-    ):
-        s = scale.get(key) or {}
+    for key, label in PLAN_ROWS:
+        s = scale.get(key)
+        if s is None:
+            continue
         total = (s.get("source_requests") or {}).get("total", "—")
         rows.append(f"| {label} | {_cell(s.get('wall_s'))} | {_cell(s.get('max_rss_mb'), 'MB')} | {total} |")
     return "\n".join(rows)
@@ -139,7 +171,7 @@ def all_valid(results: dict[str, Any]) -> bool:
         for stats in tools.values():
             if stats["invalid_runs"] or not stats["valid_runs"]:
                 return False
-    for key in ("plan", "plan_no_check"):
+    for key, _label in PLAN_ROWS:
         stats = (results.get("plan_scale") or {}).get(key)
         if stats is not None and (stats["invalid_runs"] or not stats["valid_runs"]):
             return False

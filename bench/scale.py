@@ -16,23 +16,29 @@ from bench.measure import run_measured, summary
 from bench.tools import REPO_ROOT, regmirror_command, tool_env, write_config
 from tests.testbed import RegistryServer
 
-PLAN_VARIANTS = {"plan": [], "plan_no_check": ["--no-check"]}
+# name -> (extra plan arguments, catalog page size in the config or None for regmirror's default)
+PLAN_VARIANTS: dict[str, tuple[list[str], int | None]] = {
+    "plan": ([], None),
+    "plan_no_check": (["--no-check"], None),
+    "plan_page_1000": ([], 1000),
+}
 
 
 def plan_at_scale(
     spec: ScaleSpec, cache_dir: Path, work: Path, reps: int, timeout: float, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """`regmirror plan --json` (with digest checks against an empty target, and `--no-check`):
-    wall time, peak RSS, requests on the source; valid when every matching repository is planned."""
+    """`regmirror plan --json` (digest checks against an empty target; `--no-check`; a catalog page
+    size of 1000): wall time, peak RSS, requests on the source. Valid when every matching repository
+    is planned."""
     env = tool_env(work / "home")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in PLAN_VARIANTS}
     with (
         open_scale_catalog(spec, cache_dir, log) as source,
         RegistryServer(base_dir=work / "scale-target") as target,
     ):
-        config = write_config(work / "scale.yaml", source, target, spec.regex)
         for _rep in range(reps):
-            for name, extra in PLAN_VARIANTS.items():
+            for name, (extra, page_size) in PLAN_VARIANTS.items():
+                config = write_config(work / f"{name}.yaml", source, target, spec.regex, page_size=page_size)
                 mark = source.mark()
                 measured = run_measured(
                     [*regmirror_command(), "plan", str(config), "--json", *extra],

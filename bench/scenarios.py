@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.access import count_requests, per_tag
+from bench.access import count_requests, per_tag, server_cpu
 from bench.corpus import NAMESPACE, Corpus
 from bench.measure import summary
 from bench.tools import (
@@ -99,6 +99,7 @@ class SyncBench:
     ) -> None:
         config = write_config(self.work / f"{tool}-{target.port}.yaml", self.corpus.server, target, FROM)
         source_mark, target_mark = self.corpus.server.mark(), target.mark()
+        registries_cpu = server_cpu(self.corpus.server) + server_cpu(target)
         if tool == "skopeo":
             run = run_skopeo_sync(self.yaml_file, target, NAMESPACE, self.env, timeout=self.timeout)
         elif driver is not None:
@@ -106,10 +107,17 @@ class SyncBench:
         else:
             args = ["sync", str(config), *self._concurrency("--concurrency")]
             run = run_regmirror(args, self.env, timeout=self.timeout)
-        self._keep(scenario, run, source_mark, target, target_mark)
+        registries_cpu = server_cpu(self.corpus.server) + server_cpu(target) - registries_cpu
+        self._keep(scenario, run, source_mark, target, target_mark, registries_cpu)
 
     def _keep(
-        self, scenario: str, run: ToolRun, source_mark: int, target: RegistryServer, target_mark: int
+        self,
+        scenario: str,
+        run: ToolRun,
+        source_mark: int,
+        target: RegistryServer,
+        target_mark: int,
+        registries_cpu: float,
     ) -> None:
         tags = len(self.corpus.digests)
         source_requests = count_requests(self.corpus.server, source_mark)
@@ -118,6 +126,7 @@ class SyncBench:
         valid = run.ok and verification["valid"] and not run.report.get("error")
         entry = {
             **run.as_dict(),
+            "registries_cpu_s": round(registries_cpu, 3),
             "source_requests": source_requests,
             "source_requests_per_tag": per_tag(source_requests, tags),
             "target_requests": target_requests,
@@ -127,7 +136,10 @@ class SyncBench:
         self.runs.setdefault(f"{scenario}/{run.tool}", []).append(entry)
         status = "ok" if valid else "INVALID"
         wall, cpu = run.measured.wall, run.measured.cpu
-        self.log(f"  {scenario:<20} {run.tool:<9} {wall:8.2f} s  cpu {cpu:7.2f} s  {status}")
+        self.log(
+            f"  {scenario:<20} {run.tool:<9} {wall:8.2f} s  cpu {cpu:7.2f} s"
+            f"  registries cpu {registries_cpu:6.2f} s  {status}"
+        )
 
     def _new_target(self, tool: str) -> RegistryServer:
         return RegistryServer(base_dir=Path(tempfile.mkdtemp(prefix=f"{tool}-target-", dir=self.work)))
@@ -144,6 +156,7 @@ class SyncBench:
             out.setdefault(scenario, {})[tool] = {
                 "wall_s": summary([r["wall_s"] for r in valid]),
                 "cpu_s": summary([r["cpu_s"] for r in valid]),
+                "registries_cpu_s": summary([r["registries_cpu_s"] for r in valid]),
                 "valid_runs": len(valid),
                 "invalid_runs": len(runs) - len(valid),
                 "source_requests_per_tag": valid[0]["source_requests_per_tag"] if valid else {},

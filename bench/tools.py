@@ -42,10 +42,14 @@ def tool_env(home: Path) -> dict[str, str]:
     return env
 
 
-def write_config(path: Path, source: RegistryServer, target: RegistryServer, from_: str) -> Path:
-    """A dregsy-syntax config mirroring `from_` (a `regex:` or plain path) with paths unchanged."""
+def write_config(
+    path: Path, source: RegistryServer, target: RegistryServer, from_: str, *, page_size: int | None = None
+) -> Path:
+    """A dregsy-syntax config mirroring `from_` (a `regex:` or plain path) with paths unchanged;
+    `page_size` sets the catalog lister's `pageSize` (default: regmirror's)."""
+    lister = f"lister: {{pageSize: {page_size}}}\n" if page_size else ""
     path.write_text(
-        "tasks:\n"
+        lister + "tasks:\n"
         "  - name: bench\n"
         f'    source: {{registry: "{source.host}", insecure: true}}\n'
         f'    target: {{registry: "{target.host}", insecure: true}}\n'

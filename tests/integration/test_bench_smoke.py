@@ -74,7 +74,8 @@ def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -
     assert listing["source_requests"]["manifest_head"] == listing["source_requests"]["manifest_get"] == 0
 
     scale = results["plan_scale"]
-    assert scale["plan"]["valid_runs"] == scale["plan_no_check"]["valid_runs"] == 1
+    for variant in ("plan", "plan_no_check", "plan_page_1000"):
+        assert scale[variant]["valid_runs"] == 1 and scale[variant]["invalid_runs"] == 0, variant
     assert scale["plan"]["max_rss_mb"]["median"] > 0
     assert "regmirror.cli (regmirror --help)" in results["imports"]
     assert "| cold sync into an empty target |" in results["tables"]

@@ -657,15 +657,9 @@ class RegistryClient:
         them alike.
         """
         url = self._url(path)
-        if self._scheme is None or self._proxies_for(url):
+        headers = self._lean_headers(url, scope)
+        if headers is None:
             return None
-        headers, auth = self._auth_for(self._challenge, scope)
-        if auth is not None:
-            basic = _basic_authorization(*auth)
-            if basic is None:
-                return None
-            headers["Authorization"] = basic
-        headers |= {"Accept": MANIFEST_ACCEPT, "User-Agent": self._user_agent}
         pool = self._adapter.get_connection_with_tls_context(_prepared(url), self._verify)
         if not isinstance(pool, urllib3.HTTPConnectionPool):
             return None
@@ -687,6 +681,20 @@ class RegistryClient:
             return None
         self._rate_limits.observe(self.registry, answer.status, answer.headers)
         return answer.status, answer.headers
+
+    def _lean_headers(self, url: str, scope: str) -> dict[str, str] | None:
+        """Headers of a lean HEAD, or None when the full path must go (see `_lean_head`)."""
+        if self._scheme is None or self._proxies_for(url):
+            return None
+        if self._challenge is None and self._credentials is not None:
+            return None  # the full path learns the challenge (a lean try would only collect a 401)
+        headers, auth = self._auth_for(self._challenge, scope)
+        if auth is not None:
+            basic = _basic_authorization(*auth)
+            if basic is None:
+                return None
+            headers["Authorization"] = basic
+        return headers | {"Accept": MANIFEST_ACCEPT, "User-Agent": self._user_agent}
 
     def _transport_error(self, method: str, url: str, exc: BaseException) -> RegistryError:
         timed_out = isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError) and not isinstance(

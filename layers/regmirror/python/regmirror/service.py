@@ -291,7 +291,8 @@ def copy_item(
     source = task.source.registry
     wait = limits.acquire(source)
     if wait is not None:
-        message = f"{source}: rate-limit budget below {limits.floor} pulls; deferred, retry in {wait}s"
+        floor = limits.floor_for(source)
+        message = f"{source}: rate-limit budget below {floor} pulls; deferred, retry in {wait}s"
         return CopyResult.failure(item, message, reason=RATE_LIMIT)
     if task.target.is_ecr or task.target.is_public_ecr:
         in_sync = _prepare_ecr_target(registries, task.target, item)
