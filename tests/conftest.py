@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,16 @@ def _fresh_lister_cache() -> Iterator[None]:
     clear_lister_cache()
     yield
     clear_lister_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_regmirror_logging() -> Iterator[None]:
+    """The CLI configures the `regmirror` logger (its handler holds the stream of that moment): undo it
+    after each test so later tests' caplog and capsys see their own records."""
+    logger = logging.getLogger("regmirror")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture

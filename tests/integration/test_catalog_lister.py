@@ -167,7 +167,7 @@ def test_unregistered_and_unknown_kinds(
         {"registry": plain_registry.host, "lister": {"type": "index", "search": "x"}}
     )
     monkeypatch.setattr("regmirror.listers.LISTER_KINDS", {"catalog": ".catalog"})
-    with pytest.raises(ListerError, match="lister type index is not available yet"):
+    with pytest.raises(ListerError, match=r"unknown lister type 'index' \(known: catalog\)"):
         make_lister(source, global_config(), ClientFactory())
     odd = SimpleNamespace(
         registry=plain_registry.host,

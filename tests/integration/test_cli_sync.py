@@ -347,3 +347,32 @@ def test_console_script_and_dregsy_style_arguments(
     assert done.returncode == 0, done.stderr
     assert catalog(second_plain_registry) == ["jenkins/master"]
     assert all(json.loads(line)["level"] for line in done.stderr.splitlines() if line.startswith("{"))
+
+
+def test_unset_auth_variable_is_a_config_error_with_its_place(
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+) -> None:
+    monkeypatch.delenv("REGMIRROR_TEST_UNSET_AUTH", raising=False)
+    push_image(plain_registry, "apps/one", "1")
+    config = config_file(f"""
+        tasks:
+          - name: first
+            source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings: [{{from: apps/one}}]
+          - name: second
+            source:
+              registry: "{plain_registry.host}"
+              auth: env:REGMIRROR_TEST_UNSET_AUTH
+            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
+            mappings: [{{from: apps/one, to: other/one}}]
+        """)
+    for command in ("validate", "sync"):
+        code, _out, err = run_cli(command, str(config), capsys=capsys)
+        assert code == 2, err
+        assert ":6:" in err and "tasks[1].source.auth" in err and "REGMIRROR_TEST_UNSET_AUTH" in err
+    assert catalog(second_plain_registry) == []  # nothing copied, not even the first task

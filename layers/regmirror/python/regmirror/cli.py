@@ -108,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     setup_logging(args.verbose, args.log_format)
+    from .aws.secrets import register_secrets_manager_resolver
+
+    register_secrets_manager_resolver()  # `auth: secretsmanager:<id>` works locally too (AWS default chain)
     try:
         return dispatch(args)
     except ConfigError as exc:

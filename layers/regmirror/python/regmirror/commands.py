@@ -12,7 +12,7 @@ from .config import Config, load_config
 from .match import FromMatcher, ToRewriter
 from .plan import Plan, PlannedItem
 from .relay import CopyResult
-from .service import Registries, SyncReport, plan_config, sync_config
+from .service import Registries, SyncReport, check_credentials, plan_config, sync_config
 from .tags import TagSelector
 
 log = logging.getLogger("regmirror.cli")
@@ -28,6 +28,7 @@ def _load(args: argparse.Namespace) -> Config:
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args)
     tasks = config.select_tasks(args.task)
+    check_credentials(config, tasks, offline=True)
     mappings = sum(len(t.mappings) for t in tasks)
     print(f"{args.config}: ok ({len(tasks)} tasks, {mappings} mappings)")
     return EXIT_OK

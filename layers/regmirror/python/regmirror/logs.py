@@ -65,7 +65,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None
     root = logging.getLogger("regmirror")
     root.handlers[:] = [handler]
     root.setLevel(_level(level))
-    root.propagate = False
+    # Propagation stays on: a plain CLI run has no root handlers, and embedding code (tests, Lambda)
+    # keeps seeing the records through its own.
 
 
 def _level(name: str) -> int:

@@ -18,7 +18,6 @@ import email.utils
 import http.client
 import logging
 import random
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -67,8 +66,7 @@ _TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     http.client.IncompleteRead,
     http.client.RemoteDisconnected,
     ConnectionError,  # builtin: reset, refused, aborted, broken pipe
-    socket.timeout,
-    TimeoutError,
+    TimeoutError,  # socket.timeout too
 )
 _PERMANENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.SSLError,
@@ -98,7 +96,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is read as such
+    if when.tzinfo is None:  # an HTTP date names GMT; without a zone it is not one
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 

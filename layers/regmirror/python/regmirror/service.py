@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from .config import Config, RegistryConfig, Task
 from .credentials import Credentials, resolve_credentials
+from .errors import AuthError, ConfigError, ConfigProblem
 from .listers import make_lister
 from .logs import remember_secret
 from .match import FromMatcher, ToRewriter
@@ -43,11 +44,39 @@ from .tags import TagSelector
 log = logging.getLogger("regmirror.service")
 
 
+def apply_runtime_settings(config: Config) -> None:
+    """The config's retry attempts and per-source rate-limit floors and copy bounds, process-wide:
+    every entry point (CLI plan/sync, lister and relay Lambdas) goes through `Registries`."""
+    set_default_attempts(config.retry.attempts)
+    configure_sources(task.source for task in config.tasks)
+
+
+def check_credentials(config: Config, tasks: list[Task], *, offline: bool = False) -> None:
+    """Resolve every `auth` before anything is listed or copied, so an unset `env:` variable or an
+    unreadable secret is a config error with its place, not a failure in the middle of a run.
+    `offline` skips references that need a network call (Secrets Manager)."""
+    problems: list[ConfigProblem] = []
+    index = {t.name: i for i, t in enumerate(config.tasks)}
+    for task in tasks:
+        for side, rc in (("source", task.source), ("target", task.target)):
+            spec = rc.auth or ""
+            if Registries.uses_ecr_api(rc) or (offline and not spec.startswith("env:") and ":" in spec):
+                continue
+            try:
+                resolve_credentials(rc.auth)
+            except AuthError as exc:
+                field_path = f"tasks[{index[task.name]}].{side}.auth"
+                problems.append(ConfigProblem(config.source_file, task.line, 0, field_path, str(exc)))
+    if problems:
+        raise ConfigError(problems)
+
+
 class Registries:
     """Clients, credentials and listers for a config, created once and shared by threads."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        apply_runtime_settings(config)
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
         self._ecr_digests: dict[str, Any] = {}
@@ -78,7 +107,7 @@ class Registries:
         with self._lock:
             cached = self._clients.get(key)
             # An ECR token is renewed as a new Credentials object: the client is rebuilt with it.
-            if cached is None or cached[1] is not creds:
+            if cached is None or cached[1] != creds:
                 cached = (RegistryClient(rc.endpoint(), creds), creds)
                 self._clients[key] = cached
             return cached[0]
@@ -135,7 +164,9 @@ def enumerate_config(
     """Phase 1 for every selected task; raises ConfigError when two mappings write one target."""
     plan = Plan()
     start = time.monotonic()
-    for task in config.select_tasks(task_pattern) if tasks is None else tasks:
+    selected = config.select_tasks(task_pattern) if tasks is None else tasks
+    check_credentials(config, selected)
+    for task in selected:
         plan.tasks.append(enumerate_task(task, registries.list_names, registries.manifests(task.source)))
     check_duplicate_targets(config, plan.tasks)
     plan.seconds = time.monotonic() - start
@@ -246,8 +277,6 @@ def sync_config(
     update it, and it is saved at the end, also when the run is interrupted.
     """
     start = time.monotonic()
-    set_default_attempts(config.retry.attempts)
-    configure_sources(task.source for task in config.tasks)
     copy_retry = copy_retry or copy_policy(config.retry.copy_attempts)
     registries = registries or Registries(config)
     relay = relay or make_relay(config)

@@ -28,7 +28,6 @@ from .base import (
 
 __all__ = [
     "LISTER_KINDS",
-    "PLANNED_KINDS",
     "CachedLister",
     "GlobalListerSpec",
     "Lister",
@@ -52,16 +51,12 @@ LISTER_KINDS: dict[str, str] = {
     "ecr": ".ecr",
     "index": ".index",
 }
-# kinds a config may name that no module implements yet
-PLANNED_KINDS: frozenset[str] = frozenset()
 
 
 def _factory(kind: str) -> Callable[..., Lister]:
     module_name = LISTER_KINDS.get(kind)
     if module_name is None:
-        if kind in PLANNED_KINDS:
-            raise ListerError(f"lister type {kind} is not available yet")
-        known = ", ".join(sorted(LISTER_KINDS.keys() | PLANNED_KINDS))
+        known = ", ".join(sorted(LISTER_KINDS))
         raise ListerError(f"unknown lister type {kind!r} (known: {known})")
     module = importlib.import_module(module_name, __name__)
     factory: Callable[..., Lister] = module.create
