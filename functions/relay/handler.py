@@ -20,9 +20,10 @@ from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.secrets import register_secrets_manager_resolver
-from regmirror.aws.sqs import delay_redelivery, retry_delay, sqs_client
+from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import SyncItem
-from regmirror.relay import CopyResult
+from regmirror.ratelimit import default_limits, defer_seconds
+from regmirror.relay import RATE_LIMIT, CopyResult
 from regmirror.service import sync_item
 
 logger = Logger()
@@ -33,6 +34,9 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 register_secrets_manager_resolver()
 route_core_logs(logger)
+# Never sleep on a short rate-limit budget inside a Lambda: the message is put back with a delay.
+default_limits().configure(max_wait=0)
+RATE_LIMIT_DEFAULT_DELAY = 60
 
 RETRY_BASE_SECONDS = int(os.environ.get(names.ENV_RETRY_BASE_SECONDS, "60"))
 
@@ -42,6 +46,8 @@ class CopyFailed(Exception):
 
 
 def _record_metrics(result: CopyResult) -> None:
+    if result.reason == RATE_LIMIT:
+        return  # counted as deferred, not failed
     metric = {"copied": names.IMAGES_COPIED, "skipped": names.IMAGES_SKIPPED}.get(
         result.status, names.IMAGES_FAILED
     )
@@ -75,6 +81,12 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
         "source_digest": result.source_digest,
         "target_digest": result.target_digest,
     }
+    if result.status == "failed" and result.reason == RATE_LIMIT:
+        delay = defer_seconds(item.source.registry) or RATE_LIMIT_DEFAULT_DELAY
+        requeue_with_delay(sqs_client(), record.queue_url, record.body, delay)
+        metrics.add_metric(name=names.IMAGES_DEFERRED, unit=MetricUnit.Count, value=1)
+        logger.warning("source rate-limit budget is short: deferred", extra={**summary, "delay": delay})
+        return {**summary, "status": "deferred", "delay": delay}
     if result.status == "failed":
         logger.error("copy failed", extra={**summary, "error": result.error})
         _retry_later(record)

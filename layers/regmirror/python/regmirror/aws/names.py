@@ -13,6 +13,7 @@ PLAN_ERRORS = "PlanErrors"  # mappings or items whose planning failed
 IMAGES_COPIED = "ImagesCopied"
 IMAGES_SKIPPED = "ImagesSkipped"  # the relay's own digest check found the target in sync
 IMAGES_FAILED = "ImagesFailed"
+IMAGES_DEFERRED = "ImagesDeferred"  # source rate-limit budget short: message put back with a delay
 BYTES_COPIED = "BytesCopied"
 TASKS_QUEUED = "TasksQueued"  # planning messages a scheduled or manual run queued
 PUSH_EVENTS = "PushEvents"  # ECR push events received (matching a mapping or not)

@@ -136,3 +136,16 @@ def delay_redelivery(client: Any, queue_url: str, receipt_handle: str, seconds: 
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
         return False  # the message then comes back after the queue's visibility timeout
     return True
+
+
+MAX_SQS_DELAY = 900  # DelaySeconds limit
+
+
+def requeue_with_delay(client: Any, queue_url: str, body: str, seconds: int) -> None:
+    """Send the message again, visible after `seconds` (at most SQS's 900). Used when a source's
+    rate-limit budget is short: the original is then reported done, so waiting for the budget never
+    counts towards `maxReceiveCount` and never dead-letters an image. Raises on failure (the
+    original then simply comes back)."""
+    client.send_message(
+        QueueUrl=queue_url, MessageBody=body, DelaySeconds=max(0, min(MAX_SQS_DELAY, seconds))
+    )
