@@ -100,6 +100,16 @@ def test_regex_from_to_prefix_and_tag_filters(
         assert manifest_digest(dst, target, tag) == manifest_digest(src, repo, tag)
     assert report["counts"]["copied"] == 7
     assert report["counts"]["failed"] == 0
+    # bytes = config + layers of the copied manifests, read back from the target
+    multi = next(r for r in report["results"] if r["target"].endswith("from-dh/yourproject/webui:1.1.0"))
+    index = json.loads(get_manifest(dst, "from-dh/yourproject/webui", "1.1.0")[0])
+    blobs: dict[str, int] = {}
+    for child in index["manifests"]:
+        manifest = json.loads(get_manifest(dst, "from-dh/yourproject/webui", child["digest"])[0])
+        for blob in [manifest["config"], *manifest["layers"]]:
+            blobs[blob["digest"]] = blob["size"]
+    expected = sum(blobs.values())
+    assert multi["bytes"] == expected > 0
 
 
 def test_multi_arch_index_kept_intact_and_single_platform(

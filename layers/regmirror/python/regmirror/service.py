@@ -5,6 +5,7 @@ Adapters (cli, functions/*) parse their input, call these, and shape the answer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from .record import CopyRecord
 from .registry import RegistryClient
 from .relay import RATE_LIMIT, CopyResult, SkopeoRelay
 from .retry import RetryPolicy, copy_policy, retry_copy, set_default_attempts
+from .sizes import image_bytes
 from .tags import TagSelector
 
 log = logging.getLogger("regmirror.service")
@@ -156,6 +158,20 @@ class Registries:
     def request_stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {key[0]: dict(client.stats) for key, (client, _) in self._clients.items()}
+
+
+_shared: tuple[Config, Registries] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_registries(config: Config) -> Registries:
+    """One `Registries` per loaded config in this process: a relay Lambda container handling many
+    messages keeps its connections, tokens and ECR listings between them."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] is not config:
+            _shared = (config, Registries(config))
+        return _shared[1]
 
 
 def enumerate_config(
@@ -328,13 +344,18 @@ def copy_item(
         if in_sync is not None:
             return in_sync
     with limits.copy_slot(source):
-        return relay.copy(
+        result = relay.copy(
             item,
             task.source.endpoint(),
             task.target.endpoint(),
             registries.credentials(task.source),
             registries.credentials(task.target),
         )
+    if result.status == "copied" and result.bytes is None:
+        reference = result.target_digest or item.target.reference
+        size = image_bytes(registries.client(task.target), item.target.repository, reference)
+        result = dataclasses.replace(result, bytes=size)
+    return result
 
 
 def _prepare_ecr_target(registries: Registries, target: RegistryConfig, item: SyncItem) -> CopyResult | None:
@@ -374,10 +395,12 @@ def sync_item(
     registries: Registries | None = None,
 ) -> CopyResult:
     """Digest check, then copy only when needed: redelivering a message never copies bytes twice."""
-    registries = registries or Registries(config)
+    registries = registries or shared_registries(config)
     task = registries.task(item.task)
     start = time.monotonic()
-    planned = check_item(PlannedItem(item), registries.client(task.source), registries.client(task.target))
+    planned = check_item(
+        PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
+    )
     if planned.state == COPY:
         return copy_item(registries, relay or make_relay(config), finalize_item(planned))
     status = {IN_SYNC: "skipped", MISSING: "skipped", CHECK_FAILED: "failed"}[planned.state]
