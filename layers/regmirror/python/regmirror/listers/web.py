@@ -8,7 +8,6 @@ bounded number of times.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import time
@@ -21,6 +20,7 @@ from requests.utils import get_environ_proxies
 
 from .. import __version__
 from ..errors import ListerError
+from ..retry import retry_after_seconds
 
 log = logging.getLogger("regmirror.listers")
 
@@ -40,20 +40,6 @@ class HttpStatusError(ListerError):
         super().__init__(message)
         self.status = status
         self.detail = detail
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def error_body(answer: requests.Response) -> dict[str, Any]:
