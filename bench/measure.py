@@ -3,6 +3,10 @@
 `os.wait4` on the child's pid gives the rusage of that child plus every descendant it waited for
 (skopeo processes started by regmirror included), and nothing else the harness runs at the same time
 (the registries are children of the harness too, but are never reaped during a measurement).
+
+Peak RSS comes from `/usr/bin/time -f %M` wrapped around the command: Linux carries the RSS high-water
+mark of the forking process into the child across exec, so the harness's own size (over 100 MB after
+a few runs) would otherwise show up as the child's peak.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,21 @@ def run_measured(
     timeout: float = 1800.0,
 ) -> Measured:
     """Run `argv` to completion (killed with its process group after `timeout`) and measure it."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss,
+    ):
+        wrapped = [TIME, "-f", "%M", "-o", rss.name, *argv] if os.access(TIME, os.X_OK) else argv
         start = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True
+            wrapped,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         expired = threading.Event()
         timer = threading.Timer(timeout, _kill_group, args=(proc.pid, expired))
@@ -69,11 +86,20 @@ def run_measured(
             returncode=proc.returncode,
             wall=wall,
             cpu=usage.ru_utime + usage.ru_stime,
-            max_rss_kb=usage.ru_maxrss,
+            max_rss_kb=_peak_rss_kb(rss.name, usage.ru_maxrss),
             stdout=out.read(),
             stderr=err.read(),
             timed_out=expired.is_set(),
         )
+
+
+def _peak_rss_kb(report: str, fallback: int) -> int:
+    """`/usr/bin/time`'s %M (the last line: a killed command gets a note before it), else wait4's."""
+    try:
+        lines = Path(report).read_text().split()
+        return int(lines[-1]) if lines else fallback
+    except (OSError, ValueError):
+        return fallback
 
 
 def _kill_group(pid: int, expired: threading.Event) -> None:

@@ -57,20 +57,27 @@ def check_credentials(config: Config, tasks: list[Task], *, offline: bool = Fals
     """Resolve every `auth` before anything is listed or copied, so an unset `env:` variable or an
     unreadable secret is a config error with its place, not a failure in the middle of a run.
     `offline` skips references that need a network call (Secrets Manager)."""
-    problems: list[ConfigProblem] = []
     index = {t.name: i for i, t in enumerate(config.tasks)}
-    for task in tasks:
-        for side, rc in (("source", task.source), ("target", task.target)):
-            spec = rc.auth or ""
-            if Registries.uses_ecr_api(rc) or (offline and not spec.startswith("env:") and ":" in spec):
-                continue
-            try:
-                resolve_credentials(rc.auth)
-            except AuthError as exc:
-                field_path = f"tasks[{index[task.name]}].{side}.auth"
-                problems.append(ConfigProblem(config.source_file, task.line, 0, field_path, str(exc)))
+    problems = [
+        ConfigProblem(config.source_file, task.line, 0, f"tasks[{index[task.name]}].{side}.auth", error)
+        for task in tasks
+        for side, rc in (("source", task.source), ("target", task.target))
+        if (error := _auth_problem(rc, offline)) is not None
+    ]
     if problems:
         raise ConfigError(problems)
+
+
+def _auth_problem(rc: RegistryConfig, offline: bool) -> str | None:
+    spec = rc.auth or ""
+    needs_network = ":" in spec and not spec.startswith("env:")  # base64 and `none` have no colon
+    if Registries.uses_ecr_api(rc) or (offline and needs_network):
+        return None
+    try:
+        resolve_credentials(rc.auth)
+    except AuthError as exc:
+        return str(exc)
+    return None
 
 
 class Registries:
