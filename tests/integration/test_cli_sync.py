@@ -386,3 +386,23 @@ def test_unset_auth_variable_is_a_config_error_with_its_place(
         assert code == 2, err
         assert ":6:" in err and "tasks[1].source.auth" in err and "REGMIRROR_TEST_UNSET_AUTH" in err
     assert catalog(second_plain_registry) == []  # nothing copied, not even the first task
+
+
+def test_match_on_a_registry_catalog(
+    seeded_source: RegistryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(
+        "match", "--registry", seeded_source.host, "--insecure", "--from", "regex:jenkins/.*",
+        "--to", "regex:jenkins/,dh/other-jenkins/", "--json", capsys=capsys,
+    )  # fmt: skip
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)["rows"]}
+    assert set(rows) == {
+        "jenkins/jnlp-slave",
+        "jenkins/master",
+        "myproject/api",
+        "myproject/webui",
+        "other/myproject",
+    }
+    assert rows["jenkins/master"]["target"] == "dh/other-jenkins/master"
+    assert not rows["myproject/api"]["matched"] and rows["myproject/api"]["target"] is None
