@@ -192,12 +192,12 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
     rewriter = ToRewriter.parse(mapping.to, from_is_regex=mapping.from_is_regex)
     selector = TagSelector.parse(mapping.tags)
     mplan.tag_rule = selector.explain()
+    tag_lists = _list_tags(source, mplan.matched) if selector.needs_listing else {}
     for repository in mplan.matched:
         rewrite = rewriter.rewrite(repository)
         if not rewrite.matched:
             mplan.notes.append(f"{repository}: {rewrite.note}")
-        available = source.list_tags(repository) if selector.needs_listing else None
-        for tag in selector.select(available):
+        for tag in selector.select(tag_lists.get(repository)):
             mplan.items.append(
                 PlannedItem(_make_item(task, mplan.index, mapping, repository, rewrite.path, tag))
             )
@@ -207,6 +207,17 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
             f"(line {mapping.line}); nothing of this mapping is copied. "
             "Narrow `from`/`tags` or raise the guard."
         )
+
+
+LIST_TAGS_WORKERS = 8  # tag lists of a mapping's repositories are fetched in parallel (latency-bound)
+
+
+def _list_tags(source: ManifestSource, repositories: list[str]) -> dict[str, list[str]]:
+    """Every repository's tags; the first failure fails the mapping, as a sequential loop would."""
+    if len(repositories) <= 1:
+        return {r: source.list_tags(r) for r in repositories}
+    with ThreadPoolExecutor(max_workers=LIST_TAGS_WORKERS, thread_name_prefix="tags") as pool:
+        return dict(zip(repositories, pool.map(source.list_tags, repositories), strict=True))
 
 
 def _make_item(
