@@ -24,6 +24,13 @@ def _fresh_lister_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy record lives under $XDG_STATE_HOME, keyed by host:port: ports are reused between
+    tests, so each test gets its own state folder (and never touches the user's)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_regmirror_logging() -> Iterator[None]:
     """The CLI configures the `regmirror` logger (its handler holds the stream of that moment): undo it
     after each test so later tests' caplog and capsys see their own records."""

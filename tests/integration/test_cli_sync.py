@@ -406,3 +406,45 @@ def test_match_on_a_registry_catalog(
     }
     assert rows["jenkins/master"]["target"] == "dh/other-jenkins/master"
     assert not rows["myproject/api"]["matched"] and rows["myproject/api"]["target"] is None
+
+
+def test_copy_record_trusts_targets_until_verify(
+    seeded_source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    src, dst = seeded_source, second_plain_registry
+    config = config_file(f"""
+        tasks:
+          - name: t
+            source: {{registry: "{src.host}", skip-tls-verify: true}}
+            target: {{registry: "{dst.host}", skip-tls-verify: true}}
+            mappings:
+              - from: regex:jenkins/.*
+        """)
+    record_file = tmp_path / "record.json"
+    code, first = sync_json(config, capsys, "--record-file", str(record_file))
+    assert code == 0 and first["counts"]["copied"] == 3 and first["record"]["recorded"] == 3
+    assert record_file.stat().st_mode & 0o777 == 0o600
+
+    mark_src, mark_dst = src.mark(), dst.mark()
+    code, second = sync_json(config, capsys, "--record-file", str(record_file))
+    assert code == 0 and second["counts"]["in_sync"] == 3 and second["record"]["trusted"] == 3
+    assert dst.requests(method="HEAD", path_regex=MANIFESTS, since=mark_dst) == []  # targets trusted
+    assert len(src.requests(method="HEAD", path_regex=MANIFESTS, since=mark_src)) == 3  # sources always
+
+    # A tag deleted behind regmirror's back is found by --verify (and by any run after the TTL).
+    from tests.testbed import delete_manifest
+
+    delete_manifest(dst, "jenkins/master", manifest_digest(dst, "jenkins/master", "latest") or "")
+    code, trusted = sync_json(config, capsys, "--record-file", str(record_file))
+    assert trusted["counts"]["copied"] == 0  # within the TTL the record is believed
+    code, verified = sync_json(config, capsys, "--record-file", str(record_file), "--verify")
+    assert code == 0 and verified["counts"]["copied"] == 1
+    assert manifest_digest(dst, "jenkins/master", "latest") == manifest_digest(
+        src, "jenkins/master", "latest"
+    )
+    code, off = sync_json(config, capsys, "--no-record")
+    assert off["record"] is None and off["counts"]["in_sync"] == 3

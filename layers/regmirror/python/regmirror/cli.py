@@ -52,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _record_options(p)
     p = with_config("run", "daemon: one-off tasks once, periodic tasks at their interval (dregsy behaviour)")
     p.add_argument(
         "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
     )
+    _record_options(p)
     p = sub.add_parser(
         "match", help="try a from/to pair (and tags) on names, offline or on a registry catalog"
     )
@@ -67,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("names", nargs="*", help="repository names to try (offline)")
     return parser
+
+
+def _record_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("copy record (trusted target checks; see README)")
+    group.add_argument("--no-record", action="store_true", help="check every target, remember nothing")
+    group.add_argument("--record-file", metavar="PATH", help="default: $XDG_STATE_HOME/regmirror/records/…")
+    group.add_argument(
+        "--record-ttl", metavar="DURATION", default="1h", help="how long a recorded target is trusted"
+    )
+    group.add_argument("--verify", action="store_true", help="check every target this run (record TTL 0)")
 
 
 def _positive_int(text: str) -> int:

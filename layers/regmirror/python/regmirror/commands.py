@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
 from .config import Config, load_config
+from .config_values import parse_go_duration
 from .match import FromMatcher, ToRewriter
 from .plan import Plan, PlannedItem
+from .record import CopyRecord, default_record_path
 from .relay import CopyResult
 from .service import Registries, SyncReport, check_credentials, plan_config, sync_config
 from .tags import TagSelector
@@ -50,6 +53,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = _load(args)
     progress = Progress(sys.stderr, enabled=not args.no_progress and not args.json and sys.stderr.isatty())
     registries = Registries(config)
+    record = open_record(args)
     report = sync_config(
         config,
         task_pattern=args.task,
@@ -57,11 +61,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         registries=registries,
         on_checked=progress.checked,
         on_result=progress.result,
+        record=record,
     )
     progress.close()
     if args.json:
         out = report.to_dict()
         out["requests"] = registries.request_stats()
+        out["record"] = {"file": str(record.path), **record.counts} if record else None
         print_json(out)
     else:
         render_report(report, sys.stdout)
@@ -71,7 +77,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
-    return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency).run()
+    record = open_record(args)
+    return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()
+
+
+def open_record(args: argparse.Namespace) -> CopyRecord | None:
+    """The copy record of this config: on by default; `--verify` checks every target this run
+    (and refreshes the record); `--no-record` neither reads nor writes it."""
+    if args.no_record:
+        return None
+    ttl = 0.0 if args.verify else parse_go_duration(args.record_ttl)
+    path = Path(args.record_file) if args.record_file else default_record_path(args.config)
+    return CopyRecord.open(path, max(0.0, ttl))
 
 
 def cmd_match(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .config import Config, Task, load_config
 from .errors import ConfigError
+from .record import CopyRecord
 from .service import SyncReport, sync_config
 
 log = logging.getLogger("regmirror.daemon")
@@ -36,9 +37,9 @@ class TaskState:
     runs: int = 0
 
 
-def default_sync(concurrency: int) -> SyncFn:
+def default_sync(concurrency: int, record: CopyRecord | None = None) -> SyncFn:
     def run(config: Config, task: Task) -> SyncReport:
-        return sync_config(config, tasks=[task], concurrency=concurrency)
+        return sync_config(config, tasks=[task], concurrency=concurrency, record=record)
 
     return run
 
@@ -51,12 +52,13 @@ class Daemon:
         task_pattern: str | None = None,
         concurrency: int = 4,
         sync: SyncFn | None = None,
+        record: CopyRecord | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 1.0,
     ) -> None:
         self.config_path = config_path
         self.task_pattern = task_pattern
-        self.sync = sync or default_sync(concurrency)
+        self.sync = sync or default_sync(concurrency, record)
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.stop_event = threading.Event()
