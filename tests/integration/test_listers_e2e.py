@@ -182,7 +182,7 @@ def test_ecr_lister_names_from_the_ecr_api(
               registry: "{src.host}"
               skip-tls-verify: true
               region: {REGION}
-              lister: {{type: ecr, baseUrl: "{aws.url}"}}
+              lister: {{type: ecr, baseUrl: "{aws.url}", pageSize: 100}}
             target: {{registry: "{dst.host}", skip-tls-verify: true}}
             mappings:
               - from: regex:team/.*

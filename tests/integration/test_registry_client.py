@@ -395,3 +395,19 @@ def test_unsupported_catalog_is_lister_error() -> None:
     }
     with ScriptedServer(routes) as server, pytest.raises(ListerError, match="UNSUPPORTED"):
         list(scripted_client(server).catalog())
+
+
+def test_catalog_page_size_falls_back_when_a_registry_refuses_large_n() -> None:
+    """regmirror asks for pages of 1000 (distribution's limit); a registry capping lower answers 400."""
+
+    def page(request: ScriptedRequest) -> tuple[int, dict[str, str], bytes]:
+        if "n=1000" in request.query:
+            body = b'{"errors": [{"code": "PAGINATION_NUMBER_INVALID", "message": "n too large"}]}'
+            return 400, {"Content-Type": "application/json"}, body
+        if "last=b" in request.query:
+            return json_answer('{"repositories": ["c"]}')
+        return json_answer('{"repositories": ["a", "b"]}', Link='</v2/_catalog?n=100&last=b>; rel="next"')
+
+    with ScriptedServer({("GET", "/v2/_catalog"): page}) as server:
+        assert list(scripted_client(server).catalog(page_size=1000)) == ["a", "b", "c"]
+        assert [r.query for r in server.seen] == ["n=1000", "n=100", "n=100&last=b"]

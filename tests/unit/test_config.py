@@ -168,7 +168,7 @@ def test_defaults() -> None:
     assert (config.skopeo.binary, config.skopeo.certs_dir) == ("skopeo", None)
     assert config.docker is None
     lister = config.lister
-    assert (lister.max_items, lister.cache_duration, lister.page_size) == (None, 3600.0, 100)
+    assert (lister.max_items, lister.cache_duration, lister.page_size) == (None, 3600.0, 1000)
     (task,) = config.tasks
     assert (task.interval, task.schedule, task.verbose, task.line) == (0, None, False, 2)
     for registry in (task.source, task.target):

@@ -191,4 +191,4 @@ def test_resolve_settings_precedence() -> None:
     assert resolve_settings(local, glob) == ListerSettings("index", 7, -1, 3600.0, "x")  # type: ignore[arg-type]
     ecr = _Spec(registry="1.dkr.ecr.eu-west-1.amazonaws.com", auth=None, lister=None, is_ecr=True)
     assert resolve_settings(ecr, None).type == "ecr"  # type: ignore[arg-type]
-    assert resolve_settings(plain, None) == ListerSettings("catalog", 100, None, 0.0, None)  # type: ignore[arg-type]
+    assert resolve_settings(plain, None) == ListerSettings("catalog", 1000, None, 0.0, None)  # type: ignore[arg-type]

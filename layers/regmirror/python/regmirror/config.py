@@ -37,7 +37,7 @@ from regmirror.yamlloc import LocatedDocument, Path, YamlFloat, YamlInt, load_lo
 MIN_INTERVAL = 30  # seconds, as dregsy
 MIN_AUTH_REFRESH = 3600.0  # seconds, as dregsy
 DEFAULT_CACHE_DURATION = 3600.0
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
 NO_LIMIT = -1  # `maxItems: -1`
 
 

@@ -51,6 +51,7 @@ MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MA
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 
+FALLBACK_CATALOG_PAGE = 100  # what registries that refuse a larger `n` page by
 MAX_CATALOG_PAGE = 1000  # distribution rejects larger `n`
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tags page
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -562,7 +563,16 @@ class RegistryClient:
         seen: set[str] = set()
         first = True
         while path:
-            body, answer = self._catalog_page(path, first)
+            try:
+                body, answer = self._catalog_page(path, first)
+            except RegistryResponseError as exc:
+                # Some registries cap `n` lower than distribution's 1000 and answer 400: use their default.
+                if not (first and exc.status == 400 and size > FALLBACK_CATALOG_PAGE):
+                    raise
+                log.info("%s: catalog refused n=%d, paging by %d", self.registry, size, FALLBACK_CATALOG_PAGE)
+                size = FALLBACK_CATALOG_PAGE
+                path = f"/v2/_catalog?n={size}"
+                continue
             first = False
             yield from _valid_names(
                 _string_list(body, "repositories", self.registry),

@@ -72,7 +72,7 @@ class ListerSettings:
     search: str | None = None  # `index` lister only
 
 
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
 
 
 def _first_set(*values: int | None) -> int | None:
