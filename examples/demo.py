@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -33,9 +34,11 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def step(title: str, *args: str) -> int:
+def step(title: str, work: Path, *args: str) -> int:
     print(f"\n$ regmirror {' '.join(args)}    # {title}", flush=True)
-    return subprocess.call([sys.executable, "-m", "regmirror.cli", *args])
+    # The demo's registries are new each time: so is its copy record (kept under the demo's folder).
+    env = {**os.environ, "XDG_STATE_HOME": str(work / "state")}
+    return subprocess.call([sys.executable, "-m", "regmirror.cli", *args], env=env)
 
 
 def main() -> int:
@@ -56,9 +59,9 @@ def main() -> int:
             for repo, tag, platforms in IMAGES:
                 push_image(source, repo, tag, platforms=platforms, seed=f"{repo}:{tag}", shared_base=True)
             codes = [
-                step("what would be copied, and why", "plan", str(CONFIG)),
-                step("copy it", "sync", str(CONFIG), "--no-progress"),
-                step("again: everything is in sync, nothing is copied", "sync", str(CONFIG), "--no-progress"),
+                step("what would be copied, and why", work, "plan", str(CONFIG)),
+                step("copy it", work, "sync", str(CONFIG), "--no-progress"),
+                step("again: in sync, nothing is copied", work, "sync", str(CONFIG), "--no-progress"),
             ]
             return max(codes)
     finally:
