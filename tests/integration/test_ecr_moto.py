@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from regmirror import ecr
-from regmirror.config import Task, parse_config
+from regmirror.config import GlobalListerConfig, Task, parse_config
 from regmirror.errors import AuthError, RegistryError
 from regmirror.listers import clear_lister_cache, make_lister
 
@@ -113,7 +113,8 @@ def test_ecr_host_lists_every_page_through_make_lister(aws: MotoStack) -> None:
     for name in names:
         client.create_repository(repositoryName=name)
     source = task(f"{{registry: {ECR_HOST}}}").source  # no lister section: ECR hosts switch by themselves
-    listed = list(make_lister(source, None, lambda s: None).list_repositories())  # type: ignore[arg-type,return-value]
+    pages_of_100 = GlobalListerConfig.model_validate({"pageSize": 100})
+    listed = list(make_lister(source, pages_of_100, lambda s: None).list_repositories())  # type: ignore[arg-type,return-value]
     assert sorted(listed) == names  # dregsy stops at 100
     calls = aws.pager.paged_calls("DescribeRepositories")
     assert [c.returned for c in calls] == [100, 50]
