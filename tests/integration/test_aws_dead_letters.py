@@ -5,7 +5,6 @@ fails until its secret exists is retried (backoff) and then copied."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -15,9 +14,7 @@ from regmirror.model import ImageRef, SyncItem
 from tests.conftest import RegistryFactory
 from tests.integration.aws_harness import (
     AwsEnv,
-    MotoAws,
     QueueDriver,
-    aws_environment,
     create_queue_pair,
     emf_metrics,
     load_handler,
@@ -26,18 +23,6 @@ from tests.integration.aws_harness import (
     upload_config,
 )
 from tests.testbed import list_tags, manifest_digest, push_image, write_config
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoAws]:
-    server = MotoAws()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
-    yield from aws_environment(moto, monkeypatch)
 
 
 def item(task: str, source: str, target: str, repository: str, tag: str) -> SyncItem:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 from regmirror.model import SyncItem
 
 from infra.config_facts import read_config_facts
@@ -25,9 +23,7 @@ from tests.integration.aws_harness import (
     REGION,
     AwsEnv,
     LambdaContext,
-    MotoAws,
     QueueDriver,
-    aws_environment,
     create_queue_pair,
     ecr_push_event,
     load_handler,
@@ -54,18 +50,6 @@ tasks:
       - from: regex:releases/.*
         to: partner
 """
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoAws]:
-    server = MotoAws()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
-    yield from aws_environment(moto, monkeypatch)
 
 
 def deploy_push_rule(tmp_path: Path) -> str:

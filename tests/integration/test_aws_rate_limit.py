@@ -3,7 +3,6 @@ it, so waiting for the budget never counts towards maxReceiveCount and never dea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -14,9 +13,7 @@ from regmirror.ratelimit import default_limits
 from tests.conftest import RegistryFactory
 from tests.integration.aws_harness import (
     AwsEnv,
-    MotoAws,
     QueueDriver,
-    aws_environment,
     create_queue_pair,
     emf_metrics,
     load_handler,
@@ -25,19 +22,6 @@ from tests.integration.aws_harness import (
     upload_config,
 )
 from tests.testbed import catalog, push_image, write_config
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoAws]:
-    server = MotoAws()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
-    yield from aws_environment(moto, monkeypatch)
-    default_limits().reset()
 
 
 def test_short_budget_defers_the_message_with_a_delay(

@@ -4,7 +4,6 @@ scheduled event → lister → planning queue → lister plans the task → copy
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -14,9 +13,7 @@ from tests.conftest import RegistryFactory
 from tests.integration.aws_harness import (
     AwsEnv,
     LambdaContext,
-    MotoAws,
     QueueDriver,
-    aws_environment,
     create_queue_pair,
     emf_metrics,
     load_handler,
@@ -29,18 +26,6 @@ from tests.testbed import RegistryServer, list_tags, manifest_digest, push_image
 
 MANIFEST_PUTS = r"/v2/.+/manifests/.+"
 LISTER = 'lister: {{type: ecr, baseUrl: "{moto}"}}'  # DescribeRepositories on moto's ECR API
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoAws]:
-    server = MotoAws()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
-    yield from aws_environment(moto, monkeypatch)
 
 
 class Mirror:
