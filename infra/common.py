@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -93,3 +93,37 @@ def suppress_runtime(function: lambda_.Function) -> None:
 
 def stack_partition(scope: Construct) -> str:
     return Stack.of(scope).partition
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    code_dir: str,
+    layer: lambda_.ILayerVersion,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    memory_mb: int,
+    timeout: Duration,
+    environment: dict[str, str],
+) -> lambda_.Function:
+    """A zip Python 3.12 handler (`handler.lambda_handler`) on the core layer, traced, with its own
+    role and log group; asynchronous invocations are retried twice."""
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.X86_64,
+        handler="handler.lambda_handler",
+        code=lambda_.Code.from_asset(code_dir, exclude=["__pycache__", "*.pyc"]),
+        layers=[layer],
+        memory_size=memory_mb,
+        timeout=timeout,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        retry_attempts=2,
+        environment=environment,
+    )

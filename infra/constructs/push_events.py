@@ -24,6 +24,7 @@ from infra.common import (
     function_log_group,
     function_role,
     powertools_environment,
+    python_function,
     suppress_runtime,
     suppress_xray_wildcard,
 )
@@ -70,21 +71,16 @@ class PushEvents(Construct):
         role = function_role(
             self, "Push", log_group, "regmirror push: enqueues the image an ECR push event names"
         )
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "PushFunction",
             description="regmirror push: ECR push event -> copy message(s) for exactly that image",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(PUSH_CODE), exclude=["__pycache__", "*.pyc"]),
-            layers=[layer],
-            memory_size=256,
-            timeout=Duration.seconds(60),
+            code_dir=str(PUSH_CODE),
+            layer=layer,
             role=role,
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            retry_attempts=2,
+            memory_mb=256,
+            timeout=Duration.seconds(60),
             environment={
                 **powertools_environment(names.PUSH_SERVICE, settings),
                 **config.environment(),

@@ -27,6 +27,7 @@ from infra.common import (
     function_log_group,
     function_role,
     powertools_environment,
+    python_function,
     suppress_runtime,
     suppress_xray_wildcard,
 )
@@ -82,21 +83,16 @@ class ScheduleAndLister(Construct):
         role = function_role(
             self, "Lister", log_group, "regmirror lister: plans tasks and enqueues images to copy"
         )
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "ListerFunction",
             description="regmirror lister: schedule fan-out and task planning (list, match, tags, digests)",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(LISTER_CODE), exclude=["__pycache__", "*.pyc"]),
-            layers=[layer],
-            memory_size=lister.memory_mb,
-            timeout=Duration.seconds(lister.timeout_seconds),
+            code_dir=str(LISTER_CODE),
+            layer=layer,
             role=role,
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            retry_attempts=2,  # scheduled (asynchronous) invocations
+            memory_mb=lister.memory_mb,
+            timeout=Duration.seconds(lister.timeout_seconds),
             environment={
                 **powertools_environment(names.LISTER_SERVICE, settings),
                 **config.environment(),
