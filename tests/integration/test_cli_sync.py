@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,23 @@ MANIFESTS = r"/v2/.+/manifests/.+"
 def b64_auth(server: RegistryServer) -> str:
     body = json.dumps({"username": server.username, "password": server.password})
     return base64.b64encode(body.encode()).decode()
+
+
+def mirror_config(
+    config_file: Callable[[str], Path],
+    src: RegistryServer,
+    dst: RegistryServer,
+    mappings: str,
+    name: str = "t",
+) -> Path:
+    """One task from `src` to `dst` (both plain HTTP, dregsy's `skip-tls-verify`) with these mappings."""
+    block = textwrap.indent(textwrap.dedent(mappings).strip("\n"), " " * 6)
+    return config_file(
+        f"tasks:\n  - name: {name}\n"
+        f'    source: {{registry: "{src.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{dst.host}", skip-tls-verify: true}}\n'
+        f"    mappings:\n{block}\n"
+    )
 
 
 def run_cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -60,24 +78,25 @@ def test_regex_from_to_prefix_and_tag_filters(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     src, dst = seeded_source, second_plain_registry
-    config = config_file(f"""
-        tasks:
-          - name: mirror
-            source: {{registry: "{src.host}", skip-tls-verify: true}}
-            target: {{registry: "{dst.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:myproject/.*
-                to: regex:my(.+)/,from-dh/your$1/
-                tags: ["semver: >=1.0.0", "keep: latest 2"]
-              - from: regex:jenkins/jnlp-.*
-                to: regex:jenkins/,dh/other-jenkins/
-                tags: ["latest"]
-              - from: regex:jenkins/master
-                to: ecr
-              - from: myproject/webui
-                to: pinned/webui
-                tags: ["dev", "regex: 1\\\\..*", "keep: !1\\\\.0\\\\..*"]
-        """)
+    config = mirror_config(
+        config_file,
+        src,
+        dst,
+        """
+        - from: regex:myproject/.*
+          to: regex:my(.+)/,from-dh/your$1/
+          tags: ["semver: >=1.0.0", "keep: latest 2"]
+        - from: regex:jenkins/jnlp-.*
+          to: regex:jenkins/,dh/other-jenkins/
+          tags: ["latest"]
+        - from: regex:jenkins/master
+          to: ecr
+        - from: myproject/webui
+          to: pinned/webui
+          tags: ["dev", "regex: 1\\\\..*", "keep: !1\\\\.0\\\\..*"]
+        """,
+        name="mirror",
+    )
     code, report = sync_json(config, capsys)
     assert code == 0, [r["error"] for r in report["results"] if r["error"]]
     assert sorted(catalog(dst)) == [
@@ -122,17 +141,17 @@ def test_multi_arch_index_kept_intact_and_single_platform(
     index = push_image(
         src, "base/os", "1", platforms=["linux/amd64", "linux/arm64", "linux/arm/v7"], oci=True
     )
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{src.host}", skip-tls-verify: true}}
-            target: {{registry: "{dst.host}", skip-tls-verify: true}}
-            mappings:
-              - from: base/os
-              - from: base/os
-                to: arm/os
-                platform: linux/arm/v7
-        """)
+    config = mirror_config(
+        config_file,
+        src,
+        dst,
+        """
+        - from: base/os
+        - from: base/os
+          to: arm/os
+          platform: linux/arm/v7
+        """,
+    )
     code, report = sync_json(config, capsys)
     assert code == 0, report
     assert manifest_digest(dst, "base/os", "1") == index
@@ -152,14 +171,14 @@ def test_second_run_skips_by_digest_with_heads_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     src, dst = seeded_source, second_plain_registry
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{src.host}", skip-tls-verify: true}}
-            target: {{registry: "{dst.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:.*
-        """)
+    config = mirror_config(
+        config_file,
+        src,
+        dst,
+        """
+        - from: regex:.*
+        """,
+    )
     code, first = sync_json(config, capsys)
     assert code == 0 and first["counts"]["copied"] == 10
     mark_src, mark_dst = src.mark(), dst.mark()
@@ -219,14 +238,14 @@ def test_failing_image_does_not_stop_the_others(
     layer = broken_manifest["layers"][0]["digest"].split(":")[1]
     blob_dir = next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}"))
     (blob_dir / "data").unlink()  # the manifest still answers HEAD; the copy cannot fetch the layer
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{src.host}", skip-tls-verify: true}}
-            target: {{registry: "{dst.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:apps/.*
-        """)
+    config = mirror_config(
+        config_file,
+        src,
+        dst,
+        """
+        - from: regex:apps/.*
+        """,
+    )
     code, report = sync_json(config, capsys, "--concurrency", "2")
     assert code == 1
     assert report["counts"]["copied"] == 3 and report["counts"]["failed"] == 1
@@ -241,15 +260,15 @@ def test_max_images_guard_fails_the_mapping_before_copying(
     config_file: Callable[[str], Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
-            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:myproject/.*
-                max-images: 3
-        """)
+    config = mirror_config(
+        config_file,
+        seeded_source,
+        second_plain_registry,
+        """
+        - from: regex:myproject/.*
+          max-images: 3
+        """,
+    )
     code, out, _err = run_cli("sync", str(config), capsys=capsys)
     assert code == 1
     assert "max-images 3" in out and "matched 6 images" in out
@@ -262,19 +281,19 @@ def test_two_mappings_writing_one_target_is_a_config_error(
     config_file: Callable[[str], Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
-            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
-            mappings:
-              - from: jenkins/master
-                to: same/place
-                tags: [latest]
-              - from: jenkins/jnlp-slave
-                to: same/place
-                tags: [latest]
-        """)
+    config = mirror_config(
+        config_file,
+        seeded_source,
+        second_plain_registry,
+        """
+        - from: jenkins/master
+          to: same/place
+          tags: [latest]
+        - from: jenkins/jnlp-slave
+          to: same/place
+          tags: [latest]
+        """,
+    )
     code, _out, err = run_cli("sync", str(config), capsys=capsys)
     assert code == 2
     assert "tasks[0].mappings[1]" in err and "same/place:latest" in err
@@ -287,16 +306,16 @@ def test_plan_shows_counts_states_and_unmatched_to(
     config_file: Callable[[str], Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{seeded_source.host}", skip-tls-verify: true}}
-            target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:jenkins/.*
-                to: regex:^jenkins/,dh/
-                tags: [latest, "does-not-exist"]
-        """)
+    config = mirror_config(
+        config_file,
+        seeded_source,
+        second_plain_registry,
+        """
+        - from: regex:jenkins/.*
+          to: regex:^jenkins/,dh/
+          tags: [latest, "does-not-exist"]
+        """,
+    )
     code, out, err = run_cli("plan", str(config), capsys=capsys)
     assert code == 0, err
     assert "4 images: 2 to copy, 0 in sync, 2 missing at source" in out
@@ -416,14 +435,14 @@ def test_copy_record_trusts_targets_until_verify(
     tmp_path: Path,
 ) -> None:
     src, dst = seeded_source, second_plain_registry
-    config = config_file(f"""
-        tasks:
-          - name: t
-            source: {{registry: "{src.host}", skip-tls-verify: true}}
-            target: {{registry: "{dst.host}", skip-tls-verify: true}}
-            mappings:
-              - from: regex:jenkins/.*
-        """)
+    config = mirror_config(
+        config_file,
+        src,
+        dst,
+        """
+        - from: regex:jenkins/.*
+        """,
+    )
     record_file = tmp_path / "record.json"
     code, first = sync_json(config, capsys, "--record-file", str(record_file))
     assert code == 0 and first["counts"]["copied"] == 3 and first["record"]["recorded"] == 3
