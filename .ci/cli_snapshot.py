@@ -125,7 +125,10 @@ def main() -> int:
     print(f"{len(results)} CLI runs recorded in {args.out}")
     if args.against is None:
         return 0
-    before = json.loads(normalise(args.against.read_text(encoding="utf-8")))
+    before = {
+        key: {k: normalise(v) if isinstance(v, str) else v for k, v in value.items()}
+        for key, value in json.loads(args.against.read_text(encoding="utf-8")).items()
+    }
     differences = 0
     for key in sorted(set(before) | set(results)):
         old = json.dumps(before.get(key), indent=1, sort_keys=True).splitlines()
