@@ -2,7 +2,7 @@
 
 Usage: python -m bench.driver CONFIG --record FILE [--ttl SECONDS] [--listing DIGESTS_JSON]
 
-This is `regmirror.commands.cmd_sync` minus the progress bar, plus the record (until the CLI exposes
+This is `regmirror.cli.commands.cmd_sync` minus the progress bar, plus the record (until the CLI exposes
 it, the harness drives the same service function). `--listing` emulates a source that knows each tag's
 digest from its listing (ECR `DescribeImages`, Docker Hub's tags API): distribution has no such call,
 so each repository costs one real `tags/list` GET (standing in for one listing page) and the digests
@@ -21,9 +21,9 @@ from typing import Any
 from regmirror.config import load_config
 from regmirror.logs import configure_logging
 from regmirror.model import SyncItem
-from regmirror.record import CopyRecord
-from regmirror.registry import RegistryClient
-from regmirror.service import Registries, sync_config
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.sync.record import CopyRecord
+from regmirror.sync.run import Registries, sync_config
 
 
 class ListedSource:

@@ -91,8 +91,8 @@ _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
 def _import_targets() -> dict[str, tuple[str, str]]:
     """name -> (code to run, module whose cumulative import time is reported)."""
     targets = {
-        "regmirror.cli (regmirror --help)": ("import regmirror.cli", "regmirror.cli"),
-        "regmirror.commands (plan/sync)": ("import regmirror.commands", "regmirror.commands"),
+        "regmirror.cli (regmirror --help)": ("import regmirror.cli.main", "regmirror.cli.main"),
+        "regmirror.commands (plan/sync)": ("import regmirror.cli.commands", "regmirror.cli.commands"),
     }
     for function in ("lister", "relay"):
         handler = REPO_ROOT / "functions" / function / "handler.py"

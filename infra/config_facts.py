@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regmirror.config import Config, MappingConfig, RegistryConfig, Task, load_config
-from regmirror.credentials import SECRETS_MANAGER_SCHEME
-from regmirror.match import FromMatcher, ToRewriter
+from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME
+from regmirror.rules.match import FromMatcher, ToRewriter
 
 # Characters that end the literal prefix of a regular expression.
 _REGEX_META = set(".[](){}*+?|^$\\")

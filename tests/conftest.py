@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regmirror.listers import clear_lister_cache
+from regmirror.registries.listers import clear_lister_cache
 
 from tests.testbed import RegistryServer, write_config
 

@@ -1,4 +1,4 @@
-"""Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.service.sync_item).
+"""Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.sync.run.sync_item).
 
 Each record is processed on its own (Powertools BatchProcessor): a failed image fails only its own
 message, which comes back after a backoff and lands in the dead-letter queue after
@@ -22,9 +22,9 @@ from regmirror.aws.observability import route_core_logs
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import SyncItem
-from regmirror.ratelimit import default_limits, defer_seconds
-from regmirror.relay import RATE_LIMIT, CopyResult
-from regmirror.service import sync_item
+from regmirror.registries.ratelimit import default_limits, defer_seconds
+from regmirror.sync.run import sync_item
+from regmirror.sync.skopeo import RATE_LIMIT, CopyResult
 
 logger = Logger()
 tracer = Tracer()

@@ -199,7 +199,7 @@ def test_relay_image_asset_builds_functions_relay_dockerfile_from_a_minimal_cont
         "functions/relay/policy.json",
         "requirements.txt",
         "requirements-lambda.txt",
-        "layers/regmirror/python/regmirror/service.py",
+        "layers/regmirror/python/regmirror/sync/run.py",
         "layers/regmirror/python/regmirror/aws/names.py",
     } <= files
     # Nothing else: no tests, no venv, no other functions, no caches.

@@ -24,10 +24,10 @@ import boto3
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
-from regmirror import ecr
 from regmirror.aws import names
 from regmirror.aws.config_source import clear_config_cache
-from regmirror.listers import clear_lister_cache
+from regmirror.registries.ecr import api as ecr
+from regmirror.registries.listers import clear_lister_cache
 
 from infra.config_bundle import stage_config_bundle
 from tests.testbed.registry import free_port

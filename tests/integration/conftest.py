@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from regmirror.ratelimit import default_limits
+from regmirror.registries.ratelimit import default_limits
 
 from tests.integration.aws_harness import AwsEnv, MotoAws, aws_environment
 

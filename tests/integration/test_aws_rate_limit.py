@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 from regmirror.model import ImageRef, SyncItem
-from regmirror.ratelimit import default_limits
+from regmirror.registries.ratelimit import default_limits
 
 from tests.conftest import RegistryFactory
 from tests.integration.aws_harness import (

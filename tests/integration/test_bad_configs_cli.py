@@ -12,7 +12,7 @@ import pathlib
 from pathlib import Path
 
 import pytest
-from regmirror.cli import main
+from regmirror.cli.main import main
 
 from tests.testbed import RegistryServer, catalog, push_image, write_config
 from tests.testbed.skopeo_log import LoggingSkopeo

@@ -12,11 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from regmirror.config import GlobalListerConfig, RegistryConfig
+from regmirror.config.models import GlobalListerConfig, RegistryConfig
 from regmirror.errors import ListerError
-from regmirror.listers import make_lister
-from regmirror.listers.catalog import CatalogLister
-from regmirror.registry import RegistryClient
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.lister import CatalogLister
+from regmirror.registries.listers import make_lister
 
 from tests.testbed import RegistryServer, push_repositories
 
@@ -166,7 +166,9 @@ def test_unregistered_and_unknown_kinds(
     source = RegistryConfig.model_validate(
         {"registry": plain_registry.host, "lister": {"type": "index", "search": "x"}}
     )
-    monkeypatch.setattr("regmirror.listers.LISTER_KINDS", {"catalog": ".catalog"})
+    monkeypatch.setattr(
+        "regmirror.registries.listers.LISTER_KINDS", {"catalog": "regmirror.registries.distribution.lister"}
+    )
     with pytest.raises(ListerError, match=r"unknown lister type 'index' \(known: catalog\)"):
         make_lister(source, global_config(), ClientFactory())
     odd = SimpleNamespace(

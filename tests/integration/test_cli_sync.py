@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from regmirror.cli import main
+from regmirror.cli.main import main
 
 from tests.testbed import RegistryServer, catalog, get_manifest, list_tags, manifest_digest, push_image
 

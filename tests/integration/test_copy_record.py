@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from regmirror.config import Config, load_config
 from regmirror.model import SyncItem
-from regmirror.record import CopyRecord
-from regmirror.registry import RegistryClient
-from regmirror.service import Registries, SyncReport, plan_config, sync_config
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.sync.record import CopyRecord
+from regmirror.sync.run import Registries, SyncReport, plan_config, sync_config
 
 from tests.testbed import RegistryServer, manifest_digest, push_image
 

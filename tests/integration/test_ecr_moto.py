@@ -14,10 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from regmirror import ecr
-from regmirror.config import GlobalListerConfig, Task, parse_config
+from regmirror.config import Task, parse_config
+from regmirror.config.models import GlobalListerConfig
 from regmirror.errors import AuthError, RegistryError
-from regmirror.listers import clear_lister_cache, make_lister
+from regmirror.registries.ecr import api as ecr
+from regmirror.registries.listers import clear_lister_cache, make_lister
 
 from tests.testbed.moto_env import DEFAULT_ACCOUNT, REGION, MotoStack
 
@@ -363,7 +364,7 @@ tasks:
 
 
 def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plain_registry: Any) -> None:
-    from regmirror.service import Registries, plan_config
+    from regmirror.sync.run import Registries, plan_config
 
     from tests.testbed import get_manifest, push_image
 
@@ -390,7 +391,7 @@ def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plai
 
 def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: MotoStack) -> None:
     from regmirror.model import ImageRef, SyncItem
-    from regmirror.service import Registries, _prepare_ecr_target
+    from regmirror.sync.run import Registries, _prepare_ecr_target
 
     config = ecr_target_config("127.0.0.1:5000")
     target = config.tasks[0].target

@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from regmirror import ratelimit
 from regmirror.config import load_config
-from regmirror.credentials import Credentials
-from regmirror.endpoint import Endpoint
 from regmirror.errors import AuthError, RegistryError
-from regmirror.listers import make_lister
 from regmirror.model import ImageRef, SyncItem
-from regmirror.ratelimit import RateLimits
-from regmirror.registry import RegistryClient
-from regmirror.relay import CopyResult, SkopeoRelay
+from regmirror.registries import ratelimit
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.endpoint import Endpoint
+from regmirror.registries.listers import make_lister
+from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
-from regmirror.service import Registries, sync_config
+from regmirror.sync.run import Registries, sync_config
+from regmirror.sync.skopeo import CopyResult, SkopeoRelay
 
 from tests.testbed import (
     RegistryServer,

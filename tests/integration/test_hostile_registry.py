@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from regmirror.cli import main
-from regmirror.endpoint import Endpoint
+from regmirror.cli.main import main
 from regmirror.errors import RegistryError
-from regmirror.ratelimit import RateLimits
-from regmirror.registry import MAX_LIST_BYTES, RegistryClient
+from regmirror.registries.distribution.client import MAX_LIST_BYTES, RegistryClient
+from regmirror.registries.endpoint import Endpoint
+from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy
 
 from tests.testbed import RegistryServer, catalog, list_tags, manifest_digest, push_image, write_config

@@ -17,9 +17,9 @@ from typing import Any
 
 import boto3
 import pytest
-from regmirror import ecr
-from regmirror.cli import main
-from regmirror.listers import clear_lister_cache
+from regmirror.cli.main import main
+from regmirror.registries.ecr import api as ecr
+from regmirror.registries.listers import clear_lister_cache
 
 from tests.testbed import RegistryServer, catalog, list_tags, manifest_digest, push_image
 from tests.testbed.fake_hub import FakeHub

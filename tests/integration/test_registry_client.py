@@ -7,16 +7,16 @@ import logging
 import time
 
 import pytest
-from regmirror.credentials import Credentials
-from regmirror.endpoint import Endpoint
 from regmirror.errors import AuthError, ListerError, RegistryError
-from regmirror.registry import (
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.distribution.client import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
     RegistryClient,
 )
+from regmirror.registries.endpoint import Endpoint
 
 from tests.conftest import RegistryFactory
 from tests.testbed import RegistryServer, get_manifest, push_image
@@ -364,7 +364,7 @@ def test_malformed_and_oversized_answers(monkeypatch: pytest.MonkeyPatch) -> Non
             client.list_tags("y")
         with pytest.raises(RegistryError, match="malformed JSON"):
             client.list_tags("z")
-        monkeypatch.setattr("regmirror.registry.MAX_LIST_BYTES", 1024)
+        monkeypatch.setattr("regmirror.registries.distribution.client.MAX_LIST_BYTES", 1024)
         with pytest.raises(RegistryError, match="limit"):
             client.list_tags("big")
 

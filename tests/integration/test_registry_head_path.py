@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from regmirror.credentials import Credentials
-from regmirror.endpoint import Endpoint
-from regmirror.registry import RegistryClient
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.endpoint import Endpoint
 
 from tests.testbed import RegistryServer, manifest_digest, push_image
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from regmirror.cli import main
+from regmirror.cli.main import main
 from regmirror.config import load_config
 from regmirror.redact import secret_forms
-from regmirror.relay import SkopeoRelay
-from regmirror.service import plan_config, sync_config
+from regmirror.sync.run import plan_config, sync_config
+from regmirror.sync.skopeo import SkopeoRelay
 
 from tests.testbed import RegistryServer, catalog, get_manifest, manifest_digest, push_image, write_config
 from tests.testbed.faultproxy import FaultProxy, Rule

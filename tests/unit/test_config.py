@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 from regmirror.config import Config, load_config, parse_config
-from regmirror.config_values import parse_go_duration
+from regmirror.config.values import parse_go_duration
 from regmirror.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -7,15 +7,15 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from regmirror import credentials
-from regmirror.credentials import (
+from regmirror.errors import AuthError
+from regmirror.registries import credentials
+from regmirror.registries.credentials import (
     Credentials,
     check_auth_spec,
     register_resolver,
     resolve_credentials,
     unregister_resolver,
 )
-from regmirror.errors import AuthError
 
 SECRET = "Pa55-w0rd-XYZZY"  # distinctive, so a leak shows up in any message
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from regmirror.cli.daemon import Daemon
 from regmirror.config import Config, Task
-from regmirror.daemon import Daemon
-from regmirror.plan import Plan
-from regmirror.service import SyncReport
+from regmirror.sync.plan import Plan
+from regmirror.sync.run import SyncReport
 
 from tests.testbed import write_config
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from regmirror.config import RegistryConfig, parse_config
-from regmirror.credentials import Credentials
 from regmirror.errors import AuthError, ListerError
-from regmirror.listers import dockerhub
-from regmirror.listers.base import resolve_settings
-from regmirror.listers.dockerhub import DockerHubLister
-from regmirror.listers.web import MAX_RETRY_WAIT, MAX_THROTTLED, JsonApi, retry_after_seconds
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.dockerhub import lister as dockerhub
+from regmirror.registries.dockerhub.lister import DockerHubLister
+from regmirror.registries.http.jsonapi import MAX_RETRY_WAIT, MAX_THROTTLED, JsonApi, retry_after_seconds
+from regmirror.registries.listers.base import resolve_settings
 
 from tests.testbed.fake_hub import FakeHub
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from regmirror import ecr
 from regmirror.config import RegistryConfig, parse_config
 from regmirror.errors import ListerError
-from regmirror.listers import ecr as ecr_lister
-from regmirror.listers.base import resolve_settings
-from regmirror.listers.ecr import EcrLister
+from regmirror.registries.ecr import api as ecr
+from regmirror.registries.ecr import lister as ecr_lister
+from regmirror.registries.ecr.lister import EcrLister
+from regmirror.registries.listers.base import resolve_settings
 
 from tests.testbed.moto_env import DEFAULT_ACCOUNT, REGION, MotoStack
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from regmirror.config import RegistryConfig, parse_config
 from regmirror.errors import ListerError
-from regmirror.listers import index
-from regmirror.listers.base import resolve_settings
-from regmirror.listers.index import DOCKER_HUB_INDEX_URL, IndexLister, search_base_url
-from regmirror.listers.web import JsonApi
+from regmirror.registries.dockerhub import index
+from regmirror.registries.dockerhub.index import DOCKER_HUB_INDEX_URL, IndexLister, search_base_url
+from regmirror.registries.http.jsonapi import JsonApi
+from regmirror.registries.listers.base import resolve_settings
 
 from tests.testbed import RegistryServer
 from tests.testbed.fake_hub import FakeHub

@@ -8,8 +8,8 @@ import pytest
 import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from regmirror.goregex import GoRegexp, RegexError, parse_template, search
-from regmirror.match import FromMatcher, Rewrite, ToRewriter, dregsy_anchor, go_expand, go_replace_all
+from regmirror.rules.goregex import GoRegexp, RegexError, parse_template, search
+from regmirror.rules.match import FromMatcher, Rewrite, ToRewriter, dregsy_anchor, go_expand, go_replace_all
 
 # (pattern, replacement, input, Go's ReplaceAllString output). Expected values follow Go's
 # documented rules (regexp.Expand, ReplaceAllString) and its example/test tables.

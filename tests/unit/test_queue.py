@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from regmirror.queue import (
+from regmirror.sync.pool import (
     LocalQueue,
     QueueClosed,
     QueueTimeout,

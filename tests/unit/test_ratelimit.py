@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
-from regmirror import ratelimit
 from regmirror.config import parse_config
-from regmirror.ratelimit import (
+from regmirror.registries import ratelimit
+from regmirror.registries.ratelimit import (
     BLOCK_WITHOUT_RETRY_AFTER,
     MAX_DEFER,
     NO_WINDOW_RECHECK,

@@ -13,13 +13,8 @@ from pathlib import Path
 import pytest
 from regmirror.errors import RegistryError
 from regmirror.model import ImageRef, SyncItem
-from regmirror.plan import TagDigestListings
-from regmirror.record import (
-    CLOCK_SKEW,
-    PRUNE_AFTER,
-    CopyRecord,
-    default_record_path,
-)
+from regmirror.sync.plan import TagDigestListings
+from regmirror.sync.record import CLOCK_SKEW, PRUNE_AFTER, CopyRecord, default_record_path
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

@@ -7,7 +7,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from regmirror.refs import (
+from regmirror.rules.refs import (
     repository_problem,
     tag_problem,
     valid_digest,

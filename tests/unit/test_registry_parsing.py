@@ -10,20 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from regmirror.errors import RegistryError
-from regmirror.listers.base import (
+from regmirror.registries.distribution.client import (
+    Challenge,
+    _token_from_answer,
+    parse_json,
+    parse_link_next,
+    parse_www_authenticate,
+)
+from regmirror.registries.listers.base import (
     CachedLister,
     ListerSettings,
     cache_key,
     cap_items,
     clear_lister_cache,
     resolve_settings,
-)
-from regmirror.registry import (
-    Challenge,
-    _token_from_answer,
-    parse_json,
-    parse_link_next,
-    parse_www_authenticate,
 )
 
 

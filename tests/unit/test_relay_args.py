@@ -11,12 +11,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from regmirror import relay as relay_module
-from regmirror.credentials import Credentials
-from regmirror.endpoint import Endpoint
 from regmirror.model import ImageRef, SyncItem
 from regmirror.redact import MASK, redact, redact_argv, secret_forms, tail
-from regmirror.relay import (
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.endpoint import Endpoint
+from regmirror.sync import skopeo as relay_module
+from regmirror.sync.skopeo import (
     CopyResult,
     InvalidReference,
     SkopeoRelay,

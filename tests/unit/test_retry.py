@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from regmirror.errors import AuthError, RegistryError
 from regmirror.model import ImageRef, SyncItem
-from regmirror.registry import RegistryResponseError, TokenError
-from regmirror.relay import CopyResult
+from regmirror.registries.distribution.client import RegistryResponseError, TokenError
 from regmirror.retry import (
     RETRYABLE_COPY_REASONS,
     RetryPolicy,
@@ -32,6 +31,7 @@ from regmirror.retry import (
     retryable_status,
     set_default_attempts,
 )
+from regmirror.sync.skopeo import CopyResult
 
 NOW = 1_800_000_000.0
 

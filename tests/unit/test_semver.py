@@ -7,7 +7,7 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from regmirror.semver import Range, Version, parse_tolerant, parse_version, try_parse_tolerant
+from regmirror.rules.semver import Range, Version, parse_tolerant, parse_version, try_parse_tolerant
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from regmirror.errors import RegistryError
-from regmirror.sizes import MAX_CHILD_MANIFESTS, image_bytes
+from regmirror.registries.sizes import MAX_CHILD_MANIFESTS, image_bytes
 
 
 class FakeReader:

@@ -7,8 +7,8 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from regmirror.semver import try_parse_tolerant
-from regmirror.tags import TagEntryError, TagSelector
+from regmirror.rules.semver import try_parse_tolerant
+from regmirror.rules.tags import TagEntryError, TagSelector
 
 DIGEST = "sha256:" + "ab" * 32
 LISTED = [

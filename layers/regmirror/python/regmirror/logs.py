@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from .redact import redact, secret_forms
+from regmirror.redact import redact, secret_forms
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _secrets: set[str] = set()

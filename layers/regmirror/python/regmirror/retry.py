@@ -26,7 +26,7 @@ from typing import TypeVar
 import requests
 import urllib3.exceptions
 
-from .relay import INDEX_REJECTED, NETWORK, RATE_LIMIT, SERVER_ERROR, TIMEOUT, CopyResult
+from regmirror.sync.skopeo import INDEX_REJECTED, NETWORK, RATE_LIMIT, SERVER_ERROR, TIMEOUT, CopyResult
 
 log = logging.getLogger("regmirror.retry")
 

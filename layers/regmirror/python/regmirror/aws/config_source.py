@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, load_config
-from . import names
+from regmirror.aws import names
+from regmirror.config import Config, load_config
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, ...], Config] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..logs import RedactingFilter
+from regmirror.logs import RedactingFilter
 
 CORE_LOGGER = "regmirror"
 

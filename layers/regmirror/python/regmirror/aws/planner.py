@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..config import Config
-from ..model import SyncItem
-from ..plan import (
+from regmirror.config import Config
+from regmirror.model import SyncItem
+from regmirror.sync.plan import (
     CHECK_FAILED,
     COPY,
     IN_SYNC,
@@ -29,7 +29,7 @@ from ..plan import (
     enumerate_task,
     finalize_item,
 )
-from ..service import Registries
+from regmirror.sync.run import Registries
 
 log = logging.getLogger("regmirror.aws.planner")
 

@@ -1,7 +1,7 @@
 """`auth: secretsmanager:<name or ARN>` on Lambda: read through Powertools Parameters, cached.
 
 The secret's string is any form an `auth` value accepts (base64 of the JSON or of user:pass, plain
-JSON `{"username": ..., "password": ...}`, plain `user:pass`); `regmirror.credentials` parses it.
+JSON `{"username": ..., "password": ...}`, plain `user:pass`); `regmirror.registries.credentials` parses it.
 Cached for `max_age` seconds per container, so a relay copying many images reads each secret once,
 and a rotated secret is picked up within that time.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from ..credentials import SECRETS_MANAGER_SCHEME, register_resolver
-from . import names
+from regmirror.aws import names
+from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME, register_resolver
 
 DEFAULT_MAX_AGE = 300
 

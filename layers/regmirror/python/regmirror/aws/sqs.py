@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RegmirrorError
-from ..model import SyncItem
+from regmirror.errors import RegmirrorError
+from regmirror.model import SyncItem
 
 MAX_BATCH_ENTRIES = 10  # SQS limit per send_message_batch
 MAX_BATCH_BYTES = 256 * 1024  # SQS limit on the sum of one batch's message bodies (and attributes)

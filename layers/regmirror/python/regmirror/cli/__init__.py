@@ -1,0 +1,1 @@
+"""Command line adapter: parser, commands, rendering, daemon."""

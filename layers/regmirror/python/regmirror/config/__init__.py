@@ -1,0 +1,5 @@
+"""The config: YAML with positions → validated models (dregsy's format plus regmirror's keys)."""
+
+from regmirror.config.models import Config, MappingConfig, RegistryConfig, Task, load_config, parse_config
+
+__all__ = ["Config", "MappingConfig", "RegistryConfig", "Task", "load_config", "parse_config"]

@@ -1,0 +1,1 @@
+"""Docker Hub: its aliases, its web API lister and the index (v1 search) lister."""

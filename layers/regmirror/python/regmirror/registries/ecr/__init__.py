@@ -1,0 +1,1 @@
+"""Amazon ECR (private and public): AWS credentials, repository creation, DescribeImages listings."""

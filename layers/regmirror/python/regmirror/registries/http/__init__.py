@@ -1,0 +1,1 @@
+"""The one HTTP stack of regmirror: registry API and web APIs (Docker Hub, search) alike."""

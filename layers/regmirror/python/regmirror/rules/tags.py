@@ -1,0 +1,204 @@
+"""A mapping's `tags` list, with dregsy's semantics.
+
+Each entry is trimmed, then read as
+  `semver: <range>`   tags that parse (tolerantly) as versions inside the range (see semver.py),
+  `regex: <re>`       tags the pattern matches as a whole (`!` in front negates),
+  `keep: latest N`    after everything else, only the N highest versions stay (the last such entry wins),
+  `keep: <re>`        prune filter: a listed tag stays only if every `keep` pattern matches (`!` negates),
+  anything else       verbatim: a tag, a digest `sha256:…` or `tag@sha256:…`, never checked or pruned.
+No entries means all tags. Tags are listed only when there are no entries (or only `keep` ones) or
+when there is a `semver`/`regex` filter.
+
+Expansion: (all listed tags, or the union of the semver and regex matches) → `keep: <re>` filters →
+plus the verbatim entries → `keep: latest N` over all of them: tags that are not versions stay, the
+versions are ranked by precedence and the top N stay; when none of the tags is a version, the N
+last in string order stay → sorted, without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from regmirror.rules.goregex import GoRegexp, RegexError
+from regmirror.rules.match import dregsy_anchor
+from regmirror.rules.refs import valid_reference_suffix, valid_tag
+from regmirror.rules.semver import Range, Version, try_parse_tolerant
+
+SEMVER_PREFIX = "semver:"
+REGEX_PREFIX = "regex:"
+KEEP_PREFIX = "keep:"
+_KEEP_LATEST = GoRegexp(r"latest\s+(\S+)")
+
+
+class TagEntryError(ValueError):
+    """One bad `tags` entry: `index` is its position in the list, `reason` what is wrong."""
+
+    def __init__(self, index: int, entry: object, reason: str) -> None:
+        self.index = index
+        self.entry = entry
+        self.reason = reason
+        super().__init__(f"tags[{index}] {entry!r}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class TagPattern:
+    """A `regex:`/`keep:` pattern, anchored as dregsy does; `!` in front inverts it."""
+
+    text: str  # as written, after the prefix, trimmed
+    regexp: GoRegexp
+    inverted: bool
+
+    @classmethod
+    def parse(cls, text: str) -> TagPattern:
+        inverted = text.startswith("!")
+        body = text[1:] if inverted else text
+        if not body:
+            raise ValueError("no regular expression given")
+        try:
+            regexp = GoRegexp(dregsy_anchor(body))
+        except RegexError as exc:
+            raise ValueError(f"invalid regular expression {body!r}: {exc.reason}") from None
+        return cls(text, regexp, inverted)
+
+    def matches(self, tag: str) -> bool:
+        return self.regexp.search(tag) != self.inverted
+
+
+@dataclass(slots=True)
+class _Entries:
+    verbatim: list[str] = field(default_factory=list)
+    ranges: list[Range] = field(default_factory=list)
+    patterns: list[TagPattern] = field(default_factory=list)
+    keep: list[TagPattern] = field(default_factory=list)
+    latest: int | None = None
+
+
+def _parse_latest(count: str) -> int:
+    if not count.isascii() or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"'keep: latest N' needs a whole number N of at least 1, got {count!r}")
+    return int(count)
+
+
+def _read_keep(body: str, entries: _Entries) -> None:
+    latest = _KEEP_LATEST.fullmatch_groups(body)
+    if latest is not None and latest[0] is not None:
+        entries.latest = _parse_latest(latest[0])  # given more than once, the last one wins
+    else:
+        entries.keep.append(TagPattern.parse(body))
+
+
+def _read_entry(entry: str, entries: _Entries) -> None:
+    if entry.startswith(SEMVER_PREFIX):
+        entries.ranges.append(Range.parse(entry[len(SEMVER_PREFIX) :]))
+    elif entry.startswith(REGEX_PREFIX):
+        entries.patterns.append(TagPattern.parse(entry[len(REGEX_PREFIX) :].strip()))
+    elif entry.startswith(KEEP_PREFIX):
+        _read_keep(entry[len(KEEP_PREFIX) :].strip(), entries)
+    elif not entry:
+        raise ValueError("empty entry")
+    elif not valid_reference_suffix(entry):
+        raise ValueError(
+            "not a tag, digest (sha256:<64 hex>) or tag@digest, nor a 'semver:', 'regex:' or 'keep:' entry"
+        )
+    else:
+        entries.verbatim.append(entry)
+
+
+def _rank_latest(tags: set[str], count: int) -> set[str]:
+    """`keep: latest N`: non-version tags stay; of the versions, the N highest stay."""
+    versions: list[tuple[Version, str]] = []
+    others: set[str] = set()
+    for tag in tags:
+        version = try_parse_tolerant(tag)
+        if version is None:
+            others.add(tag)
+        else:
+            versions.append((version, tag))
+    if not versions:
+        return set(sorted(tags, reverse=True)[:count])
+    # Equal precedence (v1.0 and 1.0.0, or build metadata only) is decided by the tag text.
+    versions.sort(key=lambda pair: (pair[0].precedence_key(), pair[1]), reverse=True)
+    return others | {tag for _, tag in versions[:count]}
+
+
+@dataclass(frozen=True, slots=True)
+class TagSelector:
+    """A parsed `tags` list; `select(listed_tags)` gives the tags (and digests) to mirror."""
+
+    verbatim: tuple[str, ...] = ()
+    ranges: tuple[Range, ...] = ()
+    patterns: tuple[TagPattern, ...] = ()
+    keep: tuple[TagPattern, ...] = ()
+    latest: int | None = None
+
+    @classmethod
+    def parse(cls, entries: list[str] | None) -> TagSelector:
+        """`TagEntryError` (a ValueError naming the entry's index) on the first bad entry."""
+        parsed = _Entries()
+        for index, raw in enumerate(entries or []):
+            if not isinstance(raw, str):
+                reason = f"expected a string, got {type(raw).__name__} (quote the value in YAML)"
+                raise TagEntryError(index, raw, reason)
+            try:
+                _read_entry(raw.strip(), parsed)
+            except ValueError as exc:
+                raise TagEntryError(index, raw, str(exc)) from None
+        return cls(
+            tuple(parsed.verbatim),
+            tuple(parsed.ranges),
+            tuple(parsed.patterns),
+            tuple(parsed.keep),
+            parsed.latest,
+        )
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.ranges or self.patterns)
+
+    @property
+    def needs_listing(self) -> bool:
+        """Must the source's tags be listed? (No filters and no verbatim entries means all tags.)"""
+        return self.has_filters or not self.verbatim
+
+    def select(self, available: Iterable[str] | None) -> list[str]:
+        """Tags to mirror, sorted. `available` (the listed tags) may be None when not needs_listing.
+
+        Listed tags that are not valid tag names are ignored.
+        """
+        selected: set[str] = set()
+        if self.needs_listing:
+            if available is None:
+                raise ValueError("these tag entries select from the listed tags, but no list was given")
+            selected = {t for t in available if valid_tag(t) and self._chosen(t)}
+        selected.update(self.verbatim)
+        if self.latest is not None:
+            selected = _rank_latest(selected, self.latest)
+        return sorted(selected)
+
+    def _chosen(self, tag: str) -> bool:
+        if self.has_filters and not (
+            any(r.matches_tag(tag) for r in self.ranges) or any(p.matches(tag) for p in self.patterns)
+        ):
+            return False
+        return all(k.matches(tag) for k in self.keep)
+
+    def explain(self) -> str:
+        """One line saying how the tags are chosen, for logs and plan output."""
+        parts = [self._explain_listed()] if self.needs_listing else []
+        if self.verbatim:
+            parts.append(("plus " if parts else "") + ", ".join(self.verbatim))
+        if self.latest is not None:
+            parts.append(f"then only the latest {self.latest} versions (tags that are not versions stay)")
+        return "; ".join(parts)
+
+    def _explain_listed(self) -> str:
+        sources = [f"semver {r.text!r}" for r in self.ranges] + [f"regex {_shown(p)}" for p in self.patterns]
+        text = "listed tags matching " + " or ".join(sources) if sources else "all listed tags"
+        if self.keep:
+            text += ", kept if they match " + " and ".join(_shown(k) for k in self.keep)
+        return text
+
+
+def _shown(pattern: TagPattern) -> str:
+    return ("not " if pattern.inverted else "") + repr(pattern.regexp.pattern)

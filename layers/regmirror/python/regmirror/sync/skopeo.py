@@ -1,0 +1,544 @@
+"""Copy one image with skopeo: argv built from validated parts, credentials only in a 0600 auth file.
+
+Every run gets a private 0700 work directory (auth files, CA dirs, digest file, skopeo's temp files)
+that is removed afterwards, whatever happened: success, failure, timeout or an exception.
+
+skopeo 1.9 behaviour this relies on (checked against real registries, see tests/integration):
+- `--all --preserve-digests` keeps a multi-arch index byte for byte, so its digest is unchanged.
+- One platform (`--override-os/--override-arch/--override-variant`, no `--all`) copies just that
+  platform's manifest; `--preserve-digests` is passed here too: it keeps that manifest byte for byte
+  (skopeo would otherwise convert formats, e.g. with `--format`, and change the digest), so the target
+  holds the manifest whose digest the source index lists, and the planner can compare digests.
+- `--src-tls-verify=false` lets skopeo fall back to plain HTTP; there is no HTTP-only switch.
+- Positional references follow `--` and start with `docker://`, and every part is validated
+  beforehand, so a name can never become an option.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from regmirror.model import ImageRef, SyncItem
+from regmirror.redact import redact, redact_argv, secret_forms, tail
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.endpoint import Endpoint
+from regmirror.rules.refs import valid_digest, valid_registry_host, valid_repository, valid_tag
+
+log = logging.getLogger("regmirror.relay")
+
+Status = Literal["copied", "skipped", "failed"]
+
+# Failure reasons (CopyResult.reason when status == "failed").
+TIMEOUT = "timeout"
+KILLED = "killed"  # by a signal: abort_running(), interpreter exit, or the OOM killer
+AUTH = "auth"
+NOT_FOUND = "not-found"
+TLS = "tls"
+NETWORK = "network"
+RATE_LIMIT = "rate-limit"
+SERVER_ERROR = "server-error"  # a 5xx answer: skopeo 1.9's --retry-times does not retry these
+# The target did not take a multi-arch index as it is. skopeo then tries to convert it, which
+# --preserve-digests forbids, and reports only that: a 5xx on the index PUT ends the same way.
+INDEX_REJECTED = "index-rejected"
+INVALID_REFERENCE = "invalid-reference"
+OTHER = "other"
+
+DEFAULT_POLICY_FILE = "/etc/containers/policy.json"
+ERROR_TAIL_CHARS = 2048
+
+# Environment skopeo may inherit: how to reach the network and which roots to trust, nothing else.
+_INHERITED_ENV = (
+    "PATH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CONTAINERS_REGISTRIES_CONF",
+)
+
+# First match wins; checked against skopeo's final (`level=fatal`) message, lower-cased.
+# Samples of real skopeo 1.9 stderr for each class live in tests/unit/test_relay_args.py.
+_ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        TLS,
+        (
+            "x509:",
+            "tls: ",
+            "http response to https client",
+            "does not look like a tls handshake",
+            "certificate",
+        ),
+    ),
+    (
+        AUTH,
+        (
+            "unauthorized",
+            "authentication required",
+            "access to the resource is denied",
+            "denied:",
+            "invalid username/password",
+            "incorrect username or password",
+            "no basic auth credentials",
+            "401 unauthorized",
+            "403 forbidden",
+        ),
+    ),
+    (RATE_LIMIT, ("toomanyrequests", "too many requests", "429 ", "rate limit")),
+    (
+        NOT_FOUND,
+        (
+            "manifest unknown",
+            "name unknown",
+            "repository name not known",
+            "no image found in image index",
+            "no image found in manifest list",
+            "blob unknown",
+            "not found",
+        ),
+    ),
+    (
+        NETWORK,
+        (
+            "connection refused",
+            "connection reset",
+            "no such host",
+            "i/o timeout",
+            "network is unreachable",
+            "no route to host",
+            "handshake timeout",
+            "context deadline exceeded",
+            "broken pipe",
+            "unexpected eof",
+            ": eof",
+            "server misbehaving",
+            "502 bad gateway",
+            "503 service unavailable",
+            "504 gateway timeout",
+        ),
+    ),
+    (
+        SERVER_ERROR,
+        (
+            "internal server error",
+            "bad gateway",
+            "service unavailable",
+            "gateway timeout",
+            "invalid status code from registry 5",
+            "unexpected http status: 5",
+        ),
+    ),
+    (INDEX_REJECTED, ("manifest list must be converted",)),
+)
+
+_PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_PORT_SUFFIX = re.compile(r":\d+$")
+_FATAL_MSG = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """Outcome of one item. `reason` is "copied", a skip reason, or a failure class (see above)."""
+
+    item: SyncItem
+    status: Status
+    reason: str
+    duration: float
+    bytes: int | None
+    source_digest: str | None
+    target_digest: str | None
+    error: str | None
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    @classmethod
+    def failure(
+        cls,
+        item: SyncItem,
+        error: BaseException | str,
+        *,
+        reason: str = OTHER,
+        duration: float = 0.0,
+        attempts: int = 0,
+    ) -> CopyResult:
+        """A failed result for an item that never reached (or crashed around) skopeo.
+
+        Usable as `run_items(..., on_error=CopyResult.failure)`; the message is redacted generically
+        (known secrets must be redacted by the caller, who knows them).
+        """
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return cls(
+            item=item,
+            status="failed",
+            reason=reason,
+            duration=duration,
+            bytes=None,
+            source_digest=item.source_digest or item.source.digest,
+            target_digest=None,
+            error=tail(redact(message), ERROR_TAIL_CHARS),
+            attempts=attempts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SkopeoRun:
+    """A prepared invocation: argv and environment, plus the files it uses inside `workdir`."""
+
+    argv: list[str]
+    env: dict[str, str]
+    workdir: Path
+    digest_file: Path
+    secrets: tuple[str, ...]  # forms of every credential in the auth files, for redaction
+
+
+class InvalidReference(ValueError):
+    """A repository, tag, digest, host or platform that does not match the reference grammar."""
+
+
+def classify_error(stderr: str) -> str:
+    """Failure class of a skopeo run from its stderr (the final fatal message when there is one)."""
+    fatal = _FATAL_MSG.findall(stderr)
+    text = (fatal[-1] if fatal else stderr).lower()
+    for reason, needles in _ERROR_CLASSES:
+        if any(needle in text for needle in needles):
+            return reason
+    return OTHER
+
+
+def count_attempts(stderr: str) -> int:
+    """skopeo logs one "Failed, retrying in ..." warning per retry."""
+    return 1 + stderr.count("retrying in")
+
+
+def host_without_port(host: str) -> str:
+    """dregsy's cert folder name: the configured host with its port dropped."""
+    return _PORT_SUFFIX.sub("", host)
+
+
+def verifies_tls(endpoint: Endpoint) -> bool:
+    """Whether skopeo must require HTTPS with a verified certificate for this endpoint."""
+    return endpoint.verify_tls and not endpoint.insecure and not endpoint.plain_http
+
+
+def platform_args(platform: str) -> list[str]:
+    """Global skopeo options selecting one platform, or none for "all"."""
+    if platform == "all":
+        return []
+    parts = platform.split("/")
+    if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.match(p) for p in parts):
+        raise InvalidReference(f"platform {platform!r} is not 'all' or os/arch[/variant]")
+    names = ("--override-os", "--override-arch", "--override-variant")
+    return [f"{name}={value}" for name, value in zip(names, parts, strict=False)]
+
+
+def docker_reference(endpoint: Endpoint, repository: str, *, tag: str | None, digest: str | None) -> str:
+    """`docker://host/repo@digest` (preferred) or `docker://host/repo:tag`, every part validated."""
+    host = endpoint.skopeo_host
+    path = endpoint.repository_path(repository)
+    if not valid_registry_host(host):
+        raise InvalidReference(f"registry host {host!r} is not host[:port]")
+    if not valid_repository(path):
+        raise InvalidReference(f"repository {path!r} does not match the distribution grammar")
+    if digest is not None:
+        if not valid_digest(digest):
+            raise InvalidReference(f"digest {digest!r} is not algorithm:hex")
+        return f"docker://{host}/{path}@{digest}"
+    if tag is None or not valid_tag(tag):
+        raise InvalidReference(f"tag {tag!r} does not match the distribution grammar")
+    return f"docker://{host}/{path}:{tag}"
+
+
+def source_reference(item: SyncItem, endpoint: Endpoint) -> str:
+    """Pull by digest when one is known (what dregsy does), else by tag."""
+    digest = item.source_digest or item.source.digest
+    return docker_reference(endpoint, item.source.repository, tag=item.source.tag, digest=digest)
+
+
+def target_reference(item: SyncItem, endpoint: Endpoint) -> str:
+    """Push by tag; a tag-less item is pushed by digest (the source digest only when the whole index
+    is copied, since a single-platform copy has the platform manifest's digest)."""
+    target: ImageRef = item.target
+    if target.tag:
+        return docker_reference(endpoint, target.repository, tag=target.tag, digest=None)
+    digest = target.digest
+    if digest is None and item.platform == "all":
+        digest = item.source_digest or item.source.digest
+    if digest is None:
+        raise InvalidReference(f"target {target} has no tag, and no digest to push by for {item.platform}")
+    return docker_reference(endpoint, target.repository, tag=None, digest=digest)
+
+
+def authfile_content(endpoint: Endpoint, creds: Credentials) -> str:
+    """containers-auth.json with one entry keyed by the host skopeo looks up (`docker.io` for Hub)."""
+    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+    return json.dumps({"auths": {endpoint.skopeo_host: {"auth": token}}})
+
+
+def write_private(path: Path, content: str) -> None:
+    """Create `path` with mode 0600 from the start (never briefly world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+
+
+class SkopeoRelay:
+    """Runs `skopeo copy` for one item at a time; safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        binary: str = "skopeo",
+        certs_root: str | None = None,
+        retry_times: int = 2,
+        timeout: float = 1800.0,
+        tmpdir: str | None = None,
+        policy_file: str | None = None,
+    ) -> None:
+        self.binary = binary
+        self.certs_root = certs_root
+        self.retry_times = retry_times
+        self.timeout = timeout
+        self.tmpdir = tmpdir or "/tmp"  # noqa: S108 - Lambda can write nowhere else
+        self.policy_file = policy_file
+
+    def copy(
+        self,
+        item: SyncItem,
+        source: Endpoint,
+        target: Endpoint,
+        source_creds: Credentials | None,
+        target_creds: Credentials | None,
+        *,
+        size_hint: int | None = None,
+    ) -> CopyResult:
+        """Copy `item` unconditionally (deciding whether to copy is the planner's job)."""
+        start = time.monotonic()
+        try:
+            with self.prepare(item, source, target, source_creds, target_creds) as run:
+                return self._execute(item, run, start, size_hint)
+        except InvalidReference as exc:
+            return CopyResult.failure(item, str(exc), reason=INVALID_REFERENCE)
+        except OSError as exc:
+            # Work dir, CA file or binary trouble: paths only, no secrets in these messages.
+            return CopyResult.failure(item, exc, duration=time.monotonic() - start)
+
+    @contextmanager
+    def prepare(
+        self,
+        item: SyncItem,
+        source: Endpoint,
+        target: Endpoint,
+        source_creds: Credentials | None,
+        target_creds: Credentials | None,
+    ) -> Iterator[SkopeoRun]:
+        """Build argv and the private work dir it refers to; the dir is removed on exit."""
+        refs = (source_reference(item, source), target_reference(item, target))
+        global_args = platform_args(item.platform)  # validated before anything touches the disk
+        workdir = Path(tempfile.mkdtemp(prefix="regmirror-relay-", dir=self.tmpdir))
+        _LIVE.add(workdir)
+        try:
+            side_args = self._side_args("src", source, source_creds, workdir)
+            side_args += self._side_args("dest", target, target_creds, workdir)
+            digest_file = workdir / "digest"
+            argv = [self.binary, "--tmpdir", str(workdir), *self._policy_args(), *global_args, "copy"]
+            argv += [*self._copy_mode_args(item), "--retry-times", str(self.retry_times), *side_args]
+            # `--` ends option parsing (skopeo 1.9 honours it): defence in depth behind validation.
+            argv += ["--digestfile", str(digest_file), "--", *refs]
+            secrets = [*_secrets_of(source_creds), *_secrets_of(target_creds)]
+            yield SkopeoRun(argv, self._env(workdir), workdir, digest_file, tuple(secrets))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            _LIVE.discard(workdir)
+
+    def _side_args(
+        self, side: str, endpoint: Endpoint, creds: Credentials | None, workdir: Path
+    ) -> list[str]:
+        verify = verifies_tls(endpoint)
+        args = [f"--{side}-tls-verify={'true' if verify else 'false'}"]
+        cert_dir = self._cert_dir(side, endpoint, workdir, verify)
+        if cert_dir is not None:
+            args += [f"--{side}-cert-dir", cert_dir]
+        if creds is None:
+            return [*args, f"--{side}-no-creds"]
+        authfile = workdir / f"{side}-auth.json"
+        write_private(authfile, authfile_content(endpoint, creds))
+        return [*args, f"--{side}-authfile", str(authfile)]
+
+    def _cert_dir(self, side: str, endpoint: Endpoint, workdir: Path, verify: bool) -> str | None:
+        """The endpoint's own CA wins; else dregsy's `<certs-dir>/<host without port>` if present."""
+        if endpoint.ca_file:
+            if not verify:
+                return None
+            cert_dir = workdir / f"{side}-certs"
+            cert_dir.mkdir(mode=0o700)
+            # skopeo only loads `*.crt` files from a cert dir.
+            shutil.copyfile(endpoint.ca_file, cert_dir / "ca.crt")
+            return str(cert_dir)
+        if self.certs_root:
+            candidate = Path(self.certs_root) / host_without_port(endpoint.host)
+            if candidate.is_dir():
+                return str(candidate)
+        return None
+
+    @staticmethod
+    def _copy_mode_args(item: SyncItem) -> list[str]:
+        return ["--all", "--preserve-digests"] if item.platform == "all" else ["--preserve-digests"]
+
+    def _policy_args(self) -> list[str]:
+        if self.policy_file:
+            return ["--policy", self.policy_file]
+        # Without any policy file skopeo refuses to run (e.g. on Lambda); its stock default accepts all.
+        return [] if os.path.exists(DEFAULT_POLICY_FILE) else ["--insecure-policy"]
+
+    def _env(self, workdir: Path) -> dict[str, str]:
+        env = {name: os.environ[name] for name in _INHERITED_ENV if name in os.environ}
+        env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        # HOME and TMPDIR inside the work dir: no ambient ~/.docker/config.json credentials are
+        # picked up, and anything skopeo leaves behind is removed with the dir.
+        env["HOME"] = str(workdir)
+        env["TMPDIR"] = str(workdir)
+        return env
+
+    def _execute(self, item: SyncItem, run: SkopeoRun, start: float, size_hint: int | None) -> CopyResult:
+        log.info("copy %s -> %s (%s)", item.source, item.target, item.platform)
+        log.debug("skopeo argv: %s", redact_argv(run.argv, run.secrets))
+        returncode, stderr = self._run_process(run)
+        duration = time.monotonic() - start
+        stderr = redact(stderr, run.secrets)
+        source_digest = item.source_digest or item.source.digest
+        if returncode != 0:
+            reason, message = self._failure(returncode, stderr)
+            log.warning("copy %s failed (%s): %s", item.target, reason, tail(message, 500))
+            return CopyResult.failure(
+                item, message, reason=reason, duration=duration, attempts=count_attempts(stderr)
+            )
+        return CopyResult(
+            item=item,
+            status="copied",
+            reason="copied",
+            duration=duration,
+            bytes=size_hint,
+            source_digest=source_digest,
+            target_digest=_read_digest(run.digest_file),
+            error=None,
+            attempts=count_attempts(stderr),
+        )
+
+    def _failure(self, returncode: int | None, stderr: str) -> tuple[str, str]:
+        """(reason, message) of a run that did not succeed; `returncode` None means timed out."""
+        if returncode is None:
+            return TIMEOUT, f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}"
+        if returncode < 0:
+            return KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
+        return classify_error(stderr), stderr.strip()
+
+    def _run_process(self, run: SkopeoRun) -> tuple[int | None, str]:
+        """(exit code or None on timeout, stderr). The process gets its own process group so a
+        timeout kills skopeo and anything it started; it is killed as well if we are interrupted."""
+        with (run.workdir / "stderr").open("w+", encoding="utf-8", errors="replace") as err:
+            proc = subprocess.Popen(
+                run.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=run.env,
+                start_new_session=True,
+            )
+            _LIVE.add(proc)
+            try:
+                returncode: int | None = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                returncode = None
+            finally:
+                _kill_group(proc)
+                _LIVE.discard(proc)
+            return returncode, _read_all(err)
+
+
+def _signal_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    _signal_group(proc)
+    proc.wait()
+
+
+class _LiveRuns:
+    """Work dirs and skopeo processes in flight, so that an abort or the interpreter's exit (worker
+    threads are daemons and never reach their `finally`) leaves neither processes nor auth files."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: set[Path | subprocess.Popen[bytes]] = set()
+
+    def add(self, thing: Path | subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._items.add(thing)
+
+    def discard(self, thing: Path | subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._items.discard(thing)
+
+    def abort(self) -> int:
+        with self._lock:
+            things = list(self._items)
+        procs = [t for t in things if isinstance(t, subprocess.Popen)]
+        for proc in procs:
+            _signal_group(proc)  # the thread waiting on it reaps it and reports "killed"
+        for path in things:
+            if isinstance(path, Path):
+                shutil.rmtree(path, ignore_errors=True)
+        return len(procs)
+
+
+_LIVE = _LiveRuns()
+atexit.register(_LIVE.abort)
+
+
+def abort_running() -> int:
+    """Kill every skopeo run in flight (any relay, any thread) and remove the work dirs with their
+    auth files; returns how many processes were signalled. For a second Ctrl-C, or shutdown."""
+    return _LIVE.abort()
+
+
+def _read_all(handle: IO[str]) -> str:
+    handle.flush()
+    handle.seek(0)
+    return handle.read()
+
+
+def _read_digest(path: Path) -> str | None:
+    try:
+        digest = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return digest if valid_digest(digest) else None
+
+
+def _secrets_of(creds: Credentials | None) -> list[str]:
+    return secret_forms(creds.username, creds.password) if creds else []
