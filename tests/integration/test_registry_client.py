@@ -9,12 +9,13 @@ import time
 import pytest
 from regmirror.errors import AuthError, ListerError, RegistryError
 from regmirror.registries.credentials import Credentials
-from regmirror.registries.distribution.client import (
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.media import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
-    RegistryClient,
+    is_index,
 )
 from regmirror.registries.endpoint import Endpoint
 
@@ -69,7 +70,8 @@ def test_plain_registry_reads_what_was_pushed(plain_registry: RegistryServer) ->
         "list": (docker_list, DOCKER_MANIFEST_LIST),
     }
     assert infos["index"] is not None
-    assert infos["index"].is_index
+    assert is_index(infos["index"].media_type)
+    assert not is_index(infos["docker"].media_type if infos["docker"] else None)
     body, media_type, digest = client.get_manifest("team/multi", "2.0")
     assert (digest, media_type) == (index, OCI_INDEX)
     assert body == get_manifest(plain_registry, "team/multi", "2.0")[0]

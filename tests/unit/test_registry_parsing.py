@@ -10,13 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from regmirror.errors import RegistryError
-from regmirror.registries.distribution.client import (
-    Challenge,
-    _token_from_answer,
-    parse_json,
-    parse_link_next,
-    parse_www_authenticate,
-)
+from regmirror.registries.http.body import parse_json
+from regmirror.registries.http.challenge import Challenge, parse_www_authenticate
+from regmirror.registries.http.links import parse_link_next
+from regmirror.registries.http.tokens import token_from_answer
 from regmirror.registries.listers.base import (
     CachedLister,
     ListerSettings,
@@ -114,12 +111,12 @@ def test_parse_www_authenticate_never_crashes(header: str) -> None:
 
 # -- token answers and JSON ---------------------------------------------------------------------
 def test_token_answer_fields() -> None:
-    assert _token_from_answer({"token": "t", "expires_in": 300}) == ("t", 300.0)
-    assert _token_from_answer({"access_token": "a"}) == ("a", 60.0)  # Docker's default lifetime
-    assert _token_from_answer({"token": "t", "access_token": "a", "expires_in": -5}) == ("t", 60.0)
+    assert token_from_answer({"token": "t", "expires_in": 300}) == ("t", 300.0)
+    assert token_from_answer({"access_token": "a"}) == ("a", 60.0)  # Docker's default lifetime
+    assert token_from_answer({"token": "t", "access_token": "a", "expires_in": -5}) == ("t", 60.0)
     for bad in ({}, {"token": ""}, {"token": 5}, [], "x"):
         with pytest.raises(ValueError, match="token"):
-            _token_from_answer(bad)
+            token_from_answer(bad)
 
 
 def test_parse_json_errors_are_registry_errors() -> None:

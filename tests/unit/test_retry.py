@@ -13,9 +13,8 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from regmirror.errors import AuthError, RegistryError
+from regmirror.errors import AuthError, RegistryError, RegistryResponseError, TokenError
 from regmirror.model import ImageRef, SyncItem
-from regmirror.registries.distribution.client import RegistryResponseError, TokenError
 from regmirror.retry import (
     RETRYABLE_COPY_REASONS,
     RetryPolicy,

@@ -56,3 +56,24 @@ class ListerError(RegmirrorError):
 
 class PlanLimitError(RegmirrorError):
     """A mapping matched more images than its `max-images` guard allows."""
+
+
+class RegistryResponseError(RegistryError):
+    """An HTTP error answer; `codes` holds the registry's error codes (e.g. ("UNSUPPORTED",))."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        registry: str,
+        codes: tuple[str, ...] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, registry=registry)
+        self.codes = codes
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After (read by retry)
+
+
+class TokenError(AuthError):
+    """The token server refused the credentials or gave no usable token."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from regmirror.config import Config, MappingConfig, Task
 from regmirror.errors import ConfigError, ConfigProblem, PlanLimitError, RegmirrorError
 from regmirror.model import ImageRef, SyncItem
+from regmirror.registries.distribution.media import is_index
 from regmirror.rules.match import FromMatcher, ToRewriter
 from regmirror.rules.refs import valid_digest
 from regmirror.rules.tags import TagSelector
@@ -410,7 +411,7 @@ def _compare(planned: PlannedItem, src: Any) -> str:
         return COPY
     if planned.target_digest == src.digest:
         return IN_SYNC
-    if planned.item.platform != "all" and _is_index(src.media_type):
+    if planned.item.platform != "all" and is_index(src.media_type):
         # One platform of a multi-arch source: the target holds that platform's manifest, whose digest
         # differs from the index's. Re-copying is cheap (skopeo skips present blobs) but we cannot
         # prove equality without a GET of the source index, so say why we copy.
@@ -418,10 +419,6 @@ def _compare(planned: PlannedItem, src: Any) -> str:
         return COPY
     planned.note = "digest differs"
     return COPY
-
-
-def _is_index(media_type: str | None) -> bool:
-    return bool(media_type) and ("index" in str(media_type) or "manifest.list" in str(media_type))
 
 
 def finalize_item(planned: PlannedItem) -> SyncItem:

@@ -24,8 +24,10 @@ import requests
 from regmirror.errors import AuthError, ListerError
 from regmirror.logs import remember_secret
 from regmirror.registries.credentials import Credentials, resolve_credentials
-from regmirror.registries.distribution.client import ManifestInfo, RegistryClient
-from regmirror.registries.http.jsonapi import JsonApi, api_verify, error_body
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.media import ManifestInfo
+from regmirror.registries.http.body import error_body
+from regmirror.registries.http.jsonapi import JsonApi, api_verify
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
 from regmirror.rules import refs
 

@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from regmirror.errors import AuthError, RegistryError
 from regmirror.logs import remember_secret
 from regmirror.registries.credentials import Credentials
-from regmirror.registries.distribution.client import ManifestInfo
+from regmirror.registries.distribution.media import ManifestInfo
 
 log = logging.getLogger("regmirror.ecr")
 

@@ -13,24 +13,27 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
-from requests.utils import get_environ_proxies
 
-from regmirror import __version__
 from regmirror.errors import ListerError
+from regmirror.registries.http.body import api_detail, error_body, short
+from regmirror.registries.http.fallback import SchemeChoice
+from regmirror.registries.http.links import Loop, OtherHost, next_page, same_host
+from regmirror.registries.http.session import TRANSPORT_ERRORS, endpoint_verify
+from regmirror.registries.http.transport import TimedOut, Transport
 from regmirror.retry import retry_after_seconds
 
 log = logging.getLogger("regmirror.listers")
 
+__all__ = ["HttpStatusError", "JsonApi", "api_detail", "api_verify", "endpoint_verify", "error_body"]
+
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-MAX_ERROR_BYTES = 64 * 1024
 DEFAULT_TIMEOUT = 30.0
 MAX_RETRY_WAIT = 60.0  # seconds one Retry-After may make us wait
 MAX_THROTTLED = 5  # rate-limited answers tolerated in a row before giving up
 DEFAULT_RETRY_WAIT = 5.0  # a 429 without a usable Retry-After
-_TRANSPORT_ERRORS = (requests.exceptions.SSLError, requests.exceptions.ConnectionError)
 
 
 class HttpStatusError(ListerError):
@@ -40,27 +43,6 @@ class HttpStatusError(ListerError):
         super().__init__(message)
         self.status = status
         self.detail = detail
-
-
-def error_body(answer: requests.Response) -> dict[str, Any]:
-    """The JSON object of an error answer (first 64 KiB only); {} when there is none. Consumes it."""
-    try:
-        head = next(answer.iter_content(chunk_size=MAX_ERROR_BYTES), b"")
-        body = json.loads(head or b"null")
-    except (ValueError, RecursionError, requests.RequestException, RuntimeError):
-        body = None
-    answer.close()
-    return body if isinstance(body, dict) else {}
-
-
-def api_detail(answer: requests.Response) -> str:
-    """The message of an API error body (`detail`, `message` or `error`), shortened; '' if none."""
-    body = error_body(answer)
-    for key in ("detail", "message", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value[:300]
-    return ""
 
 
 class JsonApi:
@@ -77,21 +59,31 @@ class JsonApi:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = MAX_RETRY_WAIT,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        base = base_url.rstrip("/")
+        self._rest = base.split("://", 1)[1] if "://" in base else base  # host and path prefix
         self.what = what  # e.g. "Docker Hub (https://hub.docker.com)", for messages
-        self._verify = verify
-        self._timeout = (min(timeout, 10.0), timeout)
-        self._http_fallback = http_fallback and self.base_url.startswith("https://")
+        self._http = Transport(
+            verify=verify,
+            schemes=SchemeChoice(
+                plain_http=base.startswith("http://"),
+                may_fall_back=http_fallback and base.startswith("https://"),
+            ),
+            timeout=timeout,
+        )
         self._sleep = sleep
         self._max_wait = max_wait
-        self._session = requests.Session()
-        self._session.trust_env = False  # REQUESTS_CA_BUNDLE must not replace `verify`
-        self._session.headers["User-Agent"] = f"regmirror/{__version__}"
-        self.requests_sent = 0
         self.throttled = 0  # rate-limited answers seen
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._http.schemes.scheme}://{self._rest}"
+
+    @property
+    def requests_sent(self) -> int:
+        return self._http.stats.total
 
     @property
     def host(self) -> str:
@@ -101,56 +93,47 @@ class JsonApi:
         return path if "://" in path else f"{self.base_url}{path}"
 
     def same_host(self, url: str) -> bool:
-        return urlsplit(url).netloc.lower() == self.host
+        return same_host(url, self.base_url)
 
     def resolve_next(self, current: str, link: Any, seen: set[str]) -> str | None:
         """The absolute URL of a `next` link; refuses other hosts (our token would go there) and loops."""
         if not isinstance(link, str) or not link:
             return None
-        url = urljoin(current, link)
-        if not self.same_host(url):
-            raise ListerError(f"{self.what}: refusing to follow a next link to another host: {url}")
-        if url in seen:
-            raise ListerError(f"{self.what}: paging loops back to {url}")
-        seen.add(url)
-        return url
+        try:
+            return next_page(current, link, seen)
+        except OtherHost as exc:
+            raise ListerError(
+                f"{self.what}: refusing to follow a next link to another host: {exc.url}"
+            ) from None
+        except Loop as exc:
+            raise ListerError(f"{self.what}: paging loops back to {exc.url}") from None
 
     # -- sending ------------------------------------------------------------------------------
     def _send_once(self, method: str, url: str, headers: Mapping[str, str], body: Any) -> requests.Response:
-        self.requests_sent += 1
         try:
-            return self._session.request(
-                method,
-                url,
-                headers=dict(headers),
-                json=body,
-                verify=self._verify,
-                timeout=self._timeout,
-                proxies=dict(get_environ_proxies(url)),
-                allow_redirects=True,  # requests drops Authorization when a redirect changes host
-                stream=True,  # bodies are read with a size cap
-            )
-        except requests.exceptions.Timeout as exc:
+            return self._http.send(method, url, headers, kind="api", json=body)
+        except TimedOut as exc:
             raise ListerError(
-                f"{self.what}: {method} {_path(url)} timed out ({exc.__class__.__name__})"
+                f"{self.what}: {method} {_path(url)} timed out ({exc.cause.__class__.__name__})"
             ) from None
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], body: Any) -> requests.Response:
         try:
-            return self._send_once(method, url, headers, body)
-        except _TRANSPORT_ERRORS as exc:
-            if not (self._http_fallback and url.startswith("https://")):
-                raise ListerError(f"{self.what}: cannot reach {_origin(url)}: {_short(exc)}") from None
-        log.info("%s: HTTPS failed, falling back to plain HTTP", self.what)
-        self.base_url = "http://" + self.base_url.removeprefix("https://")
-        self._http_fallback = False
-        url = "http://" + url.removeprefix("https://")
-        try:
-            return self._send_once(method, url, headers, body)
-        except _TRANSPORT_ERRORS as exc:
-            raise ListerError(
-                f"{self.what}: cannot reach {_origin(url)} over HTTPS or HTTP: {_short(exc)}"
-            ) from None
+            answer = self._send_once(method, url, headers, body)
+        except TRANSPORT_ERRORS as exc:
+            http_url = self._http.schemes.fall_back(url)
+            if http_url is None:
+                raise ListerError(f"{self.what}: cannot reach {_origin(url)}: {short(exc)}") from None
+            log.info("%s: HTTPS failed, falling back to plain HTTP", self.what)
+            try:
+                answer = self._send_once(method, http_url, headers, body)
+            except TRANSPORT_ERRORS as exc2:
+                raise ListerError(
+                    f"{self.what}: cannot reach {_origin(http_url)} over HTTPS or HTTP: {short(exc2)}"
+                ) from None
+            url = http_url
+        self._http.schemes.answered(url)
+        return answer
 
     def _wait_time(self, answer: requests.Response) -> float | None:
         """Seconds to wait before retrying a rate-limited answer; None when the answer is not one."""
@@ -240,19 +223,6 @@ def _path(url: str) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
-
-
-def endpoint_verify(endpoint: Any) -> bool | str:
-    """`verify=` for a registry's own host: off with skip-tls-verify, else its CA file or the system CAs."""
-    if getattr(endpoint, "insecure", False) or not getattr(endpoint, "verify_tls", True):
-        return False
-    ca_file: str | None = getattr(endpoint, "ca_file", None)
-    return ca_file or True
 
 
 def api_verify(source: Any, base_url: str) -> bool | str:
