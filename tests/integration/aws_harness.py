@@ -26,7 +26,7 @@ import requests
 from moto.server import ThreadedMotoServer
 from regmirror.aws import names
 from regmirror.aws.config_source import clear_config_cache
-from regmirror.registries.ecr import api as ecr
+from regmirror.registries.ecr.caches import reset_caches
 from regmirror.registries.listers import clear_lister_cache
 
 from infra.config_bundle import stage_config_bundle
@@ -81,7 +81,7 @@ def reset_process_caches() -> None:
     clear_config_cache()
     parameters_base.DEFAULT_PROVIDERS.clear()
     parameters_base.clear_caches()
-    ecr.reset_caches()
+    reset_caches()
     clear_lister_cache()
 
 

@@ -17,7 +17,21 @@ import pytest
 from regmirror.config import Task, parse_config
 from regmirror.config.models import GlobalListerConfig
 from regmirror.errors import AuthError, RegistryError
-from regmirror.registries.ecr import api as ecr
+from regmirror.registries.ecr import aws as ecr_aws
+from regmirror.registries.ecr.aws import ROLE_SESSION_NAME, SessionCache, api_client, aws_session
+from regmirror.registries.ecr.caches import reset_caches
+from regmirror.registries.ecr.digests import EcrTagDigests
+from regmirror.registries.ecr.repositories import (
+    IMMUTABLE_TAG_ERROR,
+    ensure_repository,
+    immutable_tag_in_sync,
+)
+from regmirror.registries.ecr.tokens import (
+    FALLBACK_TOKEN_LIFETIME,
+    TOKEN_RENEW_MARGIN,
+    EcrTokenCache,
+    credentials_for,
+)
 from regmirror.registries.listers import clear_lister_cache, make_lister
 
 from tests.testbed.moto_env import DEFAULT_ACCOUNT, REGION, MotoStack
@@ -50,10 +64,10 @@ def moto() -> Iterator[MotoStack]:
 def aws(moto: MotoStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
     moto.apply_env(monkeypatch)
     moto.reset()
-    ecr.reset_caches()
+    reset_caches()
     clear_lister_cache()
     yield moto
-    ecr.reset_caches()
+    reset_caches()
 
 
 def task(source: str, target: str = "{registry: '127.0.0.1:5000'}") -> Task:
@@ -130,16 +144,15 @@ def test_role_arn_lists_another_accounts_repositories(aws: MotoStack) -> None:
     source = task(f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}").source
     listed = sorted(make_lister(source, None, lambda s: None).list_repositories())  # type: ignore[arg-type,return-value]
     assert listed == ["cross/api", "cross/app"]
-    identity = ecr.aws_session(source).client("sts").get_caller_identity()
+    identity = aws_session(source).client("sts").get_caller_identity()
     assert (
-        identity["Arn"]
-        == f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/regmirror-mirror/{ecr.ROLE_SESSION_NAME}"
+        identity["Arn"] == f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/regmirror-mirror/{ROLE_SESSION_NAME}"
     )
 
 
 def test_assumed_role_is_renewed_before_it_expires(aws: MotoStack) -> None:
     now = [1_000_000.0]
-    sessions = ecr.SessionCache(clock=lambda: now[0])
+    sessions = SessionCache(clock=lambda: now[0])
     first = sessions.session(ROLE_ARN, REGION)
     assert sessions.session(ROLE_ARN, REGION) is first  # reused while valid
     key_1 = first.get_credentials().access_key
@@ -154,12 +167,12 @@ def test_clients_are_reused_until_the_role_is_renewed(
     aws: MotoStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1_000_000.0]
-    monkeypatch.setattr(ecr, "_sessions", ecr.SessionCache(clock=lambda: now[0]))
+    monkeypatch.setattr(ecr_aws, "_sessions", SessionCache(clock=lambda: now[0]))
     source = task(f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}").source
-    first = ecr.api_client(source)
-    assert ecr.api_client(source) is first
+    first = api_client(source)
+    assert api_client(source) is first
     now[0] = 10_000_000_000.0  # the assumed credentials have expired: new session, new client
-    second = ecr.api_client(source)
+    second = api_client(source)
     assert second is not first
     assert second.describe_repositories()["repositories"] == []
 
@@ -167,7 +180,7 @@ def test_clients_are_reused_until_the_role_is_renewed(
 def test_region_override_is_used_for_the_api(aws: MotoStack) -> None:
     boto3.client("ecr", region_name="us-west-2").create_repository(repositoryName="west/app")
     source = task(f"{{registry: {ECR_HOST}, region: us-west-2}}").source
-    assert ecr.api_client(source).meta.region_name == "us-west-2"
+    assert api_client(source).meta.region_name == "us-west-2"
     assert list(make_lister(source, None, lambda s: None).list_repositories()) == ["west/app"]  # type: ignore[arg-type,return-value]
 
 
@@ -178,13 +191,13 @@ def test_role_that_cannot_be_assumed_is_an_auth_error(
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     source = task(f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}").source
     with pytest.raises(AuthError, match=f"cannot assume role {ROLE_ARN}"):
-        ecr.aws_session(source)
+        aws_session(source)
 
 
 # -- registry credentials ---------------------------------------------------------------------
 def test_credentials_come_from_get_authorization_token_and_are_cached(aws: MotoStack) -> None:
     source = task(f"{{registry: {ECR_HOST}}}").source
-    tokens = ecr.EcrTokenCache()
+    tokens = EcrTokenCache()
     creds = tokens.credentials(source)
     assert creds.username == "AWS"
     assert creds.password == f"{DEFAULT_ACCOUNT}-auth-token"  # moto's token for the account
@@ -196,7 +209,7 @@ def test_credentials_come_from_get_authorization_token_and_are_cached(aws: MotoS
 def test_auth_refresh_renews_the_token(aws: MotoStack) -> None:
     now = [1_000_000.0]
     source = task(f"{{registry: {ECR_HOST}, auth-refresh: 2h}}").source
-    tokens = ecr.EcrTokenCache(clock=lambda: now[0])
+    tokens = EcrTokenCache(clock=lambda: now[0])
     first = tokens.credentials(source)
     now[0] += 7199
     assert tokens.credentials(source) is first
@@ -208,24 +221,24 @@ def test_auth_refresh_renews_the_token(aws: MotoStack) -> None:
 def test_renewal_time_follows_expiry_and_auth_refresh() -> None:
     private = task(f"{{registry: {ECR_HOST}}}").source
     refreshed = task(f"{{registry: {ECR_HOST}, auth-refresh: 1h}}").source
-    cache = ecr.EcrTokenCache()
+    cache = EcrTokenCache()
     now, twelve_hours = 1_000_000.0, 12 * 3600.0
-    assert cache._renew_at(private, now, now + twelve_hours) == now + twelve_hours - ecr.TOKEN_RENEW_MARGIN
+    assert cache._renew_at(private, now, now + twelve_hours) == now + twelve_hours - TOKEN_RENEW_MARGIN
     assert cache._renew_at(refreshed, now, now + twelve_hours) == now + 3600.0
     # an expiry already past (moto answers 2015-01-01; or a skewed clock) → a bounded fallback
-    assert cache._renew_at(private, now, now - 5) == now + ecr.FALLBACK_TOKEN_LIFETIME
+    assert cache._renew_at(private, now, now - 5) == now + FALLBACK_TOKEN_LIFETIME
 
 
 def test_credentials_through_an_assumed_role(aws: MotoStack) -> None:
     source = task(f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}").source
-    assert ecr.credentials_for(source).password == f"{OTHER_ACCOUNT}-auth-token"
+    assert credentials_for(source).password == f"{OTHER_ACCOUNT}-auth-token"
 
 
 def test_token_failure_is_an_auth_error(aws: MotoStack) -> None:
     aws.pager.fail_next("GetAuthorizationToken", "AccessDeniedException", "no ecr:GetAuthorizationToken")
     source = task(f"{{registry: {ECR_HOST}}}").source
     with pytest.raises(AuthError, match="cannot get an ECR authorization token: AccessDeniedException"):
-        ecr.EcrTokenCache().credentials(source)
+        EcrTokenCache().credentials(source)
 
 
 # -- target repositories ----------------------------------------------------------------------
@@ -237,7 +250,7 @@ def target_task(settings: str = "") -> Task:
 def test_missing_repository_is_created_with_its_settings(aws: MotoStack) -> None:
     settings = "tag-mutability: IMMUTABLE, scan-on-push: true, kms-key: 'alias/mirror'"
     target = target_task(f"{settings}, lifecycle-policy: '{LIFECYCLE}'").target
-    repo = ecr.ensure_repository(target, "mirror/app")
+    repo = ensure_repository(target, "mirror/app")
     assert repo.created
     assert repo.immutable
     assert repo.uri == f"{ECR_HOST}/mirror/app"
@@ -252,7 +265,7 @@ def test_missing_repository_is_created_with_its_settings(aws: MotoStack) -> None
 
 
 def test_default_settings_without_an_ecr_section(aws: MotoStack) -> None:
-    repo = ecr.ensure_repository(target_task().target, "plain/app")
+    repo = ensure_repository(target_task().target, "plain/app")
     assert repo.created
     assert not repo.immutable
     described = boto3.client("ecr", region_name=REGION).describe_repositories(repositoryNames=["plain/app"])
@@ -263,11 +276,11 @@ def test_existing_repository_is_left_as_it_is_and_remembered(aws: MotoStack) -> 
     client = boto3.client("ecr", region_name=REGION)
     client.create_repository(repositoryName="kept/app", imageTagMutability="MUTABLE")
     target = target_task("tag-mutability: IMMUTABLE").target
-    repo = ecr.ensure_repository(target, "kept/app")
+    repo = ensure_repository(target, "kept/app")
     assert not repo.created
     assert not repo.immutable  # existing settings are not rewritten
     before = len(aws.pager.paged_calls("DescribeRepositories"))
-    assert ecr.ensure_repository(target, "kept/app") == repo
+    assert ensure_repository(target, "kept/app") == repo
     assert len(aws.pager.paged_calls("DescribeRepositories")) == before  # cached: no second call
 
 
@@ -275,7 +288,7 @@ def test_repository_in_another_account_through_the_role(aws: MotoStack) -> None:
     target = task(
         "{registry: '127.0.0.1:5000'}", f"{{registry: {OTHER_HOST}, role-arn: '{ROLE_ARN}'}}"
     ).target
-    assert ecr.ensure_repository(target, "cross/target").created
+    assert ensure_repository(target, "cross/target").created
     listed = assumed_ecr_client().describe_repositories()["repositories"]
     assert [r["repositoryName"] for r in listed] == ["cross/target"]
     assert not boto3.client("ecr", region_name=REGION).describe_repositories()["repositories"]
@@ -284,7 +297,7 @@ def test_repository_in_another_account_through_the_role(aws: MotoStack) -> None:
 def test_creation_failure_is_a_registry_error(aws: MotoStack) -> None:
     aws.pager.fail_next("CreateRepository", "AccessDeniedException", "no ecr:CreateRepository")
     with pytest.raises(RegistryError, match="cannot create ECR repository denied/app: AccessDeniedException"):
-        ecr.ensure_repository(target_task().target, "denied/app")
+        ensure_repository(target_task().target, "denied/app")
 
 
 # -- tag digests ------------------------------------------------------------------------------
@@ -293,7 +306,7 @@ def test_tag_digests_from_describe_images_over_several_pages(aws: MotoStack) -> 
     client.create_repository(repositoryName="team/app")
     expected = {f"1.{i}": put_image(client, "team/app", f"1.{i}", f"seed-{i}") for i in range(120)}
     source = task(f"{{registry: {ECR_HOST}}}").source
-    digests = ecr.EcrTagDigests(source, page_size=50)
+    digests = EcrTagDigests(source, page_size=50)
     assert digests.tag_digests("team/app") == expected
     assert [c.returned for c in aws.pager.paged_calls("DescribeImages")] == [50, 50, 20]
     info = digests.head_manifest("team/app", "1.7")
@@ -307,7 +320,7 @@ def test_tag_digests_from_describe_images_over_several_pages(aws: MotoStack) -> 
 
 
 def test_tag_digests_of_a_missing_repository(aws: MotoStack) -> None:
-    digests = ecr.EcrTagDigests(task(f"{{registry: {ECR_HOST}}}").source)
+    digests = EcrTagDigests(task(f"{{registry: {ECR_HOST}}}").source)
     assert digests.tag_digests("nope/app") is None
     assert digests.head_manifest("nope/app", "latest") is None
     with pytest.raises(RegistryError, match="does not exist"):
@@ -319,7 +332,7 @@ def test_forget_and_ttl_refresh_a_listing(aws: MotoStack) -> None:
     client.create_repository(repositoryName="team/app")
     put_image(client, "team/app", "1.0", "a")
     now = [0.0]
-    digests = ecr.EcrTagDigests(task(f"{{registry: {ECR_HOST}}}").source, ttl=60, clock=lambda: now[0])
+    digests = EcrTagDigests(task(f"{{registry: {ECR_HOST}}}").source, ttl=60, clock=lambda: now[0])
     assert list(digests.tag_digests("team/app") or {}) == ["1.0"]
     put_image(client, "team/app", "2.0", "b")
     assert list(digests.tag_digests("team/app") or {}) == ["1.0"]  # cached
@@ -338,10 +351,10 @@ def test_immutable_tag_with_the_same_digest_counts_as_in_sync(aws: MotoStack) ->
     frozen = put_image(client, "frozen/app", "1.0", "x")
     opened = put_image(client, "open/app", "1.0", "x")
     target = target_task().target
-    assert ecr.immutable_tag_in_sync(target, "frozen/app", "1.0", frozen)
-    assert not ecr.immutable_tag_in_sync(target, "frozen/app", "1.0", "sha256:" + "0" * 64)
-    assert not ecr.immutable_tag_in_sync(target, "open/app", "1.0", opened)  # mutable: a real failure
-    assert ecr.IMMUTABLE_TAG_ERROR.search(
+    assert immutable_tag_in_sync(target, "frozen/app", "1.0", frozen)
+    assert not immutable_tag_in_sync(target, "frozen/app", "1.0", "sha256:" + "0" * 64)
+    assert not immutable_tag_in_sync(target, "open/app", "1.0", opened)  # mutable: a real failure
+    assert IMMUTABLE_TAG_ERROR.search(
         "writing manifest: uploading manifest 1.0 to 1234.dkr.ecr.eu-central-1.amazonaws.com/frozen/app: "
         "tag invalid: The image tag '1.0' already exists in the 'frozen/app' repository and cannot be "
         "overwritten because the repository is immutable."
@@ -371,7 +384,7 @@ def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plai
     push_image(plain_registry, "team/app", "1.0")
     config = ecr_target_config(plain_registry.host)
     registries = Registries(config)
-    assert isinstance(registries.manifests(config.tasks[0].target), ecr.EcrTagDigests)
+    assert isinstance(registries.manifests(config.tasks[0].target), EcrTagDigests)
     plan = plan_config(config, registries=registries)
     assert [p.state for p in plan.items] == ["copy"]  # the repository does not exist yet
 

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from regmirror.cli.main import main
-from regmirror.registries.ecr import api as ecr
+from regmirror.registries.ecr.caches import reset_caches
 from regmirror.registries.listers import clear_lister_cache
 
 from tests.testbed import RegistryServer, catalog, list_tags, manifest_digest, push_image
@@ -156,9 +156,9 @@ def moto() -> Iterator[MotoStack]:
 def aws(moto: MotoStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
     moto.apply_env(monkeypatch)
     moto.reset()
-    ecr.reset_caches()
+    reset_caches()
     yield moto
-    ecr.reset_caches()
+    reset_caches()
 
 
 def test_ecr_lister_names_from_the_ecr_api(

@@ -9,9 +9,11 @@ import boto3
 import pytest
 from regmirror.config import RegistryConfig, parse_config
 from regmirror.errors import ListerError
-from regmirror.registries.ecr import api as ecr
 from regmirror.registries.ecr import lister as ecr_lister
+from regmirror.registries.ecr.aws import api_repository_name
+from regmirror.registries.ecr.caches import reset_caches
 from regmirror.registries.ecr.lister import EcrLister
+from regmirror.registries.ecr.repositories import create_arguments
 from regmirror.registries.listers.base import resolve_settings
 
 from tests.testbed.moto_env import DEFAULT_ACCOUNT, REGION, MotoStack
@@ -29,7 +31,7 @@ def moto() -> Iterator[MotoStack]:
 def aws(moto: MotoStack, monkeypatch: pytest.MonkeyPatch) -> MotoStack:
     moto.apply_env(monkeypatch)
     moto.reset()
-    ecr.reset_caches()
+    reset_caches()
     return moto
 
 
@@ -137,10 +139,10 @@ def test_public_ecr_image_paths_carry_the_registry_alias() -> None:
 def test_public_ecr_api_names_drop_the_alias() -> None:
     public = source_config(f"{{registry: '{DEFAULT_ACCOUNT}@public.ecr.aws'}}")
     private = source_config(f"{{registry: {ECR_HOST}}}")
-    assert ecr.api_repository_name(public, "docker/library/alpine") == "library/alpine"
-    assert ecr.api_repository_name(private, "team/app") == "team/app"
+    assert api_repository_name(public, "docker/library/alpine") == "library/alpine"
+    assert api_repository_name(private, "team/app") == "team/app"
     # public ECR repositories take no mutability/scan/KMS settings
-    assert ecr.create_arguments(public, "library/alpine", None) == {
+    assert create_arguments(public, "library/alpine", None) == {
         "repositoryName": "library/alpine",
         "registryId": DEFAULT_ACCOUNT,
     }

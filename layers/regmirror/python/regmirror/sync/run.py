@@ -102,9 +102,9 @@ class Registries:
 
     def credentials(self, rc: RegistryConfig) -> Credentials | None:
         if self.uses_ecr_api(rc):
-            from regmirror.registries.ecr import api as ecr  # boto3 loads only for ECR registries
+            from regmirror.registries.ecr.tokens import credentials_for
 
-            return ecr.credentials_for(rc)  # cached and renewed by the ecr module
+            return credentials_for(rc)  # cached and renewed by the ecr module
         creds = resolve_credentials(rc.auth)
         if creds is not None:
             remember_secret(creds.username, creds.password)
@@ -126,12 +126,12 @@ class Registries:
         per repository (no request per tag); other registries from their HTTP API."""
         if not self.uses_ecr_api(rc):
             return self.client(rc)
-        from regmirror.registries.ecr import api as ecr
+        from regmirror.registries.ecr.digests import EcrTagDigests
 
         with self._lock:
             digests = self._ecr_digests.get(rc.registry)
             if digests is None:
-                digests = self._ecr_digests[rc.registry] = ecr.EcrTagDigests(rc)
+                digests = self._ecr_digests[rc.registry] = EcrTagDigests(rc)
             return cast(ManifestSource, digests)
 
     def list_names(self, task: Task) -> list[str]:
@@ -368,17 +368,17 @@ def copy_item(
 def _prepare_ecr_target(registries: Registries, target: RegistryConfig, item: SyncItem) -> CopyResult | None:
     """ECR target repositories are created before the first push (as dregsy does). With immutable tags,
     a tag that already holds the source digest is in sync (a push would be refused, not needed)."""
-    from regmirror.registries.ecr import api as ecr
+    from regmirror.registries.ecr.repositories import ensure_repository, immutable_tag_in_sync
 
     start = time.monotonic()
-    repository = ecr.ensure_repository(target, item.target.repository)
+    repository = ensure_repository(target, item.target.repository)
     registries.forget_listing(target, item.target.repository)
     tag, digest = item.target.tag, item.source_digest
     if (
         repository.immutable
         and tag
         and digest
-        and ecr.immutable_tag_in_sync(target, item.target.repository, tag, digest)
+        and immutable_tag_in_sync(target, item.target.repository, tag, digest)
     ):
         return CopyResult(
             item=item,

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from regmirror.errors import ListerError
 from regmirror.registries.distribution.client import RegistryClient
-from regmirror.registries.ecr import api as ecr
+from regmirror.registries.ecr.aws import MAX_PAGE_SIZE, EcrRegistrySpec, api_client, aws_error_text
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
 from regmirror.rules import refs
 
@@ -46,12 +46,12 @@ class EcrLister:
         client: Callable[[], Any],  # gives a boto3 client (asked per listing: sessions get renewed)
         registry: str,
         registry_id: str | None = None,
-        page_size: int = ecr.MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         self.client = client
         self.registry = registry
         self.registry_id = registry_id
-        self.page_size = max(1, min(page_size, ecr.MAX_PAGE_SIZE))
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.pages_fetched = 0
 
     def __repr__(self) -> str:
@@ -67,7 +67,7 @@ class EcrLister:
             ) from None
         except (BotoCoreError, ClientError) as exc:
             raise ListerError(
-                f"{self.registry}: DescribeRepositories failed: {ecr.aws_error_text(exc)}"
+                f"{self.registry}: DescribeRepositories failed: {aws_error_text(exc)}"
             ) from None
 
     def _names(self) -> Iterator[str]:
@@ -85,8 +85,8 @@ class EcrLister:
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
     base_url = getattr(source.lister, "base_url", None)
-    spec = cast(ecr.EcrRegistrySpec, source)
+    spec = cast(EcrRegistrySpec, source)
     account = getattr(source, "ecr_account", None)
     return EcrLister(
-        lambda: ecr.api_client(spec, endpoint_url=base_url), source.registry, account, settings.page_size
+        lambda: api_client(spec, endpoint_url=base_url), source.registry, account, settings.page_size
     )
