@@ -13,6 +13,7 @@ import pytest
 from regmirror.config import Config, load_config, parse_config
 from regmirror.config.values import parse_go_duration
 from regmirror.errors import ConfigError
+from regmirror.registries.listers.base import resolve_settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("dregsy-*.yaml"))
@@ -276,10 +277,10 @@ def test_every_extension() -> None:
     assert local.source.endpoint().ca_file == str(GOOD / "ca.pem")
     assert local.source.lister is not None
     assert local.source.lister.max_items == -1
-    assert config.max_items_for(local.source) is None  # own -1: no limit
-    assert config.max_items_for(hub.source) == 2000
-    assert config.page_size_for(hub.source) == 50
-    assert config.page_size_for(local.source) == 500
+    local_lister, hub_lister = (resolve_settings(t.source, config.lister) for t in (local, hub))
+    assert local_lister.max_items == -1  # own -1: no limit (cap_items takes it so)
+    assert (hub_lister.max_items, hub_lister.page_size) == (2000, 50)
+    assert local_lister.page_size == 500
     endpoint = local.target.endpoint()
     assert (endpoint.insecure, endpoint.verify_tls, endpoint.plain_http) == (True, True, True)
     assert config.warnings == []
@@ -300,7 +301,7 @@ def test_relative_paths_resolve_against_the_config_folder(
 
 def test_global_max_items_applies_when_a_source_sets_none() -> None:
     config = parse("lister: {maxItems: 250}\n" + MINIMAL)
-    assert config.max_items_for(config.tasks[0].source) == 250
+    assert resolve_settings(config.tasks[0].source, config.lister).max_items == 250
 
 
 def test_docker_relay_runs_as_skopeo_with_a_warning() -> None:

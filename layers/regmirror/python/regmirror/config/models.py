@@ -1,17 +1,13 @@
-"""dregsy's YAML config → validated models, with file/line/column/field on every problem.
+"""The config's models: dregsy's keys and regmirror's, validated value by value.
 
-`load_config(path)` / `parse_config(text, filename)` return a `Config` or raise `ConfigError` listing
-every problem found (YAML syntax, duplicate keys, unknown keys with a did-you-mean hint, wrong types,
-bad regexes, tags, durations, hosts, auth values, ...). Keys are written as in dregsy (`skip-tls-verify`,
-`maxItems`, ...); attributes use snake_case. regmirror's extensions are marked "ours" below.
+Keys are written as in dregsy (`skip-tls-verify`, `maxItems`, ...); attributes use snake_case.
+regmirror's extensions are marked "ours" below. Loading (with positions) is `config.load`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,14 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from regmirror.config import values
-from regmirror.config.yamlloc import LocatedDocument, Path, YamlFloat, YamlInt, load_located
+from regmirror.config.yamlloc import YamlFloat, YamlInt
 from regmirror.errors import AuthError, ConfigError, ConfigProblem
 from regmirror.registries.credentials import check_auth_spec
 from regmirror.registries.endpoint import DOCKER_HUB_ALIASES, Endpoint
@@ -41,7 +36,7 @@ DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
 NO_LIMIT = -1  # `maxItems: -1`
 
 
-class _Invalid(ValueError):
+class Invalid(ValueError):
     """A validation failure whose message is final; `key` points below the validated model."""
 
     def __init__(self, message: str, *key: str | int) -> None:
@@ -52,7 +47,7 @@ class _Invalid(ValueError):
 # ---------------------------------------------------------------------------- value types
 
 
-def _scalar_text(value: Any) -> Any:
+def scalar_text(value: Any) -> Any:
     """Go's YAML decoder gives a string field the scalar as written (`1.30` stays "1.30")."""
     if isinstance(value, YamlInt | YamlFloat):
         return value.source
@@ -61,7 +56,7 @@ def _scalar_text(value: Any) -> Any:
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise _Invalid("must not be empty")
+        raise Invalid("must not be empty")
     return value
 
 
@@ -74,18 +69,18 @@ def _duration(value: Any) -> Any:
         return values.parse_go_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value > 0:  # yaml.v2 decodes a bare number into time.Duration as nanoseconds
-            raise _Invalid("a bare number is read as nanoseconds by Go; add a unit, e.g. '1h' or '90m'")
+            raise Invalid("a bare number is read as nanoseconds by Go; add a unit, e.g. '1h' or '90m'")
         return float(value)
-    raise _Invalid("expected a Go duration such as '1h', '90m' or '1h30m'")
+    raise Invalid("expected a Go duration such as '1h', '90m' or '1h30m'")
 
 
 def _max_items(value: int | None) -> int | None:
     if value is not None and value != NO_LIMIT and value < 1:
-        raise _Invalid("expected a number >= 1, or -1 for no limit")
+        raise Invalid("expected a number >= 1, or -1 for no limit")
     return value
 
 
-Text = Annotated[str, BeforeValidator(_scalar_text)]
+Text = Annotated[str, BeforeValidator(scalar_text)]
 Name = Annotated[Text, AfterValidator(_not_blank)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 MaxItems = Annotated[int | None, AfterValidator(_max_items)]
@@ -99,7 +94,7 @@ def _base_dir(info: ValidationInfo) -> str:
 def _existing_file(path: str, info: ValidationInfo) -> str:
     full = os.path.normpath(os.path.join(_base_dir(info), os.path.expanduser(path)))
     if not os.path.isfile(full):
-        raise _Invalid(f"file not found: {full}")
+        raise Invalid(f"file not found: {full}")
     return full
 
 
@@ -158,9 +153,9 @@ class ListerConfig(_Model):
     @model_validator(mode="after")
     def _type_needs(self) -> ListerConfig:
         if self.type == "index" and self.search is None:
-            raise _Invalid("required for lister type 'index'", "search")
+            raise Invalid("required for lister type 'index'", "search")
         if self.namespaces and self.type != "dockerhub":
-            raise _Invalid("only the dockerhub lister takes namespaces", "namespaces")
+            raise Invalid("only the dockerhub lister takes namespaces", "namespaces")
         return self
 
 
@@ -181,9 +176,9 @@ class EcrRepositorySettings(_Model):
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise _Invalid(f"lifecycle policy is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+            raise Invalid(f"lifecycle policy is not valid JSON: {exc.msg} (line {exc.lineno})") from None
         if not isinstance(parsed, dict):
-            raise _Invalid("lifecycle policy must be a JSON object")
+            raise Invalid("lifecycle policy must be a JSON object")
         return text
 
 
@@ -192,7 +187,7 @@ def _read_text(path: str) -> str:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise _Invalid(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise Invalid(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _registry_syntax(value: str) -> str:
@@ -204,7 +199,7 @@ def _auth_syntax(value: str | None) -> str | None:
     try:
         check_auth_spec(value, field="auth")
     except AuthError as exc:
-        raise _Invalid(str(exc).removeprefix("auth: ")) from None
+        raise Invalid(str(exc).removeprefix("auth: ")) from None
     return value
 
 
@@ -237,11 +232,11 @@ class RegistryConfig(_Model):
         self._host = values.parse_registry(self.registry)
         self.registry = self._host.host
         if self.auth_refresh is not None and self._host.ecr_account is None:
-            raise _Invalid(
+            raise Invalid(
                 f"auth-refresh is only for ECR registries; '{self.registry}' is not one", "auth-refresh"
             )
         if self.ecr is not None and not self.is_ecr:
-            raise _Invalid(
+            raise Invalid(
                 "ecr settings need a private ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)", "ecr"
             )
         _check_lister_fits(self)
@@ -283,11 +278,11 @@ def _check_lister_fits(registry: RegistryConfig) -> None:
     if lister is None or lister.base_url is not None:
         return  # an explicit API URL may point anywhere (tests, mirrors)
     if lister.type == "dockerhub" and registry.registry.lower() not in DOCKER_HUB_ALIASES:
-        raise _Invalid(
+        raise Invalid(
             "the dockerhub lister works with Docker Hub only (registry.hub.docker.com)", "lister", "type"
         )
     if lister.type == "ecr" and registry.ecr_account is None:
-        raise _Invalid("the ecr lister needs an ECR registry", "lister", "type")
+        raise Invalid("the ecr lister needs an ECR registry", "lister", "type")
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -340,15 +335,15 @@ class Task(_Model):
     @classmethod
     def _interval_range(cls, value: int) -> int:
         if value < 0:
-            raise _Invalid("must be 0 (run once) or a number of seconds >= 30")
+            raise Invalid("must be 0 (run once) or a number of seconds >= 30")
         if 0 < value < MIN_INTERVAL:
-            raise _Invalid(f"minimum is {MIN_INTERVAL} seconds (0 runs the task once)")
+            raise Invalid(f"minimum is {MIN_INTERVAL} seconds (0 runs the task once)")
         return value
 
     @model_validator(mode="after")
     def _target_only(self) -> Task:
         if self.source.ecr is not None:
-            raise _Invalid("ecr settings apply to the target only", "source", "ecr")
+            raise Invalid("ecr settings apply to the target only", "source", "ecr")
         return self
 
     @property
@@ -358,9 +353,7 @@ class Task(_Model):
 
 def _relay(value: str) -> str:
     if value not in ("skopeo", "docker"):
-        raise _Invalid(
-            f"unknown relay '{value}': expected 'skopeo' ('docker' is accepted and runs as skopeo)"
-        )
+        raise Invalid(f"unknown relay '{value}': expected 'skopeo' ('docker' is accepted and runs as skopeo)")
     return "skopeo"
 
 
@@ -379,7 +372,7 @@ class Config(_Model):
     @classmethod
     def _some_tasks(cls, value: list[Task]) -> list[Task]:
         if not value:
-            raise _Invalid("at least one task is required")
+            raise Invalid("at least one task is required")
         return value
 
     @property
@@ -400,245 +393,6 @@ class Config(_Model):
             raise ConfigError([ConfigProblem("command line", 0, 0, "-run", str(exc))]) from None
         return [task for task in self.tasks if regex.fullmatch(task.name)]
 
-    def max_items_for(self, registry: RegistryConfig) -> int | None:
-        """Listing limit for a source: its own `maxItems`, else the global one; None = no limit."""
-        own = registry.lister.max_items if registry.lister else None
-        if own is None:
-            return self.lister.max_items
-        return None if own == NO_LIMIT else own
-
-    def page_size_for(self, registry: RegistryConfig) -> int:
-        own = registry.lister.page_size if registry.lister else None
-        return own or self.lister.page_size
-
-
-# ---------------------------------------------------------------------------- error translation
-
-_TYPE_MESSAGES = {
-    "missing": "required field missing",
-    "int_type": "expected a whole number",
-    "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false",
-    "string_type": "expected a string",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "list_type": "expected a list",
-    "model_type": "expected a mapping of keys to values",
-    "model_attributes_type": "expected a mapping of keys to values",
-    "dict_type": "expected a mapping of keys to values",
-}
-
-
-def _kind(value: Any) -> str:
-    kinds: list[tuple[type | tuple[type, ...], str]] = [
-        (type(None), "nothing (null)"),
-        (bool, "true/false"),
-        (int, "a number"),
-        (float, "a decimal number"),
-        (str, "text"),
-        (list, "a list"),
-        (dict, "a mapping"),
-    ]
-    return next((name for kind, name in kinds if isinstance(value, kind)), "a value of another kind")
-
-
-def _found_hint(kind: str, value: Any) -> str:
-    if kind == "string_type" and isinstance(value, dict):
-        return " (quote entries like 'semver: >=1.0' so YAML keeps them as text)"
-    if kind == "string_type" and isinstance(value, bool):
-        return " (quote it: YAML reads yes/no/on/off as true/false)"
-    return ""
-
-
-def _model_at(path: Path) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Config
-    for part in path:
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        field = next((f for n, f in model.model_fields.items() if part in (f.alias, n)), None)
-        model = _inner_model(field.annotation) if field else None
-    return model
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _unknown_key(path: Path) -> str:
-    import difflib  # only needed on the error path; keeps cold start short
-
-    key = str(path[-1])
-    model = _model_at(path[:-1])
-    allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key '{key}' (did you mean '{close[0]}'?)"
-    return f"unknown key '{key}'; allowed here: {', '.join(sorted(allowed))}"
-
-
-def _literal_message(error: Any) -> str:
-    import difflib  # only needed on the error path; keeps cold start short
-
-    expected = str(error.get("ctx", {}).get("expected", ""))
-    message = f"expected one of {expected}"
-    given = error.get("input")
-    if isinstance(given, str):
-        options = {option.lower(): option for option in re.findall(r"'([^']*)'", expected)}
-        close = difflib.get_close_matches(given.lower(), list(options), n=1, cutoff=0.6)
-        message += f" (did you mean '{options[close[0]]}'?)" if close else f", not '{given}'"
-    return message
-
-
-def _bound_message(error: Any) -> str:
-    ctx = error.get("ctx", {})
-    if "ge" in ctx:
-        return f"must be at least {ctx['ge']}"
-    return f"must be at most {ctx.get('le')}"
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "literal_error":
-        return _literal_message(error)
-    if kind in ("greater_than_equal", "less_than_equal"):
-        return _bound_message(error)
-    if kind in _TYPE_MESSAGES:
-        found = "" if kind == "missing" else f", found {_kind(error.get('input'))}"
-        return _TYPE_MESSAGES[kind] + found + _found_hint(kind, error.get("input"))
-    return "invalid value"
-
-
-def _problem(error: Any, doc: LocatedDocument) -> ConfigProblem:
-    path: Path = tuple(error["loc"])
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return doc.problem(path, _unknown_key(path), at_key=True)
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, _Invalid) and cause.key:  # a check of the whole model, about one of its keys
-        return doc.problem((*path, *cause.key), str(cause), at_key=True)
-    if kind == "value_error" and isinstance(cause, ValueError):
-        return doc.problem(path, str(cause))
-    return doc.problem(path, _message(error), at_key=kind == "missing")
-
-
-# ---------------------------------------------------------------------------- loading
-
-
-def _duplicate_task_names(doc: LocatedDocument) -> list[ConfigProblem]:
-    tasks = doc.data.get("tasks") if isinstance(doc.data, dict) else None
-    if not isinstance(tasks, list):
-        return []
-    first_line: dict[str, int] = {}
-    problems = []
-    for index, task in enumerate(tasks):
-        name = _scalar_text(task.get("name")) if isinstance(task, dict) else None
-        if not isinstance(name, str):
-            continue
-        path: Path = ("tasks", index, "name")
-        if name in first_line:
-            message = f"duplicate task name '{name}' (first used at line {first_line[name]})"
-            problems.append(doc.problem(path, message))
-        else:
-            first_line[name] = doc.value_position(path).line
-    return problems
-
-
-def _warn(config: Config, doc: LocatedDocument, path: Path, message: str) -> None:
-    config.warnings.append(str(doc.problem(path, message, at_key=True)))
-
-
-def _top_level_warnings(config: Config, doc: LocatedDocument) -> None:
-    raw = doc.data if isinstance(doc.data, dict) else {}
-    if raw.get("relay") == "docker":
-        _warn(config, doc, ("relay",), "the docker relay is not supported; images are copied with skopeo")
-    if "docker" in raw:
-        _warn(config, doc, ("docker",), "the docker section is ignored (regmirror always uses skopeo)")
-
-
-def _registry_warnings(config: Config, doc: LocatedDocument, path: Path, registry: RegistryConfig) -> None:
-    if registry.auth_refresh is not None and registry.auth_refresh < MIN_AUTH_REFRESH:
-        registry.auth_refresh = MIN_AUTH_REFRESH
-        _warn(config, doc, (*path, "auth-refresh"), "auth-refresh below the 1h minimum; using 1h")
-    if path[-1] == "target" and registry.lister is not None:
-        _warn(config, doc, (*path, "lister"), "a lister on the target is ignored")
-
-
-def _finish_task(config: Config, doc: LocatedDocument, index: int, task: Task) -> None:
-    task._line = doc.value_position(("tasks", index)).line
-    for number, mapping in enumerate(task.mappings):
-        path: Path = ("tasks", index, "mappings", number)
-        mapping._line = doc.value_position(path).line
-        note = values.from_note(mapping.from_) if mapping.from_is_regex else ""
-        if note:
-            _warn(config, doc, (*path, "from"), note)
-    for side in ("source", "target"):
-        _registry_warnings(config, doc, ("tasks", index, side), getattr(task, side))
-    if not task.mappings:
-        _warn(config, doc, ("tasks", index, "name"), f"task '{task.name}' has no mappings and does nothing")
-
-
-def _finish(config: Config, doc: LocatedDocument) -> Config:
-    config._source_file = doc.filename
-    _top_level_warnings(config, doc)
-    for index, task in enumerate(config.tasks):
-        _finish_task(config, doc, index, task)
-    return config
-
-
-def _validate(doc: LocatedDocument, base_dir: str) -> tuple[Config | None, list[ConfigProblem]]:
-    if doc.data is None:
-        return None, [doc.problem((), "the config is empty; expected a mapping with 'tasks'")]
-    data = doc.data
-    if isinstance(data, dict):  # top-level `x-...` keys hold YAML anchors to reuse (as in Compose files)
-        data = {key: value for key, value in data.items() if not key.startswith("x-")}
-    try:
-        config = Config.model_validate(data, context={"base_dir": base_dir}, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        return None, [_problem(error, doc) for error in exc.errors(include_url=False)]
-    return config, []
-
-
-def _parse(text: str, filename: str, base_dir: str) -> Config:
-    doc = load_located(text, filename)
-    config, problems = _validate(doc, base_dir)
-    problems = doc.problems + _duplicate_task_names(doc) + problems
-    if problems or config is None:
-        problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems)
-    return _finish(config, doc)
-
-
-def parse_config(text: str, filename: str = "<string>") -> Config:
-    """Validate config text; relative paths in it resolve against `filename`'s folder (cwd for "<...>")."""
-    pseudo = filename.startswith("<")
-    base_dir = os.getcwd() if pseudo else os.path.dirname(os.path.abspath(filename))
-    return _parse(text, filename, base_dir)
-
-
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file; every problem is raised in one ConfigError."""
-    filename = os.fspath(path)
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConfigError([ConfigProblem(filename, 0, 0, "", f"cannot read config file: {reason}")]) from None
-    except UnicodeDecodeError as exc:
-        message = f"config file is not UTF-8 text (byte {exc.start})"
-        raise ConfigError([ConfigProblem(filename, 0, 0, "", message)]) from None
-    return _parse(text, filename, os.path.dirname(os.path.abspath(filename)))
-
 
 __all__ = [
     "Config",
@@ -651,6 +405,4 @@ __all__ = [
     "RetryConfig",
     "SkopeoConfig",
     "Task",
-    "load_config",
-    "parse_config",
 ]

@@ -1,0 +1,132 @@
+"""pydantic validation errors → located problems: one plain message per problem, with hints
+(did you mean, what was found instead, how to quote YAML)."""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+)
+
+from regmirror.config.models import Config, Invalid
+from regmirror.config.yamlloc import LocatedDocument, Path
+from regmirror.errors import ConfigProblem
+
+_TYPE_MESSAGES = {
+    "missing": "required field missing",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected a string",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys to values",
+    "model_attributes_type": "expected a mapping of keys to values",
+    "dict_type": "expected a mapping of keys to values",
+}
+
+
+def _kind(value: Any) -> str:
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (type(None), "nothing (null)"),
+        (bool, "true/false"),
+        (int, "a number"),
+        (float, "a decimal number"),
+        (str, "text"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a value of another kind")
+
+
+def _found_hint(kind: str, value: Any) -> str:
+    if kind == "string_type" and isinstance(value, dict):
+        return " (quote entries like 'semver: >=1.0' so YAML keeps them as text)"
+    if kind == "string_type" and isinstance(value, bool):
+        return " (quote it: YAML reads yes/no/on/off as true/false)"
+    return ""
+
+
+def _model_at(path: Path) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Config
+    for part in path:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (f.alias, n)), None)
+        model = _inner_model(field.annotation) if field else None
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_key(path: Path) -> str:
+    import difflib  # only needed on the error path; keeps cold start short
+
+    key = str(path[-1])
+    model = _model_at(path[:-1])
+    allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key '{key}' (did you mean '{close[0]}'?)"
+    return f"unknown key '{key}'; allowed here: {', '.join(sorted(allowed))}"
+
+
+def _literal_message(error: Any) -> str:
+    import difflib  # only needed on the error path; keeps cold start short
+
+    expected = str(error.get("ctx", {}).get("expected", ""))
+    message = f"expected one of {expected}"
+    given = error.get("input")
+    if isinstance(given, str):
+        options = {option.lower(): option for option in re.findall(r"'([^']*)'", expected)}
+        close = difflib.get_close_matches(given.lower(), list(options), n=1, cutoff=0.6)
+        message += f" (did you mean '{options[close[0]]}'?)" if close else f", not '{given}'"
+    return message
+
+
+def _bound_message(error: Any) -> str:
+    ctx = error.get("ctx", {})
+    if "ge" in ctx:
+        return f"must be at least {ctx['ge']}"
+    return f"must be at most {ctx.get('le')}"
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "literal_error":
+        return _literal_message(error)
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return _bound_message(error)
+    if kind in _TYPE_MESSAGES:
+        found = "" if kind == "missing" else f", found {_kind(error.get('input'))}"
+        return _TYPE_MESSAGES[kind] + found + _found_hint(kind, error.get("input"))
+    return "invalid value"
+
+
+def problem(error: Any, doc: LocatedDocument) -> ConfigProblem:
+    path: Path = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return doc.problem(path, _unknown_key(path), at_key=True)
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, Invalid) and cause.key:  # a check of the whole model, about one of its keys
+        return doc.problem((*path, *cause.key), str(cause), at_key=True)
+    if kind == "value_error" and isinstance(cause, ValueError):
+        return doc.problem(path, str(cause))
+    return doc.problem(path, _message(error), at_key=kind == "missing")
