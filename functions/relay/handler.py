@@ -21,10 +21,9 @@ from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
-from regmirror.model import SyncItem
+from regmirror.model import CopyResult, FailureReason, SyncItem
 from regmirror.registries.ratelimit import default_limits, defer_seconds
 from regmirror.sync.run import sync_item
-from regmirror.sync.skopeo import RATE_LIMIT, CopyResult
 
 logger = Logger()
 tracer = Tracer()
@@ -46,7 +45,7 @@ class CopyFailed(Exception):
 
 
 def _record_metrics(result: CopyResult) -> None:
-    if result.reason == RATE_LIMIT:
+    if result.reason == FailureReason.RATE_LIMIT:
         return  # counted as deferred, not failed
     metric = {"copied": names.IMAGES_COPIED, "skipped": names.IMAGES_SKIPPED}.get(
         result.status, names.IMAGES_FAILED
@@ -81,7 +80,7 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
         "source_digest": result.source_digest,
         "target_digest": result.target_digest,
     }
-    if result.status == "failed" and result.reason == RATE_LIMIT:
+    if result.status == "failed" and result.reason == FailureReason.RATE_LIMIT:
         delay = defer_seconds(item.source.registry) or RATE_LIMIT_DEFAULT_DELAY
         requeue_with_delay(sqs_client(), record.queue_url, record.body, delay)
         metrics.add_metric(name=names.IMAGES_DEFERRED, unit=MetricUnit.Count, value=1)

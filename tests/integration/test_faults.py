@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from regmirror.config import load_config
 from regmirror.errors import AuthError, RegistryError
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, ImageRef, SyncItem
 from regmirror.registries import ratelimit
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
@@ -25,7 +25,7 @@ from regmirror.registries.listers import make_lister
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
 from regmirror.sync.run import Registries, sync_config
-from regmirror.sync.skopeo import CopyResult, SkopeoRelay
+from regmirror.sync.skopeo import SkopeoRelay
 
 from tests.testbed import (
     RegistryServer,

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, ImageRef, SyncItem
 from regmirror.redact import secret_forms
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
 from regmirror.sync.pool import run_items
-from regmirror.sync.skopeo import CopyResult, SkopeoRelay, abort_running
+from regmirror.sync.skopeo import SkopeoRelay, abort_running
 
 from tests.testbed import RegistryServer, get_manifest, manifest_digest, push_image
 

@@ -11,20 +11,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, ImageRef, SyncItem
 from regmirror.redact import MASK, redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
 from regmirror.sync import skopeo as relay_module
-from regmirror.sync.skopeo import (
-    CopyResult,
-    InvalidReference,
-    SkopeoRelay,
-    SkopeoRun,
-    classify_error,
-    count_attempts,
-    host_without_port,
-)
+from regmirror.sync.skopeo import SkopeoRelay, SkopeoRun
+from regmirror.sync.skopeo_args import InvalidReference, host_without_port
+from regmirror.sync.skopeo_errors import classify_error, count_attempts
 
 DIGEST = "sha256:" + "ab" * 32
 TARGET_DIGEST = "sha256:" + "cd" * 32

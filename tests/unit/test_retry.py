@@ -14,7 +14,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from regmirror.errors import AuthError, RegistryError, RegistryResponseError, TokenError
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, ImageRef, SyncItem
 from regmirror.retry import (
     RETRYABLE_COPY_REASONS,
     RetryPolicy,
@@ -30,7 +30,6 @@ from regmirror.retry import (
     retryable_status,
     set_default_attempts,
 )
-from regmirror.sync.skopeo import CopyResult
 
 NOW = 1_800_000_000.0
 

@@ -8,9 +8,44 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
+
+from regmirror.redact import redact, tail
 
 MESSAGE_VERSION = 1
+ERROR_TAIL_CHARS = 2048  # of an error message kept in a result
+
+Status = Literal["copied", "skipped", "failed"]
+
+
+class ItemState(StrEnum):
+    """What the check found for an item (plan output and reports spell them so)."""
+
+    PENDING = "pending"  # enumerated, not checked yet
+    IN_SYNC = "in-sync"
+    COPY = "copy"
+    MISSING = "missing-at-source"
+    CHECK_FAILED = "check-failed"
+
+
+class FailureReason(StrEnum):
+    """Why a copy failed (CopyResult.reason when status == "failed")."""
+
+    TIMEOUT = "timeout"
+    KILLED = "killed"  # by a signal: abort_running(), interpreter exit, or the OOM killer
+    AUTH = "auth"
+    NOT_FOUND = "not-found"
+    TLS = "tls"
+    NETWORK = "network"
+    RATE_LIMIT = "rate-limit"
+    SERVER_ERROR = "server-error"  # a 5xx answer: skopeo 1.9's --retry-times does not retry these
+    # The target did not take a multi-arch index as it is. skopeo then tries to convert it, which
+    # --preserve-digests forbids, and reports only that: a 5xx on the index PUT ends the same way.
+    INDEX_REJECTED = "index-rejected"
+    INVALID_REFERENCE = "invalid-reference"
+    OTHER = "other"
+    CHECK_FAILED = "check-failed"  # the digest check before the copy failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +115,50 @@ class SyncItem:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed sync item: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """Outcome of one item. `reason` is "copied", a skip reason (an ItemState), or a FailureReason."""
+
+    item: SyncItem
+    status: Status
+    reason: str
+    duration: float
+    bytes: int | None
+    source_digest: str | None
+    target_digest: str | None
+    error: str | None
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    @classmethod
+    def failure(
+        cls,
+        item: SyncItem,
+        error: BaseException | str,
+        *,
+        reason: str = FailureReason.OTHER,
+        duration: float = 0.0,
+        attempts: int = 0,
+    ) -> CopyResult:
+        """A failed result for an item that never reached (or crashed around) skopeo.
+
+        Usable as `run_items(..., on_error=CopyResult.failure)`; the message is redacted generically
+        (known secrets must be redacted by the caller, who knows them).
+        """
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return cls(
+            item=item,
+            status="failed",
+            reason=reason,
+            duration=duration,
+            bytes=None,
+            source_digest=item.source_digest or item.source.digest,
+            target_digest=None,
+            error=tail(redact(message), ERROR_TAIL_CHARS),
+            attempts=attempts,
+        )

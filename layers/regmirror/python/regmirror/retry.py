@@ -26,7 +26,7 @@ from typing import TypeVar
 import requests
 import urllib3.exceptions
 
-from regmirror.sync.skopeo import INDEX_REJECTED, NETWORK, RATE_LIMIT, SERVER_ERROR, TIMEOUT, CopyResult
+from regmirror.model import CopyResult, FailureReason
 
 log = logging.getLogger("regmirror.retry")
 
@@ -53,7 +53,15 @@ _PERMANENT_5XX = frozenset({501, 505})
 # Not: auth, not-found, tls, invalid-reference (asking again changes nothing), killed (an abort or
 # the OOM killer), other (unknown: not worth a blind repeat). index-rejected is ambiguous (a 5xx, or
 # a target that refuses the format) and cheap to try again within the bound.
-RETRYABLE_COPY_REASONS = frozenset({NETWORK, TIMEOUT, RATE_LIMIT, SERVER_ERROR, INDEX_REJECTED})
+RETRYABLE_COPY_REASONS = frozenset(
+    {
+        FailureReason.NETWORK,
+        FailureReason.TIMEOUT,
+        FailureReason.RATE_LIMIT,
+        FailureReason.SERVER_ERROR,
+        FailureReason.INDEX_REJECTED,
+    }
+)
 
 # Transport failures that a new attempt can cure. SSLError is a ConnectionError but never transient:
 # a certificate does not become trusted by asking again.

@@ -11,12 +11,12 @@ from typing import Any, TextIO
 from regmirror.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
 from regmirror.config import Config, load_config
 from regmirror.config.values import parse_go_duration
+from regmirror.model import CopyResult
 from regmirror.rules.match import FromMatcher, ToRewriter
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.run import Registries, SyncReport, check_credentials, plan_config, sync_config
-from regmirror.sync.skopeo import CopyResult
 
 log = logging.getLogger("regmirror.cli")
 

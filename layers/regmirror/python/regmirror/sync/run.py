@@ -16,7 +16,7 @@ from typing import Any, cast
 from regmirror.config import Config, RegistryConfig, Task
 from regmirror.errors import AuthError, ConfigError, ConfigProblem
 from regmirror.logs import remember_secret
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, FailureReason, ImageRef, SyncItem
 from regmirror.registries.credentials import Credentials, resolve_credentials
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.listers import make_lister
@@ -41,7 +41,7 @@ from regmirror.sync.plan import (
 )
 from regmirror.sync.pool import run_items
 from regmirror.sync.record import CopyRecord
-from regmirror.sync.skopeo import RATE_LIMIT, CopyResult, SkopeoRelay
+from regmirror.sync.skopeo import SkopeoRelay
 
 log = logging.getLogger("regmirror.service")
 
@@ -345,7 +345,7 @@ def copy_item(
     if wait is not None:
         floor = limits.floor_for(source)
         message = f"{source}: rate-limit budget below {floor} pulls; deferred, retry in {wait}s"
-        return CopyResult.failure(item, message, reason=RATE_LIMIT)
+        return CopyResult.failure(item, message, reason=FailureReason.RATE_LIMIT)
     if task.target.is_ecr or task.target.is_public_ecr:
         in_sync = _prepare_ecr_target(registries, task.target, item)
         if in_sync is not None:

@@ -17,11 +17,8 @@ skopeo 1.9 behaviour this relies on (checked against real registries, see tests/
 from __future__ import annotations
 
 import atexit
-import base64
-import json
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -32,35 +29,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import CopyResult, FailureReason, SyncItem
 from regmirror.redact import redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
-from regmirror.rules.refs import valid_digest, valid_registry_host, valid_repository, valid_tag
+from regmirror.rules.refs import valid_digest
+from regmirror.sync.skopeo_args import (
+    InvalidReference,
+    authfile_content,
+    host_without_port,
+    platform_args,
+    source_reference,
+    target_reference,
+    verifies_tls,
+    write_private,
+)
+from regmirror.sync.skopeo_errors import classify_error, count_attempts
 
 log = logging.getLogger("regmirror.relay")
 
-Status = Literal["copied", "skipped", "failed"]
-
-# Failure reasons (CopyResult.reason when status == "failed").
-TIMEOUT = "timeout"
-KILLED = "killed"  # by a signal: abort_running(), interpreter exit, or the OOM killer
-AUTH = "auth"
-NOT_FOUND = "not-found"
-TLS = "tls"
-NETWORK = "network"
-RATE_LIMIT = "rate-limit"
-SERVER_ERROR = "server-error"  # a 5xx answer: skopeo 1.9's --retry-times does not retry these
-# The target did not take a multi-arch index as it is. skopeo then tries to convert it, which
-# --preserve-digests forbids, and reports only that: a 5xx on the index PUT ends the same way.
-INDEX_REJECTED = "index-rejected"
-INVALID_REFERENCE = "invalid-reference"
-OTHER = "other"
-
 DEFAULT_POLICY_FILE = "/etc/containers/policy.json"
-ERROR_TAIL_CHARS = 2048
 
 # Environment skopeo may inherit: how to reach the network and which roots to trust, nothing else.
 _INHERITED_ENV = (
@@ -78,128 +68,6 @@ _INHERITED_ENV = (
 
 # First match wins; checked against skopeo's final (`level=fatal`) message, lower-cased.
 # Samples of real skopeo 1.9 stderr for each class live in tests/unit/test_relay_args.py.
-_ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        TLS,
-        (
-            "x509:",
-            "tls: ",
-            "http response to https client",
-            "does not look like a tls handshake",
-            "certificate",
-        ),
-    ),
-    (
-        AUTH,
-        (
-            "unauthorized",
-            "authentication required",
-            "access to the resource is denied",
-            "denied:",
-            "invalid username/password",
-            "incorrect username or password",
-            "no basic auth credentials",
-            "401 unauthorized",
-            "403 forbidden",
-        ),
-    ),
-    (RATE_LIMIT, ("toomanyrequests", "too many requests", "429 ", "rate limit")),
-    (
-        NOT_FOUND,
-        (
-            "manifest unknown",
-            "name unknown",
-            "repository name not known",
-            "no image found in image index",
-            "no image found in manifest list",
-            "blob unknown",
-            "not found",
-        ),
-    ),
-    (
-        NETWORK,
-        (
-            "connection refused",
-            "connection reset",
-            "no such host",
-            "i/o timeout",
-            "network is unreachable",
-            "no route to host",
-            "handshake timeout",
-            "context deadline exceeded",
-            "broken pipe",
-            "unexpected eof",
-            ": eof",
-            "server misbehaving",
-            "502 bad gateway",
-            "503 service unavailable",
-            "504 gateway timeout",
-        ),
-    ),
-    (
-        SERVER_ERROR,
-        (
-            "internal server error",
-            "bad gateway",
-            "service unavailable",
-            "gateway timeout",
-            "invalid status code from registry 5",
-            "unexpected http status: 5",
-        ),
-    ),
-    (INDEX_REJECTED, ("manifest list must be converted",)),
-)
-
-_PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_PORT_SUFFIX = re.compile(r":\d+$")
-_FATAL_MSG = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
-
-
-@dataclass(frozen=True, slots=True)
-class CopyResult:
-    """Outcome of one item. `reason` is "copied", a skip reason, or a failure class (see above)."""
-
-    item: SyncItem
-    status: Status
-    reason: str
-    duration: float
-    bytes: int | None
-    source_digest: str | None
-    target_digest: str | None
-    error: str | None
-    attempts: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
-    @classmethod
-    def failure(
-        cls,
-        item: SyncItem,
-        error: BaseException | str,
-        *,
-        reason: str = OTHER,
-        duration: float = 0.0,
-        attempts: int = 0,
-    ) -> CopyResult:
-        """A failed result for an item that never reached (or crashed around) skopeo.
-
-        Usable as `run_items(..., on_error=CopyResult.failure)`; the message is redacted generically
-        (known secrets must be redacted by the caller, who knows them).
-        """
-        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        return cls(
-            item=item,
-            status="failed",
-            reason=reason,
-            duration=duration,
-            bytes=None,
-            source_digest=item.source_digest or item.source.digest,
-            target_digest=None,
-            error=tail(redact(message), ERROR_TAIL_CHARS),
-            attempts=attempts,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,96 +79,6 @@ class SkopeoRun:
     workdir: Path
     digest_file: Path
     secrets: tuple[str, ...]  # forms of every credential in the auth files, for redaction
-
-
-class InvalidReference(ValueError):
-    """A repository, tag, digest, host or platform that does not match the reference grammar."""
-
-
-def classify_error(stderr: str) -> str:
-    """Failure class of a skopeo run from its stderr (the final fatal message when there is one)."""
-    fatal = _FATAL_MSG.findall(stderr)
-    text = (fatal[-1] if fatal else stderr).lower()
-    for reason, needles in _ERROR_CLASSES:
-        if any(needle in text for needle in needles):
-            return reason
-    return OTHER
-
-
-def count_attempts(stderr: str) -> int:
-    """skopeo logs one "Failed, retrying in ..." warning per retry."""
-    return 1 + stderr.count("retrying in")
-
-
-def host_without_port(host: str) -> str:
-    """dregsy's cert folder name: the configured host with its port dropped."""
-    return _PORT_SUFFIX.sub("", host)
-
-
-def verifies_tls(endpoint: Endpoint) -> bool:
-    """Whether skopeo must require HTTPS with a verified certificate for this endpoint."""
-    return endpoint.verify_tls and not endpoint.insecure and not endpoint.plain_http
-
-
-def platform_args(platform: str) -> list[str]:
-    """Global skopeo options selecting one platform, or none for "all"."""
-    if platform == "all":
-        return []
-    parts = platform.split("/")
-    if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.match(p) for p in parts):
-        raise InvalidReference(f"platform {platform!r} is not 'all' or os/arch[/variant]")
-    names = ("--override-os", "--override-arch", "--override-variant")
-    return [f"{name}={value}" for name, value in zip(names, parts, strict=False)]
-
-
-def docker_reference(endpoint: Endpoint, repository: str, *, tag: str | None, digest: str | None) -> str:
-    """`docker://host/repo@digest` (preferred) or `docker://host/repo:tag`, every part validated."""
-    host = endpoint.skopeo_host
-    path = endpoint.repository_path(repository)
-    if not valid_registry_host(host):
-        raise InvalidReference(f"registry host {host!r} is not host[:port]")
-    if not valid_repository(path):
-        raise InvalidReference(f"repository {path!r} does not match the distribution grammar")
-    if digest is not None:
-        if not valid_digest(digest):
-            raise InvalidReference(f"digest {digest!r} is not algorithm:hex")
-        return f"docker://{host}/{path}@{digest}"
-    if tag is None or not valid_tag(tag):
-        raise InvalidReference(f"tag {tag!r} does not match the distribution grammar")
-    return f"docker://{host}/{path}:{tag}"
-
-
-def source_reference(item: SyncItem, endpoint: Endpoint) -> str:
-    """Pull by digest when one is known (what dregsy does), else by tag."""
-    digest = item.source_digest or item.source.digest
-    return docker_reference(endpoint, item.source.repository, tag=item.source.tag, digest=digest)
-
-
-def target_reference(item: SyncItem, endpoint: Endpoint) -> str:
-    """Push by tag; a tag-less item is pushed by digest (the source digest only when the whole index
-    is copied, since a single-platform copy has the platform manifest's digest)."""
-    target: ImageRef = item.target
-    if target.tag:
-        return docker_reference(endpoint, target.repository, tag=target.tag, digest=None)
-    digest = target.digest
-    if digest is None and item.platform == "all":
-        digest = item.source_digest or item.source.digest
-    if digest is None:
-        raise InvalidReference(f"target {target} has no tag, and no digest to push by for {item.platform}")
-    return docker_reference(endpoint, target.repository, tag=None, digest=digest)
-
-
-def authfile_content(endpoint: Endpoint, creds: Credentials) -> str:
-    """containers-auth.json with one entry keyed by the host skopeo looks up (`docker.io` for Hub)."""
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-    return json.dumps({"auths": {endpoint.skopeo_host: {"auth": token}}})
-
-
-def write_private(path: Path, content: str) -> None:
-    """Create `path` with mode 0600 from the start (never briefly world-readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
 
 
 class SkopeoRelay:
@@ -339,7 +117,7 @@ class SkopeoRelay:
             with self.prepare(item, source, target, source_creds, target_creds) as run:
                 return self._execute(item, run, start, size_hint)
         except InvalidReference as exc:
-            return CopyResult.failure(item, str(exc), reason=INVALID_REFERENCE)
+            return CopyResult.failure(item, str(exc), reason=FailureReason.INVALID_REFERENCE)
         except OSError as exc:
             # Work dir, CA file or binary trouble: paths only, no secrets in these messages.
             return CopyResult.failure(item, exc, duration=time.monotonic() - start)
@@ -446,12 +224,15 @@ class SkopeoRelay:
             attempts=count_attempts(stderr),
         )
 
-    def _failure(self, returncode: int | None, stderr: str) -> tuple[str, str]:
+    def _failure(self, returncode: int | None, stderr: str) -> tuple[FailureReason, str]:
         """(reason, message) of a run that did not succeed; `returncode` None means timed out."""
         if returncode is None:
-            return TIMEOUT, f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}"
+            return (
+                FailureReason.TIMEOUT,
+                f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}",
+            )
         if returncode < 0:
-            return KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
+            return FailureReason.KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
         return classify_error(stderr), stderr.strip()
 
     def _run_process(self, run: SkopeoRun) -> tuple[int | None, str]:
