@@ -23,7 +23,8 @@ from regmirror.logs import configure_logging
 from regmirror.model import SyncItem
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.sync.record import CopyRecord
-from regmirror.sync.run import Registries, sync_config
+from regmirror.sync.registries import Registries
+from regmirror.sync.run import sync_config
 
 
 class ListedSource:

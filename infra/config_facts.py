@@ -15,7 +15,6 @@ from pathlib import Path
 
 from regmirror.config import Config, MappingConfig, RegistryConfig, Task, load_config
 from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME
-from regmirror.rules.match import FromMatcher, ToRewriter
 
 # Characters that end the literal prefix of a regular expression.
 _REGEX_META = set(".[](){}*+?|^$\\")
@@ -151,16 +150,15 @@ def _target_pattern(mapping: MappingConfig) -> str:
     """Target repository name (or `prefix*`) a mapping writes, as far as the config tells."""
     if mapping.to_is_regex:
         return "*"  # a `to` regex may write anywhere (and leaves unmatched paths unchanged)
-    rewriter = ToRewriter.parse(mapping.to, from_is_regex=mapping.from_is_regex)
     if not mapping.from_is_regex:
-        return rewriter.rewrite(FromMatcher.parse(mapping.from_).plain_path()).path
+        return mapping.rule.target(mapping.rule.plain_path).path
     base = f"{mapping.to.strip('/')}/" if mapping.to else ""
     return f"{base}{literal_prefix(mapping.from_pattern)}*"
 
 
 def _source_pattern(mapping: MappingConfig) -> str:
     if not mapping.from_is_regex:
-        return FromMatcher.parse(mapping.from_).plain_path()
+        return mapping.rule.plain_path
     return f"{literal_prefix(mapping.from_pattern)}*"
 
 
@@ -230,7 +228,7 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
     any_repository = False
     for mapping in task.mappings:
         if not mapping.from_is_regex:
-            exact.add(FromMatcher.parse(mapping.from_).plain_path())
+            exact.add(mapping.rule.plain_path)
             continue
         prefix = literal_prefix(mapping.from_pattern)
         if prefix:

@@ -21,7 +21,7 @@ from regmirror.aws.events import parse_push_event, parse_registry_aliases
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.planner import tag_item
 from regmirror.aws.sqs import QueueSender
-from regmirror.sync.run import plan_push_event
+from regmirror.sync.enumerate import plan_push_event
 
 logger = Logger()
 tracer = Tracer()

@@ -23,7 +23,7 @@ from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import CopyResult, FailureReason, SyncItem
 from regmirror.registries.ratelimit import default_limits, defer_seconds
-from regmirror.sync.run import sync_item
+from regmirror.sync.copy import sync_item
 
 logger = Logger()
 tracer = Tracer()

@@ -12,7 +12,9 @@ from regmirror.config import Config, load_config
 from regmirror.model import SyncItem
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.sync.record import CopyRecord
-from regmirror.sync.run import Registries, SyncReport, plan_config, sync_config
+from regmirror.sync.registries import Registries
+from regmirror.sync.reports import SyncReport
+from regmirror.sync.run import plan_config, sync_config
 
 from tests.testbed import RegistryServer, manifest_digest, push_image
 

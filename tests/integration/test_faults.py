@@ -24,7 +24,8 @@ from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.listers import make_lister
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
-from regmirror.sync.run import Registries, sync_config
+from regmirror.sync.registries import Registries
+from regmirror.sync.run import sync_config
 from regmirror.sync.skopeo import SkopeoRelay
 
 from tests.testbed import (

@@ -12,7 +12,7 @@ import pytest
 from regmirror.cli.daemon import Daemon
 from regmirror.config import Config, Task
 from regmirror.sync.plan import Plan
-from regmirror.sync.run import SyncReport
+from regmirror.sync.reports import SyncReport
 
 from tests.testbed import write_config
 

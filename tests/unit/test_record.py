@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from regmirror.errors import RegistryError
 from regmirror.model import ImageRef, SyncItem
-from regmirror.sync.plan import TagDigestListings
+from regmirror.sync.check import TagDigestListings
 from regmirror.sync.record import CLOCK_SKEW, PRUNE_AFTER, CopyRecord, default_record_path
 
 A = "sha256:" + "a" * 64

@@ -182,10 +182,18 @@ class _Spec:
 
 def test_resolve_settings_precedence() -> None:
     glob = _Spec(max_items=50, cache_duration=3600.0, page_size=200)
-    plain = _Spec(registry="r", auth=None, lister=None)
+    plain = _Spec(registry="r", auth=None, lister=None, is_ecr=False, is_public_ecr=False)
     assert resolve_settings(plain, glob) == ListerSettings("catalog", 200, 50, 3600.0, None)  # type: ignore[arg-type]
-    local = _Spec(registry="r", auth=None, lister=_Spec(type="index", page_size=7, max_items=-1, search="x"))
+    local = _Spec(
+        registry="r",
+        auth=None,
+        is_ecr=False,
+        is_public_ecr=False,
+        lister=_Spec(type="index", page_size=7, max_items=-1, search="x"),
+    )
     assert resolve_settings(local, glob) == ListerSettings("index", 7, -1, 3600.0, "x")  # type: ignore[arg-type]
-    ecr = _Spec(registry="1.dkr.ecr.eu-west-1.amazonaws.com", auth=None, lister=None, is_ecr=True)
+    ecr = _Spec(
+        registry="1.dkr.ecr.eu-west-1.amazonaws.com", auth=None, lister=None, is_ecr=True, is_public_ecr=False
+    )
     assert resolve_settings(ecr, None).type == "ecr"  # type: ignore[arg-type]
     assert resolve_settings(plain, None) == ListerSettings("catalog", 1000, None, 0.0, None)  # type: ignore[arg-type]

@@ -16,20 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from regmirror.config import Config
-from regmirror.model import SyncItem
-from regmirror.sync.plan import (
-    CHECK_FAILED,
-    COPY,
-    IN_SYNC,
-    MISSING,
-    PlannedItem,
-    TagDigestListings,
-    check_duplicate_targets,
-    check_item,
-    enumerate_task,
-    finalize_item,
-)
-from regmirror.sync.run import Registries
+from regmirror.model import ItemState, SyncItem
+from regmirror.sync.check import TagDigestListings, check_item, finalize_item
+from regmirror.sync.enumerate import check_duplicate_targets, enumerate_task
+from regmirror.sync.plan import PlannedItem
+from regmirror.sync.registries import Registries
 
 log = logging.getLogger("regmirror.aws.planner")
 
@@ -146,14 +137,14 @@ class TaskPlanner:
     @staticmethod
     def _count(checked: Iterable[PlannedItem], outcome: PlanOutcome) -> Iterator[PlannedItem]:
         for planned in checked:
-            if planned.state == COPY:
+            if planned.state == ItemState.COPY:
                 yield planned
-            elif planned.state == IN_SYNC:
+            elif planned.state == ItemState.IN_SYNC:
                 outcome.in_sync += 1
-            elif planned.state == MISSING:
+            elif planned.state == ItemState.MISSING:
                 outcome.missing += 1
                 log.warning("%s: %s", planned.item.source, planned.note)
-            elif planned.state == CHECK_FAILED:
+            elif planned.state == ItemState.CHECK_FAILED:
                 outcome.check_failed += 1
                 log.error(
                     "%s → %s: digest check failed: %s", planned.item.source, planned.item.target, planned.note

@@ -12,11 +12,13 @@ from regmirror.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
 from regmirror.config import Config, load_config
 from regmirror.config.values import parse_go_duration
 from regmirror.model import CopyResult
-from regmirror.rules.match import FromMatcher, ToRewriter
+from regmirror.rules.mapping import Mapping
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.record import CopyRecord, default_record_path
-from regmirror.sync.run import Registries, SyncReport, check_credentials, plan_config, sync_config
+from regmirror.sync.registries import Registries
+from regmirror.sync.reports import SyncReport
+from regmirror.sync.run import check_credentials, plan_config, sync_config
 
 log = logging.getLogger("regmirror.cli")
 
@@ -92,16 +94,15 @@ def open_record(args: argparse.Namespace) -> CopyRecord | None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    matcher = FromMatcher.parse(args.from_)
-    rewriter = ToRewriter.parse(args.to, from_is_regex=matcher.is_regex)
-    selector = TagSelector.parse(args.tags) if args.tags else None
+    rule = Mapping.parse(args.from_, args.to, args.tags)
+    selector = rule.tags if args.tags else None
     names = list(args.names)
     if args.registry:
         names += _catalog_names(args.registry, args.insecure)
     if not names:
         print("regmirror match: give names, or --registry to use a catalog", file=sys.stderr)
         return EXIT_USAGE
-    rows = [_match_row(matcher, rewriter, name) for name in names]
+    rows = [_match_row(rule, name) for name in names]
     if args.json:
         print_json({"rows": rows, "tags": selector.explain() if selector else "all tags"})
     else:
@@ -109,9 +110,9 @@ def cmd_match(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _match_row(matcher: FromMatcher, rewriter: ToRewriter, name: str) -> dict[str, Any]:
-    hit = matcher.matches(name) if matcher.is_regex else name == matcher.plain_path()
-    rewrite = rewriter.rewrite(name) if hit else None
+def _match_row(rule: Mapping, name: str) -> dict[str, Any]:
+    hit = rule.selects(name)
+    rewrite = rule.target(name) if hit else None
     return {
         "name": name,
         "matched": hit,

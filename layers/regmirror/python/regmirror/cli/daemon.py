@@ -21,7 +21,8 @@ from typing import Any
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError
 from regmirror.sync.record import CopyRecord
-from regmirror.sync.run import SyncReport, sync_config
+from regmirror.sync.reports import SyncReport
+from regmirror.sync.run import sync_config
 
 log = logging.getLogger("regmirror.daemon")
 

@@ -13,7 +13,6 @@ from pydantic import (
     ValidationError,
 )
 
-from regmirror.config import values
 from regmirror.config.models import MIN_AUTH_REFRESH, Config, RegistryConfig, Task, scalar_text
 from regmirror.config.problems import problem
 from regmirror.config.yamlloc import LocatedDocument, Path, load_located
@@ -64,7 +63,7 @@ def _finish_task(config: Config, doc: LocatedDocument, index: int, task: Task) -
     for number, mapping in enumerate(task.mappings):
         path: Path = ("tasks", index, "mappings", number)
         mapping._line = doc.value_position(path).line
-        note = values.from_note(mapping.from_) if mapping.from_is_regex else ""
+        note = mapping.rule.note
         if note:
             _warn(config, doc, (*path, "from"), note)
     for side in ("source", "target"):

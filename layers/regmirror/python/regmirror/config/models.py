@@ -26,8 +26,11 @@ from regmirror.config import values
 from regmirror.config.yamlloc import YamlFloat, YamlInt
 from regmirror.errors import AuthError, ConfigError, ConfigProblem
 from regmirror.registries.credentials import check_auth_spec
-from regmirror.registries.endpoint import DOCKER_HUB_ALIASES, Endpoint
-from regmirror.rules.match import REGEX_PREFIX
+from regmirror.registries.dockerhub.hosts import is_docker_hub
+from regmirror.registries.endpoint import Endpoint
+from regmirror.rules.mapping import Mapping
+from regmirror.rules.match import REGEX_PREFIX, ToRewriter
+from regmirror.rules.tags import TagSelector
 
 MIN_INTERVAL = 30  # seconds, as dregsy
 MIN_AUTH_REFRESH = 3600.0  # seconds, as dregsy
@@ -277,7 +280,7 @@ def _check_lister_fits(registry: RegistryConfig) -> None:
     lister = registry.lister
     if lister is None or lister.base_url is not None:
         return  # an explicit API URL may point anywhere (tests, mirrors)
-    if lister.type == "dockerhub" and registry.registry.lower() not in DOCKER_HUB_ALIASES:
+    if lister.type == "dockerhub" and not is_docker_hub(registry.registry):
         raise Invalid(
             "the dockerhub lister works with Docker Hub only (registry.hub.docker.com)", "lister", "type"
         )
@@ -289,19 +292,40 @@ def _check_lister_fits(registry: RegistryConfig) -> None:
 
 
 def _optional_to(value: str | None) -> str | None:
-    return None if value is None or value == "" else values.check_to(value)
+    return None if value is None or value == "" else values.parse_to(value)
+
+
+def _parsed(value: str) -> Any:
+    """What a validator parsed `value` into (see config.values.Parsed)."""
+    assert isinstance(value, values.Parsed), "a mapping's from/to/tags are parsed by their validators"
+    return value.parsed
 
 
 class MappingConfig(_Model):
-    from_: Annotated[Name, AfterValidator(values.check_from)] = Field(alias="from")
+    from_: Annotated[Name, AfterValidator(values.parse_from)] = Field(alias="from")
     to: Annotated[Text | None, AfterValidator(_optional_to)] = None
     tags: Annotated[
-        list[Annotated[Text, AfterValidator(values.check_tag_entry)]], BeforeValidator(_null_as_empty)
+        list[Annotated[Text, AfterValidator(values.parse_tag_entry)]], BeforeValidator(_null_as_empty)
     ] = Field(default_factory=list)
     platform: Annotated[Text, AfterValidator(values.check_platform)] = "all"
     # ours: refuse to plan more images than this (a guard against runaway regexes)
     max_images: int | None = Field(default=None, alias="max-images", ge=1)
     _line: int = PrivateAttr(default=0)
+    _rule: Mapping | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _assemble_rules(self) -> MappingConfig:
+        """The `Mapping` every user of this mapping asks, made of what the validators parsed."""
+        destination = ToRewriter("keep") if self.to is None else _parsed(self.to)
+        tags = TagSelector.combine(_parsed(entry) for entry in self.tags)
+        self._rule = Mapping.of(_parsed(self.from_), destination, tags)
+        return self
+
+    @property
+    def rule(self) -> Mapping:
+        """The parsed mapping (always set once the model is validated)."""
+        assert self._rule is not None  # set by _parse_rules
+        return self._rule
 
     @property
     def line(self) -> int:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from regmirror.rules.goregex import GoRegexp, RegexError, parse_template
+from regmirror.rules.goregex import GoRegexp, RegexError
+from regmirror.rules.mapping import check_groups
 from regmirror.rules.match import FromMatcher, ToRewriter
 from regmirror.rules.refs import valid_registry_host
-from regmirror.rules.tags import TagEntryError, TagSelector
+from regmirror.rules.tags import parse_entry
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?P<host>{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]+))?")
@@ -42,8 +44,8 @@ _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*?,/#-]+")
 
 
-# ---------------------------------------------------------------------------- from / to / tags
-# Parsed by the modules that later run them, so the config accepts exactly what they can execute.
+# ---------------------------------------------------------------------------- regexes and tags
+# Parsed once, by the validators below; MappingConfig assembles the rules.mapping.Mapping of them.
 
 
 def compile_regex(pattern: str) -> GoRegexp:
@@ -54,49 +56,31 @@ def compile_regex(pattern: str) -> GoRegexp:
         raise ValueError(f"invalid regular expression '{pattern}': {exc.reason}") from None
 
 
-def _check_group(ref_number: int, name: str, regex: GoRegexp) -> None:
-    if ref_number >= 0:
-        if ref_number > regex.group_count:
-            raise ValueError(
-                f"replacement refers to group ${name} but the regex has {regex.group_count} group(s)"
-            )
-        return
-    if name not in regex.group_names:
-        hint = ""
-        digits = re.match(r"[0-9]+", name)
-        if digits:
-            hint = f" (Go reads ${name} as a group named '{name}'; write ${{{int(digits.group(0))}}} instead)"
-        raise ValueError(f"replacement refers to group '{name}', which the regex does not define{hint}")
+class Parsed(str):
+    """Config text that carries what it was parsed into (`parsed`): validating a value parses it,
+    and that parse is the one every user of the config gets (nothing parses it again)."""
+
+    parsed: Any
+
+    def __new__(cls, text: str, parsed: Any) -> Parsed:
+        value = super().__new__(cls, text)
+        value.parsed = parsed
+        return value
 
 
-def check_from(value: str) -> str:
+def parse_from(value: str) -> Parsed:
     """A mapping's `from`: `regex:<re>` (anchored like dregsy, must compile) or a repository path."""
-    FromMatcher.parse(value)
-    return value
+    return Parsed(value, FromMatcher.parse(value))
 
 
-def from_note(value: str) -> str:
-    """A caveat about how dregsy anchors this `from` regex, or ""."""
-    return FromMatcher.parse(value).note
-
-
-def check_to(value: str) -> str:
+def parse_to(value: str) -> Parsed:
     """A mapping's `to`: `regex:<re>,<replacement>` or a repository path; group references must exist."""
-    rewriter = ToRewriter.parse(value, from_is_regex=False)
-    if rewriter.regexp is not None:
-        for piece in parse_template(rewriter.replacement):
-            if not isinstance(piece, str):
-                _check_group(piece.number, piece.name, rewriter.regexp)
-    return value
+    return Parsed(value, check_groups(ToRewriter.parse(value, from_is_regex=False)))
 
 
-def check_tag_entry(value: str) -> str:
+def parse_tag_entry(value: str) -> Parsed:
     """One `tags` entry: `semver:`/`regex:`/`keep:` filter or a verbatim tag/digest (trimmed, like dregsy)."""
-    try:
-        TagSelector.parse([value])
-    except TagEntryError as exc:
-        raise ValueError(exc.reason) from None
-    return value.strip()
+    return Parsed(value.strip(), parse_entry(value))
 
 
 # ---------------------------------------------------------------------------- registries

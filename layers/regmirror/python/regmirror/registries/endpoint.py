@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Docker Hub is written many ways in configs; its registry API lives at one host.
-DOCKER_HUB_ALIASES = frozenset(
-    {"docker.io", "index.docker.io", "registry.hub.docker.com", "registry-1.docker.io"}
+from regmirror.registries.dockerhub.hosts import (
+    DOCKER_HUB_API_HOST,
+    DOCKER_HUB_SKOPEO_HOST,
+    OFFICIAL_NAMESPACE,
+    is_docker_hub,
 )
-DOCKER_HUB_API_HOST = "registry-1.docker.io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class Endpoint:
 
     @property
     def is_docker_hub(self) -> bool:
-        return self.host.lower() in DOCKER_HUB_ALIASES
+        return is_docker_hub(self.host)
 
     @property
     def api_host(self) -> str:
@@ -32,12 +33,12 @@ class Endpoint:
     @property
     def skopeo_host(self) -> str:
         """Host as skopeo's `docker://` transport expects it."""
-        return "docker.io" if self.is_docker_hub else self.host
+        return DOCKER_HUB_SKOPEO_HOST if self.is_docker_hub else self.host
 
     def repository_path(self, repository: str) -> str:
         """Docker Hub's official images live under `library/`; other registries take names as they are."""
         if self.is_docker_hub and "/" not in repository:
-            return f"library/{repository}"
+            return f"{OFFICIAL_NAMESPACE}/{repository}"
         return repository
 
     def __repr__(self) -> str:  # never show the auth spec

@@ -162,6 +162,13 @@ class ToRewriter:
             raise ValueError(f"'to' uses an invalid regular expression {pattern!r}: {exc.reason}") from None
         return cls("regex", regexp=regexp, replacement=replacement)
 
+    def for_from(self, *, from_is_regex: bool) -> ToRewriter:
+        """This `to` for a `from` of that kind: a plain path is a prefix after a regex `from` and the
+        whole new path after a plain one (the parse is not repeated)."""
+        if self.kind not in ("prefix", "replace"):
+            return self
+        return ToRewriter("prefix" if from_is_regex else "replace", self.target)
+
     def rewrite(self, source_path: str) -> Rewrite:
         """Target path for a source repository path (given without leading `/`)."""
         path = source_path.lstrip("/")

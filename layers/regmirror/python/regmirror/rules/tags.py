@@ -66,12 +66,21 @@ class TagPattern:
 
 
 @dataclass(slots=True)
-class _Entries:
+class TagEntry:
+    """One parsed `tags` entry (its share of a TagSelector; see `TagSelector.combine`)."""
+
     verbatim: list[str] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)
     patterns: list[TagPattern] = field(default_factory=list)
     keep: list[TagPattern] = field(default_factory=list)
     latest: int | None = None
+
+
+def parse_entry(text: str) -> TagEntry:
+    """One `tags` entry (trimmed, like dregsy); ValueError says what is wrong with it."""
+    entry = TagEntry()
+    _read_entry(text.strip(), entry)
+    return entry
 
 
 def _parse_latest(count: str) -> int:
@@ -80,7 +89,7 @@ def _parse_latest(count: str) -> int:
     return int(count)
 
 
-def _read_keep(body: str, entries: _Entries) -> None:
+def _read_keep(body: str, entries: TagEntry) -> None:
     latest = _KEEP_LATEST.fullmatch_groups(body)
     if latest is not None and latest[0] is not None:
         entries.latest = _parse_latest(latest[0])  # given more than once, the last one wins
@@ -88,7 +97,7 @@ def _read_keep(body: str, entries: _Entries) -> None:
         entries.keep.append(TagPattern.parse(body))
 
 
-def _read_entry(entry: str, entries: _Entries) -> None:
+def _read_entry(entry: str, entries: TagEntry) -> None:
     if entry.startswith(SEMVER_PREFIX):
         entries.ranges.append(Range.parse(entry[len(SEMVER_PREFIX) :]))
     elif entry.startswith(REGEX_PREFIX):
@@ -135,22 +144,42 @@ class TagSelector:
     @classmethod
     def parse(cls, entries: list[str] | None) -> TagSelector:
         """`TagEntryError` (a ValueError naming the entry's index) on the first bad entry."""
-        parsed = _Entries()
+        selector, problems = cls.parse_all(entries)
+        if selector is None:
+            raise problems[0]
+        return selector
+
+    @classmethod
+    def parse_all(cls, entries: list[str] | None) -> tuple[TagSelector | None, list[TagEntryError]]:
+        """(selector, []) or (None, a TagEntryError for every bad entry)."""
+        parsed: list[TagEntry] = []
+        problems: list[TagEntryError] = []
         for index, raw in enumerate(entries or []):
             if not isinstance(raw, str):
                 reason = f"expected a string, got {type(raw).__name__} (quote the value in YAML)"
-                raise TagEntryError(index, raw, reason)
+                problems.append(TagEntryError(index, raw, reason))
+                continue
             try:
-                _read_entry(raw.strip(), parsed)
+                parsed.append(parse_entry(raw))
             except ValueError as exc:
-                raise TagEntryError(index, raw, str(exc)) from None
-        return cls(
-            tuple(parsed.verbatim),
-            tuple(parsed.ranges),
-            tuple(parsed.patterns),
-            tuple(parsed.keep),
-            parsed.latest,
-        )
+                problems.append(TagEntryError(index, raw, str(exc)))
+        return (None, problems) if problems else (cls.combine(parsed), [])
+
+    @classmethod
+    def combine(cls, entries: Iterable[TagEntry]) -> TagSelector:
+        """The selector of a `tags` list whose entries were parsed one by one (`parse_entry`)."""
+        verbatim: list[str] = []
+        ranges: list[Range] = []
+        patterns: list[TagPattern] = []
+        keep: list[TagPattern] = []
+        latest: int | None = None
+        for entry in entries:
+            verbatim += entry.verbatim
+            ranges += entry.ranges
+            patterns += entry.patterns
+            keep += entry.keep
+            latest = entry.latest if entry.latest is not None else latest  # the last one wins
+        return cls(tuple(verbatim), tuple(ranges), tuple(patterns), tuple(keep), latest)
 
     @property
     def has_filters(self) -> bool:

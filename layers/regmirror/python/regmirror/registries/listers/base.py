@@ -12,7 +12,10 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
+
+if TYPE_CHECKING:
+    from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.listers")
 
@@ -80,10 +83,10 @@ def _first_set(*values: int | None) -> int | None:
 
 
 def _default_type(source: SourceSpec) -> str:
-    """dregsy switches ECR registries (private and public) to the ECR API without being told."""
-    if getattr(source, "is_ecr", False) or getattr(source, "is_public_ecr", False):
-        return "ecr"
-    return "catalog"
+    """The default lister of the registry's kind (ECR's own API for ECR registries, as dregsy)."""
+    from regmirror.registries.kinds import kind_of
+
+    return kind_of(cast("RegistrySpec", source)).default_lister
 
 
 def resolve_settings(source: SourceSpec, global_lister: GlobalListerSpec | None) -> ListerSettings:

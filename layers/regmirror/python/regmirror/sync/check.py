@@ -1,0 +1,182 @@
+"""Stage 2: compare manifest digests of source and target, in parallel, giving each item its state:
+`in-sync`, `copy` or `missing-at-source` (`check-failed` when a registry did not answer). HEAD only: an
+unchanged tag costs no manifest GET on the source (Docker Hub counts GETs); a digest-bearing listing
+(ECR) or a fresh copy-record entry replaces HEADs where it can.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from regmirror.errors import RegmirrorError
+from regmirror.model import ItemState, SyncItem
+from regmirror.registries.distribution.media import is_index
+from regmirror.registries.manifests import ManifestSource
+from regmirror.rules.refs import valid_digest
+from regmirror.sync.plan import PlannedItem
+
+if TYPE_CHECKING:
+    from regmirror.sync.record import CopyRecord
+
+log = logging.getLogger("regmirror.plan")
+
+
+def check_items(
+    items: Iterable[PlannedItem],
+    source_for: Callable[[SyncItem], ManifestSource],
+    target_for: Callable[[SyncItem], ManifestSource],
+    *,
+    workers: int = 8,
+    record: CopyRecord | None = None,
+) -> Iterator[PlannedItem]:
+    """Phase 2: source digest (listing or HEAD) and target check (record or HEAD) per item, in
+    parallel; yields items in input order as their state is known."""
+    listings = TagDigestListings()
+
+    def check(p: PlannedItem) -> PlannedItem:
+        return check_item(p, source_for(p.item), target_for(p.item), record=record, listings=listings)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
+        yield from pool.map(check, items)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A source digest taken from a digest-bearing listing (no media type there)."""
+
+    digest: str
+    media_type: str | None = None
+
+
+class TagDigestListings:
+    """Digest-bearing listings (`TagDigestSource.tag_digests`) fetched once per source repository for
+    one planning run and shared by the checking threads. A source without them, a failed listing or a
+    tag missing from it falls back to a HEAD."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[int, str], threading.Lock] = {}
+        self._digests: dict[tuple[int, str], dict[str, str] | None] = {}
+
+    def digest(self, source: ManifestSource, repository: str, tag: str | None) -> str | None:
+        fetch = getattr(source, "tag_digests", None)
+        if fetch is None or tag is None:
+            return None
+        digests = self._listing(fetch, id(source), repository)
+        found = digests.get(tag) if digests else None
+        return found if isinstance(found, str) and valid_digest(found) else None
+
+    def _listing(
+        self, fetch: Callable[[str], dict[str, str] | None], source_id: int, repository: str
+    ) -> dict[str, str] | None:
+        key = (source_id, repository)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one listing per repository even when its tags are checked concurrently
+            if key not in self._digests:
+                try:
+                    self._digests[key] = fetch(repository)
+                except RegmirrorError as exc:
+                    log.warning(
+                        "digest listing of %s failed, checking its tags one by one: %s", repository, exc
+                    )
+                    self._digests[key] = None
+            return self._digests[key]
+
+
+def check_item(
+    planned: PlannedItem,
+    source: ManifestSource,
+    target: ManifestSource,
+    *,
+    record: CopyRecord | None = None,
+    listings: TagDigestListings | None = None,
+) -> PlannedItem:
+    """One item's state. The source digest always comes from the source (a digest-bearing listing or
+    a HEAD); the target check may be replaced by a fresh copy-record entry for that source digest."""
+    item = planned.item
+    try:
+        src = _source_manifest(item, source, listings)
+        if src is None:
+            planned.state, planned.note = ItemState.MISSING, "source has no such tag or digest"
+            return planned
+        planned.source_digest = src.digest
+        entry = record.trusted(item, src.digest) if record is not None else None
+        if entry is not None:
+            planned.target_digest = entry.target_digest
+            planned.state, planned.note = ItemState.IN_SYNC, "copy record (target not checked)"
+            return planned
+        planned.target_digest = _target_digest(item, target)
+        planned.state = _compare_with_record(planned, src, record)
+    except RegmirrorError as exc:
+        planned.state, planned.note = ItemState.CHECK_FAILED, str(exc)
+    return planned
+
+
+def _source_manifest(item: SyncItem, source: ManifestSource, listings: TagDigestListings | None) -> Any:
+    if listings is not None and item.source.digest is None:
+        listed = listings.digest(source, item.source.repository, item.source.tag)
+        if listed is not None:
+            return _Listed(listed)
+    return source.head_manifest(item.source.repository, item.source.reference)
+
+
+def _target_digest(item: SyncItem, target: ManifestSource) -> str | None:
+    if item.target.tag is None and item.target.digest:
+        tgt = target.head_manifest(item.target.repository, item.target.digest)
+    else:
+        tgt = target.head_manifest(item.target.repository, item.target.reference)
+    return tgt.digest if tgt is not None else None
+
+
+def _compare_with_record(planned: PlannedItem, src: Any, record: CopyRecord | None) -> ItemState:
+    """`_compare`, plus: the target holds what the record says was copied from this very source
+    digest (how a single-platform copy of a multi-arch source is proven in sync). Keeps the record
+    up to date with what the check found."""
+    item, source_digest = planned.item, str(src.digest)
+    if record is not None and record.proves(item, source_digest, planned.target_digest):
+        state = ItemState.IN_SYNC
+    else:
+        state = _compare(planned, src)
+    if record is not None and planned.target_digest is not None and state == ItemState.IN_SYNC:
+        record.verified(item, source_digest, planned.target_digest)
+    elif record is not None:
+        record.forget(item)
+    return state
+
+
+def _compare(planned: PlannedItem, src: Any) -> ItemState:
+    if planned.target_digest is None:
+        planned.note = "not in target"
+        return ItemState.COPY
+    if planned.target_digest == src.digest:
+        return ItemState.IN_SYNC
+    if planned.item.platform != "all" and is_index(src.media_type):
+        # One platform of a multi-arch source: the target holds that platform's manifest, whose digest
+        # differs from the index's. Re-copying is cheap (skopeo skips present blobs) but we cannot
+        # prove equality without a GET of the source index, so say why we copy.
+        planned.note = "single-platform copy of a multi-arch source (no digest proof without a GET)"
+        return ItemState.COPY
+    planned.note = "digest differs"
+    return ItemState.COPY
+
+
+def finalize_item(planned: PlannedItem) -> SyncItem:
+    """The item to enqueue: pinned to the digest seen at plan time, so source and check agree."""
+    item = planned.item
+    if planned.source_digest and not item.source_digest:
+        return SyncItem(
+            task=item.task,
+            source=item.source,
+            target=item.target,
+            platform=item.platform,
+            mapping=item.mapping,
+            source_digest=planned.source_digest,
+            extra=item.extra,
+        )
+    return item

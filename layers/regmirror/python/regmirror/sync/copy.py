@@ -1,0 +1,107 @@
+"""Stage 3: copy one checked item, within the source's rate-limit budget and copy slots, after its
+target is prepared (the target's kind: e.g. an ECR repository created); and `sync_item`, the relay's
+"check, then copy only when needed" for one queue message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from regmirror.config import Config
+from regmirror.model import CopyResult, FailureReason, ItemState, SyncItem
+from regmirror.registries.ratelimit import RateLimits, default_limits
+from regmirror.registries.sizes import image_bytes
+from regmirror.sync.check import check_item, finalize_item
+from regmirror.sync.plan import PlannedItem
+from regmirror.sync.registries import Registries, shared_registries
+from regmirror.sync.skopeo import SkopeoRelay
+
+
+def make_relay(config: Config) -> SkopeoRelay:
+    return SkopeoRelay(binary=config.skopeo.binary, certs_root=config.skopeo.certs_dir)
+
+
+def copy_item(
+    registries: Registries, relay: SkopeoRelay, item: SyncItem, *, limits: RateLimits | None = None
+) -> CopyResult:
+    """One copy, once the source's rate-limit budget allows (waiting at most `limits.max_wait`) and
+    one of its copy slots is free; a budget that stays short fails the copy as "rate-limit"."""
+    task = registries.task(item.task)
+    limits = limits or default_limits()
+    source = task.source.registry
+    wait = limits.acquire(source)
+    if wait is not None:
+        floor = limits.floor_for(source)
+        message = f"{source}: rate-limit budget below {floor} pulls; deferred, retry in {wait}s"
+        return CopyResult.failure(item, message, reason=FailureReason.RATE_LIMIT)
+    in_sync = _prepare_target(registries, item)
+    if in_sync is not None:
+        return in_sync
+    with limits.copy_slot(source):
+        result = relay.copy(
+            item,
+            task.source.endpoint(),
+            task.target.endpoint(),
+            registries.credentials(task.source),
+            registries.credentials(task.target),
+        )
+    if result.status == "copied" and result.bytes is None:
+        reference = result.target_digest or item.target.reference
+        size = image_bytes(registries.client(task.target), item.target.repository, reference)
+        result = dataclasses.replace(result, bytes=size)
+    return result
+
+
+def _prepare_target(registries: Registries, item: SyncItem) -> CopyResult | None:
+    """What the target's kind needs before a push; a "skipped, in sync" result when it finds the
+    target already holds the image (ECR immutable tags)."""
+    target = registries.task(item.task).target
+    kind = registries.kind(target)
+    start = time.monotonic()
+    tag, digest = item.target.tag, item.source_digest
+    held = kind.prepare_target(target, item.target.repository, tag, digest)
+    registries.forget_listing(target, item.target.repository)
+    if not held:
+        return None
+    return CopyResult(
+        item=item,
+        status="skipped",
+        reason=ItemState.IN_SYNC,
+        duration=time.monotonic() - start,
+        bytes=None,
+        source_digest=digest,
+        target_digest=digest,
+        error=None,
+        attempts=0,
+    )
+
+
+def sync_item(
+    config: Config,
+    item: SyncItem,
+    *,
+    relay: SkopeoRelay | None = None,
+    registries: Registries | None = None,
+) -> CopyResult:
+    """Digest check, then copy only when needed: redelivering a message never copies bytes twice."""
+    registries = registries or shared_registries(config)
+    task = registries.task(item.task)
+    start = time.monotonic()
+    planned = check_item(
+        PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
+    )
+    if planned.state == ItemState.COPY:
+        return copy_item(registries, relay or make_relay(config), finalize_item(planned))
+    failed = planned.state == ItemState.CHECK_FAILED
+    return CopyResult(
+        item=item,
+        status="failed" if failed else "skipped",
+        reason=FailureReason.CHECK_FAILED if failed else planned.state,
+        duration=time.monotonic() - start,
+        bytes=None,
+        source_digest=planned.source_digest,
+        target_digest=planned.target_digest,
+        error=planned.note or None,
+        attempts=0,
+    )

@@ -1,0 +1,128 @@
+"""How to reach every registry of a config: its kind (chosen once), credentials, clients, listers.
+
+Created once per run (CLI) or per loaded config (a warm relay Lambda, `shared_registries`) and shared by
+threads, so connections, tokens and digest listings are reused.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from regmirror.config import Config, RegistryConfig, Task
+from regmirror.registries.credentials import Credentials
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.kinds import RegistryKind, kind_of
+from regmirror.registries.listers import make_lister
+from regmirror.registries.manifests import ManifestSource
+from regmirror.registries.ratelimit import configure_sources
+from regmirror.retry import set_default_attempts
+
+
+def apply_runtime_settings(config: Config) -> None:
+    """The config's retry attempts and per-source rate-limit floors and copy bounds, process-wide:
+    every entry point (CLI plan/sync, lister and relay Lambdas) goes through `Registries`."""
+    set_default_attempts(config.retry.attempts)
+    configure_sources(task.source for task in config.tasks)
+
+
+class Registries:
+    """Clients, credentials and listers for a config, created once and shared by threads."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        apply_runtime_settings(config)
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
+        self._manifests: dict[tuple[Any, ...], ManifestSource] = {}
+        self._names: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _key(rc: RegistryConfig) -> tuple[Any, ...]:
+        return (rc.registry, rc.auth, rc.skip_tls_verify, rc.insecure, rc.ca_file, rc.role_arn, rc.region)
+
+    @staticmethod
+    def kind(rc: RegistryConfig) -> RegistryKind:
+        return kind_of(rc)
+
+    def credentials(self, rc: RegistryConfig) -> Credentials | None:
+        return self.kind(rc).credentials(rc)
+
+    def client(self, rc: RegistryConfig) -> RegistryClient:
+        key = self._key(rc)
+        creds = self.credentials(rc)
+        with self._lock:
+            cached = self._clients.get(key)
+            # A renewed token (ECR) is a new Credentials object: the client is rebuilt with it.
+            if cached is None or cached[1] != creds:
+                cached = (RegistryClient(rc.endpoint(), creds), creds)
+                self._clients[key] = cached
+            return cached[0]
+
+    def manifests(self, rc: RegistryConfig) -> ManifestSource:
+        """What the planner asks for tags and digests (the registry's kind decides: ECR answers from
+        one DescribeImages listing per repository, other registries from their HTTP API)."""
+        key = self._key(rc)
+        with self._lock:
+            cached = self._manifests.get(key)
+        if cached is not None:
+            return cached
+        source = self.kind(rc).manifests(rc, lambda: self.client(rc))
+        if isinstance(source, RegistryClient):
+            return source  # rebuilt when its credentials are renewed: not kept here
+        with self._lock:
+            return self._manifests.setdefault(key, source)
+
+    def list_names(self, task: Task) -> list[str]:
+        """The task's source repository list: fetched once per task and shared by its mappings."""
+        cached = self._names.get(task.name)
+        if cached is None:
+            lister = make_lister(task.source, self.config.lister, self.client)
+            cached = list(lister.list_repositories())
+            self._names[task.name] = cached
+        return cached
+
+    def task(self, name: str) -> Task:
+        for task in self.config.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"no task named {name!r} in {self.config.source_file}")
+
+    def forget_listing(self, rc: RegistryConfig, repository: str) -> None:
+        """A copy changes the target repository: a digest listing of it must be read again."""
+        with self._lock:
+            source = self._manifests.get(self._key(rc))
+        forget = getattr(source, "forget", None)
+        if forget is not None:
+            forget(repository)
+
+    def source_client(self, item: Any) -> ManifestSource:
+        return self.manifests(self.task(item.task).source)
+
+    def target_client(self, item: Any) -> ManifestSource:
+        return self.manifests(self.task(item.task).target)
+
+    def request_stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {key[0]: dict(client.stats) for key, (client, _) in self._clients.items()}
+
+
+_shared: tuple[Config, Registries] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_registries(config: Config) -> Registries:
+    """One `Registries` per loaded config in this process: a relay Lambda container handling many
+    messages keeps its connections, tokens and ECR listings between them."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] is not config:
+            _shared = (config, Registries(config))
+        return _shared[1]
+
+
+def reset_shared() -> None:
+    """Forget the process's shared Registries (tests)."""
+    global _shared
+    with _shared_lock:
+        _shared = None

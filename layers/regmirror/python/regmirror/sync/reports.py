@@ -1,0 +1,58 @@
+"""What a sync did: the plan, every copy's result, the counts, and their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from regmirror.model import CopyResult, ItemState
+from regmirror.sync.plan import Plan
+
+
+@dataclass(slots=True)
+class SyncReport:
+    plan: Plan
+    results: list[CopyResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        planned = self.plan.counts()
+        copied = sum(1 for r in self.results if r.status == "copied")
+        failed = sum(1 for r in self.results if r.status == "failed")
+        return {
+            "images": planned["total"],
+            "in_sync": planned[ItemState.IN_SYNC],
+            "copied": copied,
+            "failed": failed + planned[ItemState.CHECK_FAILED],
+            "missing_at_source": planned[ItemState.MISSING],
+            "mapping_errors": len(self.plan.errors),
+        }
+
+    @property
+    def ok(self) -> bool:
+        c = self.counts()
+        return c["failed"] == 0 and c["mapping_errors"] == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "seconds": round(self.seconds, 3),
+            "errors": self.plan.errors,
+            "results": [result_dict(r) for r in self.results],
+            "plan": self.plan.to_dict(),
+        }
+
+
+def result_dict(r: CopyResult) -> dict[str, Any]:
+    return {
+        "source": str(r.item.source),
+        "target": str(r.item.target),
+        "status": r.status,
+        "reason": r.reason,
+        "seconds": round(r.duration, 3),
+        "bytes": r.bytes,
+        "source_digest": r.source_digest,
+        "target_digest": r.target_digest,
+        "error": r.error,
+    }
