@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from regmirror.config.models import GlobalListerConfig, RegistryConfig
+from regmirror.config.models import GlobalListerConfig
+from regmirror.config.registry import RegistryConfig
 from regmirror.errors import ListerError
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.distribution.lister import CatalogLister

@@ -6,18 +6,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from regmirror.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
+from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from regmirror.cli.render import Progress, print_json, render_match, render_plan, render_report
 from regmirror.config import Config, load_config
 from regmirror.config.values import parse_go_duration
-from regmirror.model import CopyResult
 from regmirror.rules.mapping import Mapping
-from regmirror.rules.tags import TagSelector
-from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.registries import Registries
-from regmirror.sync.reports import SyncReport
 from regmirror.sync.run import check_credentials, plan_config, sync_config
 
 log = logging.getLogger("regmirror.cli")
@@ -106,7 +103,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"rows": rows, "tags": selector.explain() if selector else "all tags"})
     else:
-        _render_match(rows, selector)
+        render_match(rows, selector)
     return EXIT_OK
 
 
@@ -127,91 +124,3 @@ def _catalog_names(registry: str, insecure: bool) -> list[str]:
 
     endpoint = Endpoint(registry, insecure=insecure, verify_tls=not insecure, plain_http=insecure)
     return list(RegistryClient(endpoint, None).catalog())
-
-
-def _render_match(rows: list[dict[str, Any]], selector: TagSelector | None) -> None:
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        if r["matched"]:
-            note = f"   ({r['note']})" if r["note"] else ""
-            print(f"  match  {r['name']:<{width}}  ->  {r['target']}{note}")
-        else:
-            print(f"  -      {r['name']}")
-    matched = sum(1 for r in rows if r["matched"])
-    print(f"{matched} of {len(rows)} names match; tags: {selector.explain() if selector else 'all tags'}")
-
-
-STATE_LABEL = {"in-sync": "in-sync", "copy": "COPY", "missing-at-source": "MISSING", "check-failed": "ERROR"}
-
-
-def render_plan(plan: Plan, out: TextIO) -> None:
-    for task in plan.tasks:
-        out.write(f"task {task.task}\n")
-        for m in task.mappings:
-            listed = f"{m.listed} listed, " if m.listed is not None else ""
-            out.write(f"  mapping {m.index}: from {m.from_!r} to {m.to!r}: {listed}")
-            out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
-            for note in m.notes:
-                out.write(f"    note: `to` did not match {note}\n")
-            if m.error:
-                out.write(f"    ERROR: {m.error}\n")
-            for p in m.items:
-                out.write(_plan_row(p))
-    counts = plan.counts()
-    out.write(
-        f"{counts['total']} images: {counts['copy']} to copy, {counts['in-sync']} in sync, "
-        f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed\n"
-    )
-    for error in plan.errors:
-        out.write(f"error: {error}\n")
-
-
-def _plan_row(p: PlannedItem) -> str:
-    label = STATE_LABEL.get(p.state, p.state)
-    note = f"  ({p.note})" if p.note and p.state != "in-sync" else ""
-    return f"    {label:<8} {p.item.source} -> {p.item.target}{note}\n"
-
-
-def render_report(report: SyncReport, out: TextIO) -> None:
-    for r in report.results:
-        if r.status == "failed":
-            out.write(f"FAILED  {r.item.source} -> {r.item.target}: {r.reason}: {r.error or ''}\n")
-    for error in report.plan.errors:
-        out.write(f"error: {error}\n")
-    c = report.counts()
-    out.write(
-        f"{c['images']} images: {c['copied']} copied, {c['in_sync']} already in sync, {c['failed']} failed, "
-        f"{c['missing_at_source']} missing at source ({report.seconds:.1f} s)\n"
-    )
-
-
-class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
-        self.stream, self.enabled = stream, enabled
-        self.checked_count = self.to_copy = self.done = self.failed = 0
-
-    def checked(self, planned: PlannedItem) -> None:
-        self.checked_count += 1
-        self.to_copy += planned.state == "copy"
-        self._draw()
-
-    def result(self, result: CopyResult) -> None:
-        self.done += 1
-        self.failed += result.status == "failed"
-        self._draw()
-
-    def _draw(self) -> None:
-        if not self.enabled:
-            return
-        total = max(self.to_copy, 1)
-        filled = int(20 * self.done / total)
-        bar = "#" * filled + "." * (20 - filled)
-        counts = f"checked {self.checked_count}, copied {self.done}/{self.to_copy}, failed {self.failed}"
-        self.stream.write(f"\r[{bar}] {counts} ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")

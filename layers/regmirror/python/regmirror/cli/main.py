@@ -1,4 +1,5 @@
-"""Command line adapter: parse arguments, call the service, shape the answer.
+"""The command line's entry point: parse arguments, set up logging, run the command, map errors to
+exit codes.
 
 Exit codes: 0 ok, 1 some images failed, 2 bad config or usage.
 """
@@ -6,106 +7,12 @@ Exit codes: 0 ok, 1 some images failed, 2 bad config or usage.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
 
-from regmirror import __version__
+from regmirror.cli.parser import EXIT_FAILED, EXIT_USAGE, build_parser, translate_dregsy_args
 from regmirror.errors import ConfigError, RegmirrorError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-log = logging.getLogger("regmirror")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="regmirror", description="Mirror container images between registries."
-    )
-    parser.add_argument("--version", action="version", version=f"regmirror {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument(
-        "--log-format", choices=["text", "json"], default=None, help="default: $LOG_FORMAT or text"
-    )
-    # The same options after the command; SUPPRESS keeps a subcommand from resetting them.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
-    common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        p.add_argument("config", help="regmirror / dregsy YAML config file")
-        p.add_argument("--task", metavar="REGEX", help="only tasks whose name fully matches (dregsy -run)")
-        return p
-
-    with_config("validate", "check a config file and exit")
-    p = with_config("plan", "list, match and compare digests; copy nothing")
-    p.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
-    p.add_argument("--no-check", action="store_true", help="skip digest checks (no HEAD requests)")
-    p = with_config("sync", "plan, then copy what differs")
-    p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    p.add_argument("--dry-run", action="store_true", help="same as plan")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
-    _record_options(p)
-    p = with_config("run", "daemon: one-off tasks once, periodic tasks at their interval (dregsy behaviour)")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
-    )
-    _record_options(p)
-    p = sub.add_parser(
-        "match", help="try a from/to pair (and tags) on names, offline or on a registry catalog"
-    )
-    p.add_argument("--from", dest="from_", required=True, help="e.g. 'regex:myproject/.*' or a plain path")
-    p.add_argument("--to", default=None, help="e.g. 'regex:my(.+)/,from-dh/your$1/' or a prefix")
-    p.add_argument("--tags", action="append", default=[], help="a tags entry; repeat for several")
-    p.add_argument("--registry", help="take names from this registry's catalog (host[:port])")
-    p.add_argument("--insecure", action="store_true", help="registry speaks plain HTTP")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("names", nargs="*", help="repository names to try (offline)")
-    return parser
-
-
-def _record_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("copy record (trusted target checks; see README)")
-    group.add_argument("--no-record", action="store_true", help="check every target, remember nothing")
-    group.add_argument("--record-file", metavar="PATH", help="default: $XDG_STATE_HOME/regmirror/records/…")
-    group.add_argument(
-        "--record-ttl", metavar="DURATION", default="1h", help="how long a recorded target is trusted"
-    )
-    group.add_argument("--verify", action="store_true", help="check every target this run (record TTL 0)")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _default_concurrency() -> int:
-    return min(8, (os.cpu_count() or 1) * 2)
-
-
-def translate_dregsy_args(argv: list[str]) -> list[str]:
-    """`dregsy -config=FILE [-run=REGEX]` keeps working: it becomes `run FILE [--task REGEX]`."""
-    if not argv or not argv[0].startswith("-config"):
-        return argv
-    out = ["run"]
-    for arg in argv:
-        key, _, value = arg.lstrip("-").partition("=")
-        if key == "config":
-            out.append(value)
-        elif key == "run":
-            out += ["--task", value]
-        else:
-            out.append(arg)
-    return out
 
 
 def setup_logging(verbose: bool, fmt: str | None) -> None:
@@ -147,11 +54,6 @@ def dispatch(args: argparse.Namespace) -> int:
         "match": commands.cmd_match,
     }[args.command]
     return handler(args)
-
-
-def print_json(data: Any, out: TextIO | None = None) -> None:
-    json.dump(data, out or sys.stdout, indent=2, sort_keys=False)
-    (out or sys.stdout).write("\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,8 +13,10 @@ from pydantic import (
     ValidationError,
 )
 
-from regmirror.config.models import MIN_AUTH_REFRESH, Config, RegistryConfig, Task, scalar_text
+from regmirror.config.base import MIN_AUTH_REFRESH, scalar_text
+from regmirror.config.models import Config, Task
 from regmirror.config.problems import problem
+from regmirror.config.registry import RegistryConfig
 from regmirror.config.yamlloc import LocatedDocument, Path, load_located
 from regmirror.errors import ConfigError, ConfigProblem
 

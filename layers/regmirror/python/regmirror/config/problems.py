@@ -11,7 +11,8 @@ from pydantic import (
     BaseModel,
 )
 
-from regmirror.config.models import Config, Invalid
+from regmirror.config.base import Invalid
+from regmirror.config.models import Config
 from regmirror.config.yamlloc import LocatedDocument, Path
 from regmirror.errors import ConfigProblem
 

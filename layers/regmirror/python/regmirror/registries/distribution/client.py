@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import requests
 
-from regmirror.errors import AuthError, RegistryError, RegistryResponseError
+from regmirror.errors import RegistryError, RegistryResponseError
 from regmirror.registries.distribution import catalog as catalog_api
 from regmirror.registries.distribution.media import (
     MANIFEST_ACCEPT,
@@ -26,19 +26,11 @@ from regmirror.registries.distribution.media import (
     sha256_digest,
 )
 from regmirror.registries.distribution.names import string_list, valid_names
+from regmirror.registries.distribution.session import RegistrySession
 from regmirror.registries.endpoint import Endpoint
-from regmirror.registries.http.auth import Authenticator
-from regmirror.registries.http.body import parse_json, read_capped, registry_error_codes, short
-from regmirror.registries.http.fallback import SchemeChoice
-from regmirror.registries.http.lean_head import (
-    LeanTransportError,
-    basic_authorization,
-    lean_head,
-    release,
-)
+from regmirror.registries.http.body import parse_json, read_capped
 from regmirror.registries.http.links import Loop, OtherHost, next_page, parse_link_next
-from regmirror.registries.http.session import TRANSPORT_ERRORS, USER_AGENT, registry_verify
-from regmirror.registries.http.transport import TimedOut, Transport
+from regmirror.registries.http.session import USER_AGENT
 from regmirror.registries.ratelimit import RateLimits, default_limits
 from regmirror.retry import RetryPolicy, default_policy, retry_after_seconds
 from regmirror.rules import refs
@@ -50,7 +42,6 @@ log = logging.getLogger("regmirror.registry")
 
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tags page
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-STAT_KINDS = ("ping", "catalog", "tags", "manifest_head", "manifest_get", "token")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -93,16 +84,14 @@ class RegistryClient:
         self.endpoint = endpoint
         self.registry = endpoint.host
         self._rate_limits = rate_limits or default_limits()
-        self._http = Transport(
-            verify=registry_verify(endpoint),
-            schemes=SchemeChoice(plain_http=endpoint.plain_http, may_fall_back=endpoint.insecure),
+        self._session = RegistrySession(
+            endpoint,
+            credentials,
             timeout=timeout,
             user_agent=user_agent,
             pool_size=pool_size,
-            stat_kinds=STAT_KINDS,
             observe=lambda status, headers: self._rate_limits.observe(self.registry, status, headers),
         )
-        self._auth = Authenticator(self.registry, credentials, self._send)
         self._retry = retry or default_policy()
         self._lock = threading.Lock()
         self._retries = 0
@@ -111,12 +100,12 @@ class RegistryClient:
         return f"RegistryClient({self.registry!r})"
 
     def close(self) -> None:
-        self._http.close()
+        self._session.http.close()
 
     @property
     def stats(self) -> dict[str, int]:
         """HTTP requests sent so far, per kind (401 answers and their retries included)."""
-        return self._http.stats.snapshot()
+        return self._session.http.stats.snapshot()
 
     @property
     def retries(self) -> int:
@@ -131,96 +120,15 @@ class RegistryClient:
     @property
     def scheme(self) -> str:
         """ "https" or "http"; with `insecure` and no answer yet, "https" (tried first)."""
-        return self._http.schemes.scheme
-
-    def _url(self, path: str) -> str:
-        return f"{self.scheme}://{self.endpoint.api_host}{path}"
-
-    # -- sending ----------------------------------------------------------------------------
-    def _send(
-        self, method: str, url: str, headers: dict[str, str], auth: Any, kind: str
-    ) -> requests.Response:
-        try:
-            return self._http.send(method, url, headers, kind=kind, auth=auth)
-        except TimedOut as exc:
-            raise RegistryError(f"{self.registry}: {exc}", registry=self.registry) from None
-        except TRANSPORT_ERRORS:
-            raise  # the caller decides about the plain-HTTP fallback
-        except requests.RequestException as exc:
-            raise RegistryError(
-                f"{self.registry}: {method} {url}: {short(exc)}", registry=self.registry
-            ) from None
-
-    def _send_registry(
-        self, method: str, path: str, headers: dict[str, str], auth: Any, kind: str
-    ) -> requests.Response:
-        """Send to the registry itself; with `insecure`, fall back to plain HTTP once HTTPS fails."""
-        url = path if "://" in path else self._url(path)
-        try:
-            answer = self._send(method, url, headers, auth, kind)
-        except TRANSPORT_ERRORS as exc:
-            first = self._http.schemes.known is None
-            http_url = self._http.schemes.fall_back(url)
-            if http_url is None:
-                raise RegistryError(
-                    f"{self.registry}: cannot reach {url}: {short(exc)}", registry=self.registry
-                ) from None
-            if first:
-                log.info("%s: no HTTPS answer, using plain HTTP (skip-tls-verify)", self.registry)
-                log.debug("%s: HTTPS failed: %s", self.registry, short(exc))
-            url = http_url
-            try:
-                answer = self._send(method, url, headers, auth, kind)
-            except TRANSPORT_ERRORS as exc2:
-                raise RegistryError(
-                    f"{self.registry}: cannot reach over HTTPS or HTTP: {short(exc2)}"
-                ) from None
-        self._http.schemes.answered(url)
-        return answer
-
-    def _request(
-        self, method: str, path: str, *, kind: str, scope: str | None, accept: str | None = None
-    ) -> requests.Response:
-        """One API call with auth: known challenge up front; on 401 answer the new challenge once.
-
-        The operations built on it are what the retry policy repeats (`_retried`). Returns the answer
-        whatever its status, except a 401 that survives authentication, which raises AuthError.
-        """
-        base = {"Accept": accept} if accept else {}
-        headers, auth = self._auth.answer(self._auth.challenge, scope)
-        answer = self._send_registry(method, path, {**base, **headers}, auth, kind)
-        if answer.status_code != 401:
-            return answer
-        challenge = self._auth.usable_challenge(answer)
-        answer.close()
-        if challenge is None:
-            raise AuthError(self._auth.refused_message(401, "registry"), status=401, registry=self.registry)
-        self._auth.learn(challenge)
-        headers, auth = self._auth.answer(challenge, challenge.params.get("scope", scope), fresh=True)
-        answer = self._send_registry(method, path, {**base, **headers}, auth, kind)
-        if answer.status_code == 401:
-            answer.close()
-            raise AuthError(self._auth.refused_message(401, "registry"), status=401, registry=self.registry)
-        return answer
-
-    def _error(self, answer: requests.Response, what: str) -> RegistryResponseError:
-        codes, message = registry_error_codes(answer)
-        detail = f": {', '.join(codes)} {message}".rstrip() if codes else ""
-        return RegistryResponseError(
-            f"{self.registry}: {what} failed with HTTP {answer.status_code}{detail}",
-            status=answer.status_code,
-            registry=self.registry,
-            codes=codes,
-            retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
-        )
+        return self._session.http.schemes.scheme
 
     @_retried
     def _get_json(
         self, path: str, *, kind: str, scope: str | None, limit: int, what: str
     ) -> tuple[Any, requests.Response]:
-        answer = self._request("GET", path, kind=kind, scope=scope)
+        answer = self._session.request("GET", path, kind=kind, scope=scope)
         if answer.status_code != 200:
-            raise self._error(answer, what)
+            raise self._session.error(answer, what)
         where = f"{self.registry}: {what}"
         return parse_json(read_capped(answer, limit, where), where), answer
 
@@ -242,7 +150,7 @@ class RegistryClient:
     @_retried
     def ping(self) -> None:
         """GET /v2/ (authenticated if the registry asks): raises AuthError or RegistryError when unusable."""
-        answer = self._request("GET", "/v2/", kind="ping", scope=None)
+        answer = self._session.request("GET", "/v2/", kind="ping", scope=None)
         answer.close()
         if answer.status_code != 200:
             raise RegistryError(
@@ -281,7 +189,7 @@ class RegistryClient:
         """Digest, media type and size of a manifest without downloading it; None when absent."""
         repo = self.endpoint.repository_path(repository)
         path, scope = f"/v2/{repo}/manifests/{reference}", repository_scope(repo)
-        status, headers = self._lean_head(path, scope) or self._full_head(path, scope)
+        status, headers = self._session.lean_head(path, scope) or self._session.full_head(path, scope)
         if status == 404:
             return None
         if status != 200:
@@ -297,41 +205,6 @@ class RegistryClient:
         size = headers.get("Content-Length", "")
         return ManifestInfo(digest, content_type(headers), int(size) if size.isdigit() else -1)
 
-    def _full_head(self, path: str, scope: str) -> tuple[int, Mapping[str, str]]:
-        answer = self._request("HEAD", path, kind="manifest_head", scope=scope, accept=MANIFEST_ACCEPT)
-        release(answer)
-        return answer.status_code, answer.headers
-
-    def _lean_head(self, path: str, scope: str) -> tuple[int, Mapping[str, str]] | None:
-        """`lean_head` in the steady state; None sends the caller down the full path. Transport
-        failures raise what the full path raises, so the retry policy classifies them alike."""
-        url = self._url(path)
-        headers = self._lean_headers(url, scope)
-        if headers is None:
-            return None
-        try:
-            return lean_head(self._http, url, path, headers, "manifest_head")
-        except LeanTransportError as exc:
-            if exc.timed_out:
-                message = f"{self.registry}: HEAD {url} timed out ({exc.cause.__class__.__name__})"
-            else:
-                message = f"{self.registry}: cannot reach {url}: {short(exc.cause)}"
-            raise RegistryError(message, registry=self.registry) from None
-
-    def _lean_headers(self, url: str, scope: str) -> dict[str, str] | None:
-        """Headers of a lean HEAD, or None when the full path must go (see `_lean_head`)."""
-        if self._http.schemes.known is None or self._http.proxies.for_url(url):
-            return None
-        if self._auth.challenge is None and self._auth.credentials is not None:
-            return None  # the full path learns the challenge (a lean try would only collect a 401)
-        headers, auth = self._auth.answer(self._auth.challenge, scope)
-        if auth is not None:
-            basic = basic_authorization(*auth)
-            if basic is None:
-                return None
-            headers["Authorization"] = basic
-        return headers | {"Accept": MANIFEST_ACCEPT, "User-Agent": self._http.user_agent}
-
     def _manifest_info_by_get(self, repository: str, reference: str) -> ManifestInfo | None:
         try:
             body, media_type, digest = self.get_manifest(repository, reference)
@@ -346,7 +219,7 @@ class RegistryClient:
         """(body, media type, sha256 digest of the body). Raises RegistryError (status 404 when absent)."""
         repo = self.endpoint.repository_path(repository)
         what = f"manifest {repo}:{reference}"
-        answer = self._request(
+        answer = self._session.request(
             "GET",
             f"/v2/{repo}/manifests/{reference}",
             kind="manifest_get",
@@ -354,7 +227,7 @@ class RegistryClient:
             accept=MANIFEST_ACCEPT,
         )
         if answer.status_code != 200:
-            raise self._error(answer, f"GET {what}")
+            raise self._session.error(answer, f"GET {what}")
         body = read_capped(answer, MAX_MANIFEST_BYTES, f"{self.registry}: {what}")
         digest = sha256_digest(body)
         if reference.startswith("sha256:") and reference != digest:

@@ -1,0 +1,91 @@
+"""What every config model shares: limits, the value types (text as YAML wrote it, durations, file
+paths relative to the config) and the strict base model."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+)
+
+from regmirror.config import values
+from regmirror.config.yamlloc import YamlFloat, YamlInt
+
+MIN_INTERVAL = 30  # seconds, as dregsy
+MIN_AUTH_REFRESH = 3600.0  # seconds, as dregsy
+DEFAULT_CACHE_DURATION = 3600.0
+DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
+NO_LIMIT = -1  # `maxItems: -1`
+
+
+class Invalid(ValueError):
+    """A validation failure whose message is final; `key` points below the validated model."""
+
+    def __init__(self, message: str, *key: str | int) -> None:
+        super().__init__(message)
+        self.key: tuple[str | int, ...] = key
+
+
+# ---------------------------------------------------------------------------- value types
+
+
+def scalar_text(value: Any) -> Any:
+    """Go's YAML decoder gives a string field the scalar as written (`1.30` stays "1.30")."""
+    if isinstance(value, YamlInt | YamlFloat):
+        return value.source
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise Invalid("must not be empty")
+    return value
+
+
+def null_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return values.parse_go_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value > 0:  # yaml.v2 decodes a bare number into time.Duration as nanoseconds
+            raise Invalid("a bare number is read as nanoseconds by Go; add a unit, e.g. '1h' or '90m'")
+        return float(value)
+    raise Invalid("expected a Go duration such as '1h', '90m' or '1h30m'")
+
+
+def _max_items(value: int | None) -> int | None:
+    if value is not None and value != NO_LIMIT and value < 1:
+        raise Invalid("expected a number >= 1, or -1 for no limit")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(scalar_text)]
+Name = Annotated[Text, AfterValidator(_not_blank)]
+Duration = Annotated[float, BeforeValidator(_duration)]
+MaxItems = Annotated[int | None, AfterValidator(_max_items)]
+
+
+def _base_dir(info: ValidationInfo) -> str:
+    context = info.context if isinstance(info.context, dict) else {}
+    return str(context.get("base_dir") or os.getcwd())
+
+
+def existing_file(path: str, info: ValidationInfo) -> str:
+    full = os.path.normpath(os.path.join(_base_dir(info), os.path.expanduser(path)))
+    if not os.path.isfile(full):
+        raise Invalid(f"file not found: {full}")
+    return full
+
+
+class StrictModel(BaseModel):
+    # strict: a quoted "60" or "true" stays text and is refused, as Go's decoder refuses it
+    model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True)
