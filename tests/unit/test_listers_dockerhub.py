@@ -4,7 +4,6 @@ namespaces, private repositories, rate limiting and errors."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,48 +225,3 @@ def test_tls_verification_uses_the_configured_ca_not_the_environment(
         )
         trusting = dockerhub.create(with_ca, resolve_settings(with_ca, None), lambda s: None)  # type: ignore[arg-type,return-value]
         assert list(trusting.list_repositories()) == ["alice/app"]
-
-
-# -- tag digests for the planner --------------------------------------------------------------
-def digest_of(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def test_tag_digests_page_through_the_tags_endpoint(hub: FakeHub) -> None:
-    tags = {f"1.{i}": digest_of(f"app-{i}") for i in range(150)}
-    hub.repositories["alice/private-app"].tags = dict(tags)
-    hub.add("library/busybox", tags={"latest": digest_of("busybox")})
-    session = dockerhub.HubSession(
-        JsonApi(hub.url, verify=True, what="Docker Hub (test)"), Credentials("alice", "s3cret-pw")
-    )
-    digests = dockerhub.HubTagDigests(session)
-    assert digests.tag_digests("alice/private-app") == tags
-    assert len(hub.requests(r"/v2/repositories/alice/private-app/tags/?")) == 2  # 100 per page
-    assert digests.list_tags("alice/private-app") == sorted(tags)
-    info = digests.head_manifest("alice/private-app", "1.42")
-    assert info is not None and info.digest == tags["1.42"]
-    assert digests.head_manifest("alice/private-app", tags["1.7"]) is not None
-    assert digests.head_manifest("alice/private-app", "9.9") is None
-    assert digests.listings_fetched == 1
-    assert digests.tag_digests("busybox") == {"latest": digest_of("busybox")}  # official: library/
-    assert digests.tag_digests("alice/nothing-here") is None
-    assert digests.head_manifest("alice/nothing-here", "latest") is None
-
-
-def test_tag_digests_of_a_private_repository_need_the_account(hub: FakeHub) -> None:
-    hub.repositories["alice/private-app"].tags = {"1.0": digest_of("x")}
-    anonymous = dockerhub.HubTagDigests(
-        dockerhub.HubSession(JsonApi(hub.url, verify=True, what="Docker Hub (test)"), None)
-    )
-    assert anonymous.tag_digests("alice/private-app") is None
-    with pytest.raises(ListerError, match="not found"):
-        anonymous.list_tags("alice/private-app")
-
-
-def test_tag_digests_for_a_config_source(hub: FakeHub) -> None:
-    hub.repositories["acme/internal"].tags = {"2.0": digest_of("internal")}
-    source = source_config(
-        f"{{registry: registry.hub.docker.com, auth: {b64('alice', 's3cret-pw')},"
-        f" lister: {{type: dockerhub, baseUrl: '{hub.url}'}}}}"
-    )
-    assert dockerhub.tag_digests_for(source).tag_digests("acme/internal") == {"2.0": digest_of("internal")}

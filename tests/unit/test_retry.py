@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
-import io
 import random
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -19,7 +17,6 @@ from regmirror.retry import (
     RETRYABLE_COPY_REASONS,
     RetryPolicy,
     Verdict,
-    classify_answer,
     classify_exception,
     classify_status,
     copy_policy,
@@ -62,31 +59,6 @@ def failing(*errors: BaseException, result: str = "ok") -> tuple[Callable[[], st
     return operation, calls
 
 
-def answer(status: int, **headers: str) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.headers.update(headers)
-    response.raw = io.BytesIO(b"")
-    return response
-
-
-# -- Retry-After ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("7", 7.0),
-        (" 120 ", 120.0),
-        ("0", 0.0),
-        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
-        (email.utils.formatdate(NOW - 30, usegmt=True), 0.0),  # in the past: go now
-        ("Wed, 21 Oct 2015 07:28:00", None),  # no zone: not an HTTP date
-        ("-5", None),
-        ("1.5", None),
-        ("soon", None),
-        ("", None),
-        (None, None),
-    ],
-)
 def test_retry_after_seconds_and_http_dates(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, now=NOW) == expected
 
@@ -115,8 +87,6 @@ def test_permanent_registry_codes_win_over_a_5xx_status(code: str) -> None:
 
 def test_retryable_status_keeps_its_retry_after() -> None:
     assert classify_status(429, ("TOOMANYREQUESTS",), 3.0) == Verdict(True, "HTTP 429", 3.0)
-    assert classify_answer(answer(503, **{"Retry-After": "4"})) == Verdict(True, "HTTP 503", 4.0)
-    assert classify_answer(answer(404)).retry is False
 
 
 def test_registry_errors_by_status_and_codes() -> None:
@@ -272,38 +242,6 @@ def test_on_retry_sees_attempt_reason_and_pause() -> None:
     operation, _ = failing(RegistryError("a", status=502))
     retry.call(operation, what="test", on_retry=lambda *args: seen.append(args))
     assert seen == [(1, "HTTP 502", sleeps.pauses[0])]
-
-
-def test_send_retries_statuses_and_returns_the_last_answer() -> None:
-    retry, sleeps = policy(attempts=3)
-    answers = iter([answer(503), answer(429, **{"Retry-After": "2"}), answer(502)])
-    seen: list[int] = []
-    last = retry.send(lambda: next(answers), what="test", on_answer=lambda a: seen.append(a.status_code))
-    assert last.status_code == 502
-    assert seen == [503, 429, 502]
-    assert sleeps.pauses[1] == 2.0
-
-
-def test_send_returns_at_once_on_success_or_a_permanent_status() -> None:
-    for status in (200, 404, 401):
-        retry, sleeps = policy()
-        answers: Iterator[requests.Response] = iter([answer(status), answer(200)])
-        assert retry.send(lambda a=answers: next(a), what="t").status_code == status  # type: ignore[misc]
-        assert sleeps.pauses == []
-
-
-def test_send_retries_transport_errors_within_the_same_bound() -> None:
-    retry, _ = policy(attempts=3)
-    calls = [0]
-
-    def send() -> requests.Response:
-        calls[0] += 1
-        if calls[0] < 3:
-            raise requests.exceptions.ConnectionError("reset")
-        return answer(503)
-
-    assert retry.send(send, what="t").status_code == 503
-    assert calls[0] == 3  # two resets and a 503: three attempts in all, not 3 × 3
 
 
 def test_invalid_settings_are_refused() -> None:

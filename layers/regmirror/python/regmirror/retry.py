@@ -124,11 +124,6 @@ def classify_status(status: int, codes: tuple[str, ...] = (), retry_after: float
     return Verdict(False, f"HTTP {status}")
 
 
-def classify_answer(answer: requests.Response) -> Verdict:
-    """Verdict for a response object (status and `Retry-After`; the body is not read)."""
-    return classify_status(answer.status_code, (), retry_after_seconds(answer.headers.get("Retry-After")))
-
-
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """`exc`, then what it was raised from or during (also through `raise ... from None`)."""
     seen: set[int] = set()
@@ -262,38 +257,6 @@ class RetryPolicy:
             verdict = judge(result)
             if verdict is None or not verdict.retry or attempt >= self.attempts:
                 return result, attempt
-            self._pause(attempt, verdict, what, on_retry)
-            attempt += 1
-
-    def send(
-        self,
-        send: Callable[[], requests.Response],
-        *,
-        what: str,
-        on_retry: OnRetry | None = None,
-        on_answer: Callable[[requests.Response], None] | None = None,
-    ) -> requests.Response:
-        """One HTTP exchange: `send()` again after a transient exception or a retryable status.
-
-        When the attempts run out on a retryable status, that last answer is returned (unread) so the
-        caller reports it as it reports any error answer. `on_answer` sees every answer (e.g. to read
-        rate-limit headers) before it is judged.
-        """
-        attempt = 1
-        while True:
-            try:
-                answer = send()
-            except Exception as exc:
-                verdict = classify_exception(exc)
-                if not verdict.retry or attempt >= self.attempts:
-                    raise
-            else:
-                if on_answer is not None:
-                    on_answer(answer)
-                verdict = classify_answer(answer)
-                if not verdict.retry or attempt >= self.attempts:
-                    return answer
-                answer.close()
             self._pause(attempt, verdict, what, on_retry)
             attempt += 1
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -25,7 +24,6 @@ from regmirror.errors import AuthError, ListerError
 from regmirror.logs import remember_secret
 from regmirror.registries.credentials import Credentials, resolve_credentials
 from regmirror.registries.distribution.client import RegistryClient
-from regmirror.registries.distribution.media import ManifestInfo
 from regmirror.registries.http.body import error_body
 from regmirror.registries.http.jsonapi import JsonApi, api_verify
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
@@ -192,95 +190,6 @@ class DockerHubLister:
                     yield name
 
 
-class HubTagDigests:
-    """Tags and digests of Docker Hub repositories from `GET /v2/repositories/<ns>/<name>/tags`.
-
-    For the planner (`list_tags`, `head_manifest`, `tag_digests`): one paged listing per repository
-    instead of a registry request per tag; reused for `ttl` seconds.
-    """
-
-    def __init__(
-        self, session: HubSession, *, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.session = session
-        self.registry = session.api.what
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._listings: dict[str, tuple[dict[str, tuple[str, str]] | None, float]] = {}
-        self.listings_fetched = 0
-
-    def __repr__(self) -> str:
-        return f"HubTagDigests({self.session.api.base_url!r})"
-
-    def _listing(self, repository: str) -> dict[str, tuple[str, str]] | None:
-        """tag → (digest, media type); None when the repository does not exist."""
-        path = repository if "/" in repository else f"library/{repository}"
-        with self._lock:
-            cached = self._listings.get(path)
-        if cached is not None and cached[1] + self._ttl > self._clock():
-            return cached[0]
-        taken_at = self._clock()
-        fresh = self._fetch(path)
-        with self._lock:
-            self._listings[path] = (fresh, taken_at)
-        return fresh
-
-    def _fetch(self, path: str) -> dict[str, tuple[str, str]] | None:
-        self.listings_fetched += 1
-        url = self.session.api.url(
-            f"/v2/repositories/{quote(path)}/tags?{urlencode({'page_size': MAX_PAGE_SIZE})}"
-        )
-        tags: dict[str, tuple[str, str]] = {}
-        try:
-            for results in self.session.pages(url, f"tags of {path}", f"repository {path!r} not found"):
-                tags.update(filter(None, map(_tag_entry, results)))
-        except HubNotFound:
-            return None
-        return tags
-
-    def tag_digests(self, repository: str) -> dict[str, str] | None:
-        found = self._listing(repository)
-        return {tag: digest for tag, (digest, _media) in found.items()} if found is not None else None
-
-    def list_tags(self, repository: str) -> list[str]:
-        found = self._listing(repository)
-        if found is None:
-            raise ListerError(f"{self.registry}: repository {repository!r} not found")
-        return sorted(found)
-
-    def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
-        found = self._listing(repository)
-        if found is None:
-            return None
-        if reference.startswith("sha256:"):
-            media = next((m for d, m in found.values() if d == reference), None)
-            return ManifestInfo(reference, media, -1) if media is not None else None
-        entry = found.get(reference)
-        return ManifestInfo(entry[0], entry[1], -1) if entry is not None else None
-
-    def forget(self, repository: str) -> None:
-        path = repository if "/" in repository else f"library/{repository}"
-        with self._lock:
-            self._listings.pop(path, None)
-
-
-def _tag_entry(entry: Any) -> tuple[str, tuple[str, str]] | None:
-    """(tag, (digest, media type)) of one tags `results[]` entry; None when unusable."""
-    if not isinstance(entry, dict):
-        return None
-    name, digest = entry.get("name"), entry.get("digest")
-    if not (
-        isinstance(name, str)
-        and refs.valid_tag(name)
-        and isinstance(digest, str)
-        and refs.valid_digest(digest)
-    ):
-        return None  # e.g. a tag still being pushed has no digest yet: the registry is asked instead
-    media = entry.get("media_type")
-    return name, (digest, media if isinstance(media, str) else "")
-
-
 def _results(body: dict[str, Any], what: str) -> list[Any]:
     results = body.get("results")
     if results is None:
@@ -313,9 +222,3 @@ def create(source: S, settings: ListerSettings, client_factory: Callable[[S], Re
     api, credentials = _api_and_credentials(source)
     namespaces = list(getattr(source.lister, "namespaces", None) or [])
     return DockerHubLister(api, credentials, namespaces, settings.page_size)
-
-
-def tag_digests_for(source: Any, *, ttl: float = 60.0) -> HubTagDigests:
-    """Tag digests of a Docker Hub source (with a `dockerhub` lister section) from the Hub API."""
-    api, credentials = _api_and_credentials(source)
-    return HubTagDigests(HubSession(api, credentials), ttl=ttl)
