@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import socket
 import threading
@@ -59,6 +60,23 @@ def failing(*errors: BaseException, result: str = "ok") -> tuple[Callable[[], st
     return operation, calls
 
 
+# -- Retry-After ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
+        (email.utils.formatdate(NOW - 30, usegmt=True), 0.0),  # in the past: go now
+        ("Wed, 21 Oct 2015 07:28:00", None),  # no zone: not an HTTP date
+        ("-5", None),
+        ("1.5", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_retry_after_seconds_and_http_dates(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, now=NOW) == expected
 
