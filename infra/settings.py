@@ -11,6 +11,11 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from regmirror.aws.environment import (
+    DEFAULT_CHECK_WORKERS,
+    DEFAULT_HANDOFF_RESERVE_SECONDS,
+    DEFAULT_RETRY_BASE_SECONDS,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "infra" / "environments"
@@ -35,6 +40,8 @@ class RelaySettings(_Strict):
     copy_budget: int = Field(default=4, ge=2, le=1000)
     batch_size: int = Field(default=1, ge=1, le=10)
     max_batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    # A failed copy's message comes back after this many seconds, doubled per attempt.
+    retry_base_seconds: int = Field(default=DEFAULT_RETRY_BASE_SECONDS, ge=0, le=43200)
 
 
 class ListerSettings(_Strict):
@@ -44,10 +51,10 @@ class ListerSettings(_Strict):
     timeout_seconds: int = Field(default=900, ge=60, le=LAMBDA_MAX_TIMEOUT)
     # Planning runs at once (one task each); each sends HEAD requests with `check_workers` threads.
     concurrency: int = Field(default=2, ge=2, le=100)
-    check_workers: int = Field(default=8, ge=1, le=64)
+    check_workers: int = Field(default=DEFAULT_CHECK_WORKERS, ge=1, le=64)
     # Seconds kept in reserve before the time limit: when reached, the items not yet checked are
     # handed to the copy queue unchecked (the relay checks digests first), so no work is lost.
-    handoff_reserve_seconds: int = Field(default=60, ge=10, le=600)
+    handoff_reserve_seconds: int = Field(default=DEFAULT_HANDOFF_RESERVE_SECONDS, ge=10, le=600)
 
 
 class QueueSettings(_Strict):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regmirror.registries.listers import clear_lister_cache
+from regmirror.state import reset_process_state
 
 from tests.testbed import RegistryServer, write_config
 
@@ -16,11 +16,12 @@ RegistryFactory = Callable[..., RegistryServer]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_lister_cache() -> Iterator[None]:
-    """The lister cache is process-wide and keyed by host:port; ports are reused between tests."""
-    clear_lister_cache()
+def _fresh_process_state() -> Iterator[None]:
+    """Caches live per process (per Lambda container) and are keyed by host:port; ports are reused
+    between tests."""
+    reset_process_state()
     yield
-    clear_lister_cache()
+    reset_process_state()
 
 
 @pytest.fixture(autouse=True)

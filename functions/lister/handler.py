@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -20,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
+from regmirror.aws.environment import ListerEnvironment
 from regmirror.aws.events import PlanMessage, is_sqs_event, parse_run_request
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.planner import PlanOutcome, TaskPlanner
@@ -32,11 +32,6 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 register_secrets_manager_resolver()
 route_core_logs(logger)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.isdigit() else default
 
 
 def fan_out(event: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +47,7 @@ def fan_out(event: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"no task named {', '.join(map(repr, unknown))} in {config.source_file}")
         tasks = list(request.tasks)
     messages = [PlanMessage(t, request.correlation_id, request.trigger).to_message() for t in tasks]
-    sent = QueueSender(os.environ[names.ENV_PLAN_QUEUE_URL]).send(messages)
+    sent = QueueSender(ListerEnvironment.from_env().plan_queue_url).send(messages)
     metrics.add_metric(name=names.TASKS_QUEUED, unit=MetricUnit.Count, value=sent)
     logger.info("queued planning", extra={"tasks": tasks, "trigger": request.trigger})
     return {"planning": tasks, "queued": sent}
@@ -74,13 +69,14 @@ def plan_record(record: SQSRecord, context: LambdaContext) -> dict[str, Any]:
     message = PlanMessage.from_message(record.body)  # ValueError: a poison message fails alone
     logger.set_correlation_id(message.correlation_id or record.message_id)
     logger.append_keys(task=message.task, trigger=message.trigger)
-    sender = QueueSender(os.environ[names.ENV_COPY_QUEUE_URL])
+    env = ListerEnvironment.from_env()
+    sender = QueueSender(env.copy_queue_url)
     planner = TaskPlanner(
         config=load_lambda_config(),
         send=sender.send_items,
         remaining=lambda: context.get_remaining_time_in_millis() / 1000.0,
-        reserve_seconds=_env_int(names.ENV_HANDOFF_RESERVE, 60),
-        workers=_env_int(names.ENV_CHECK_WORKERS, 8),
+        reserve_seconds=env.handoff_reserve_seconds,
+        workers=env.check_workers,
     )
     with tracer.provider.in_subsegment("plan_task") as subsegment:
         subsegment.put_annotation(key="task", value=message.task)

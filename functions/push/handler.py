@@ -8,7 +8,6 @@ The relay checks digests before copying, so a repeated event costs no second cop
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
+from regmirror.aws.environment import PushEnvironment
 from regmirror.aws.events import parse_push_event, parse_registry_aliases
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.planner import tag_item
@@ -38,14 +38,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if push is None:
         logger.info("not a tagged successful push: nothing to do")
         return {"queued": 0}
-    aliases = parse_registry_aliases(os.environ.get(names.ENV_PUSH_REGISTRY_ALIASES, ""))
+    env = PushEnvironment.from_env()
+    aliases = parse_registry_aliases(env.registry_aliases)
     registry = aliases.get(push.registry_host.lower(), push.registry_host)
     logger.append_keys(registry=registry, repository=push.repository, tag=push.tag)
     items = [
         tag_item(item, trigger="push", correlation_id=push.event_id, pushed_digest=push.digest)
         for item in plan_push_event(load_lambda_config(), registry, push.repository, push.tag)
     ]
-    sent = QueueSender(os.environ[names.ENV_COPY_QUEUE_URL]).send_items(items) if items else 0
+    sent = QueueSender(env.copy_queue_url).send_items(items) if items else 0
     metrics.add_metric(name=names.IMAGES_ENQUEUED, unit=MetricUnit.Count, value=sent)
     targets = [str(item.target) for item in items]
     logger.info("push event handled", extra={"queued": sent, "targets": targets})

@@ -8,7 +8,6 @@ check finds the target in sync. The function itself errors only on a crash or ti
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,12 +17,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
+from regmirror.aws.environment import RelayEnvironment
 from regmirror.aws.observability import route_core_logs
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import CopyResult, FailureReason, SyncItem
-from regmirror.registries.ratelimit import default_limits, defer_seconds
 from regmirror.sync.copy import sync_item
+from regmirror.sync.registries import shared_registries
 
 logger = Logger()
 tracer = Tracer()
@@ -33,11 +33,7 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 register_secrets_manager_resolver()
 route_core_logs(logger)
-# Never sleep on a short rate-limit budget inside a Lambda: the message is put back with a delay.
-default_limits().configure(max_wait=0)
 RATE_LIMIT_DEFAULT_DELAY = 60
-
-RETRY_BASE_SECONDS = int(os.environ.get(names.ENV_RETRY_BASE_SECONDS, "60"))
 
 
 class CopyFailed(Exception):
@@ -57,7 +53,7 @@ def _record_metrics(result: CopyResult) -> None:
 
 def _retry_later(record: SQSRecord) -> None:
     count = int(record.attributes.approximate_receive_count or "1")
-    delay = retry_delay(count, RETRY_BASE_SECONDS)
+    delay = retry_delay(count, RelayEnvironment.from_env().retry_base_seconds)
     if delay_redelivery(sqs_client(), record.queue_url, record.receipt_handle, delay):
         logger.info("retrying in %d s (attempt %d)", delay, count)
 
@@ -68,7 +64,10 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
     item = SyncItem.from_message(record.body)  # ValueError: a poison message fails alone
     logger.set_correlation_id(item.extra.get("correlation_id") or record.message_id)
     logger.append_keys(task=item.task, image=item.key(), trigger=item.extra.get("trigger"))
-    result = sync_item(load_lambda_config(), item)
+    config = load_lambda_config()
+    # Never sleep on a short rate-limit budget inside a Lambda: the message is put back with a delay.
+    registries = shared_registries(config, max_wait=0)
+    result = sync_item(config, item, registries=registries)
     _record_metrics(result)
     summary = {
         "status": result.status,
@@ -81,7 +80,7 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
         "target_digest": result.target_digest,
     }
     if result.status == "failed" and result.reason == FailureReason.RATE_LIMIT:
-        delay = defer_seconds(item.source.registry) or RATE_LIMIT_DEFAULT_DELAY
+        delay = registries.rate_limits.defer_seconds(item.source.registry) or RATE_LIMIT_DEFAULT_DELAY
         requeue_with_delay(sqs_client(), record.queue_url, record.body, delay)
         metrics.add_metric(name=names.IMAGES_DEFERRED, unit=MetricUnit.Count, value=1)
         logger.warning("source rate-limit budget is short: deferred", extra={**summary, "delay": delay})

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from regmirror.aws.environment import RelayEnvironment
 
 from tests.infrastructure.conftest import Synthesized, make_settings, synth_stack
 
@@ -180,6 +181,10 @@ def test_relay_is_the_docker_image_function_with_configured_sizing(s: Synthesize
     assert relay["Architectures"] == ["x86_64"]
     env = relay["Environment"]["Variables"]
     assert env["TMPDIR"] == "/tmp"
+    # what the relay's environment model reads, with the stack's (and the model's) defaults
+    relay_env = RelayEnvironment.from_env(env)
+    assert env["REGMIRROR_RETRY_BASE_SECONDS"] == str(relay_env.retry_base_seconds) == "60"
+    assert env["REGMIRROR_SECRET_MAX_AGE"] == "300"
     assert env["POWERTOOLS_SERVICE_NAME"] == "regmirror-relay"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Regmirror"
     assert {"REGMIRROR_CONFIG_BUCKET", "REGMIRROR_CONFIG_KEY", "REGMIRROR_CONFIG_NAME"} <= set(env)

@@ -25,9 +25,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 from regmirror.aws import names
-from regmirror.aws.config_source import clear_config_cache
-from regmirror.registries.ecr.caches import reset_caches
-from regmirror.registries.listers import clear_lister_cache
+from regmirror.state import reset_process_state
 
 from infra.config_bundle import stage_config_bundle
 from tests.testbed.registry import free_port
@@ -78,11 +76,9 @@ def reset_process_caches() -> None:
     """Config, secrets, ECR and lister caches live per process (per Lambda container)."""
     from aws_lambda_powertools.utilities.parameters import base as parameters_base
 
-    clear_config_cache()
     parameters_base.DEFAULT_PROVIDERS.clear()
     parameters_base.clear_caches()
-    reset_caches()
-    clear_lister_cache()
+    reset_process_state()
 
 
 def load_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from regmirror.registries.ratelimit import default_limits
 
 from tests.integration.aws_harness import AwsEnv, MotoAws, aws_environment
 
@@ -21,4 +20,3 @@ def moto() -> Iterator[MotoAws]:
 @pytest.fixture
 def aws(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     yield from aws_environment(moto, monkeypatch)
-    default_limits().reset()  # rate-limit budgets are process-wide

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from regmirror.aws.config_source import load_lambda_config
 from regmirror.model import ImageRef, SyncItem
-from regmirror.registries.ratelimit import default_limits
+from regmirror.sync.registries import shared_registries
 
 from tests.conftest import RegistryFactory
 from tests.integration.aws_harness import (
@@ -44,9 +45,8 @@ def test_short_budget_defers_the_message_with_a_delay(
     relay = load_handler("relay", aws.monkeypatch)
     log_to_stdout(relay)
     # Docker Hub style headers seen on an earlier answer: 2 pulls left of 100 per 6 h, floor 10.
-    default_limits().observe(
-        source.host, 200, {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "2;w=21600"}
-    )
+    budgets = shared_registries(load_lambda_config(), max_wait=0).rate_limits  # what the relay will use
+    budgets.observe(source.host, 200, {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "2;w=21600"})
     message = SyncItem(
         "open", ImageRef(source.host, "team/a", "1.0"), ImageRef(target.host, "mirror/team/a", "1.0")
     )

@@ -59,15 +59,6 @@ def proxies() -> Iterator[Callable[..., FaultProxy]]:
         proxy.stop()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_budgets() -> Iterator[None]:
-    """The process-wide rate-limit budgets are keyed by host:port, and ports are reused."""
-    ratelimit.default_limits().reset()
-    yield
-    ratelimit.default_limits().reset()
-    ratelimit.default_limits().configure(floor=ratelimit.DEFAULT_FLOOR, max_wait=ratelimit.DEFAULT_MAX_WAIT)
-
-
 def client_via(proxy: FaultProxy, **kwargs: object) -> RegistryClient:
     endpoint = Endpoint(proxy.host, insecure=True, verify_tls=False, plain_http=True)
     kwargs.setdefault("retry", FAST)
@@ -294,17 +285,17 @@ def test_low_budget_defers_copies_and_nothing_is_copied(
     headers = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "4;w=21600"}
     src = proxies(plain_registry, extra_headers=headers)
     skopeo = LoggingSkopeo(tmp_path / "bin")
-    ratelimit.default_limits().configure(max_wait=0)  # as on Lambda: no waiting in-process
     config = load_config(
         _sync_config(tmp_path, src.host, second_plain_registry.host, f"skopeo: {{binary: {skopeo.binary}}}")
     )
-    report = sync_config(config, concurrency=2, copy_retry=RetryPolicy(attempts=1))
+    registries = Registries(config, rate_limits=ratelimit.RateLimits(max_wait=0))  # as on Lambda: no waiting
+    report = sync_config(config, concurrency=2, copy_retry=RetryPolicy(attempts=1), registries=registries)
     assert [r.reason for r in report.results] == ["rate-limit"] * 3
     assert all("deferred" in (r.error or "") for r in report.results)
     assert skopeo.runs() == []
     assert catalog(second_plain_registry) == []
     # what the AWS relay handler asks: 7 pulls short of the floor, 216 s each, capped at 900 s
-    assert ratelimit.defer_seconds(src.host) == 900
+    assert registries.rate_limits.defer_seconds(src.host) == 900
 
     src.extra_headers = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "90;w=21600"}
     report = sync_config(config, concurrency=2)

@@ -8,7 +8,6 @@ import time
 
 import pytest
 from regmirror.config import parse_config
-from regmirror.registries import ratelimit
 from regmirror.registries.ratelimit import (
     BLOCK_WITHOUT_RETRY_AFTER,
     MAX_DEFER,
@@ -268,11 +267,17 @@ def test_sources_from_a_config_set_floors_and_bounds() -> None:
     assert slot is not None and slot._value == 1  # the lowest bound  # type: ignore[attr-defined]
 
 
-def test_process_wide_budgets() -> None:
-    shared = ratelimit.default_limits()
-    shared.reset()
-    try:
-        shared.observe("budget.example", 429, {"Retry-After": "12"})
-        assert ratelimit.defer_seconds("budget.example") in (11, 12)
-    finally:
-        shared.reset()
+def test_a_runs_budgets_are_its_own() -> None:
+    """Two runs (two Registries) keep separate budgets: one never rewrites the other's settings."""
+    from regmirror.sync.registries import Registries
+
+    text = (
+        "tasks:\n  - name: t\n    source: {registry: quay.io, rate-limit-floor: 30}\n"
+        "    target: {registry: target.example}\n    mappings: [{from: a/b}]\n"
+    )
+    first, second = Registries(parse_config(text)), Registries(parse_config(text.replace("30", "5")))
+    assert (first.rate_limits.floor_for("quay.io"), second.rate_limits.floor_for("quay.io")) == (30, 5)
+    first.rate_limits.observe("quay.io", 429, {"Retry-After": "12"})
+    assert first.rate_limits.defer_seconds("quay.io") in (11, 12)
+    assert second.rate_limits.defer_seconds("quay.io") is None
+    assert first.retry.attempts == parse_config(text).retry.attempts

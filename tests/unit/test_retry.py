@@ -22,11 +22,9 @@ from regmirror.retry import (
     classify_status,
     copy_policy,
     copy_verdict,
-    default_policy,
     retry_after_seconds,
     retry_copy,
     retryable_status,
-    set_default_attempts,
 )
 
 NOW = 1_800_000_000.0
@@ -267,15 +265,6 @@ def test_invalid_settings_are_refused() -> None:
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError, match="negative"):
         RetryPolicy(base_delay=-1)
-
-
-def test_default_policy_attempts_are_settable() -> None:
-    before = default_policy().attempts
-    try:
-        set_default_attempts(8)
-        assert default_policy().attempts == 8
-    finally:
-        set_default_attempts(before)
 
 
 # -- copies ----------------------------------------------------------------------------------------

@@ -262,18 +262,6 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
-_default_policy = RetryPolicy()
-
-
-def default_policy() -> RetryPolicy:
-    """The policy of registry clients created without one (`retry.attempts` of the config)."""
-    return _default_policy
-
-
-def set_default_attempts(attempts: int) -> None:
-    """Set `retry.attempts` for registry clients created from now on in this process."""
-    global _default_policy
-    _default_policy = dataclasses.replace(_default_policy, attempts=attempts)
 
 
 def copy_policy(attempts: int = 3) -> RetryPolicy:

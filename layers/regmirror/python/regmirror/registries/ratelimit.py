@@ -127,7 +127,8 @@ class _Budget:
 
 
 class RateLimits:
-    """Budgets and copy slots of every source registry seen by this process. Thread-safe."""
+    """Budgets and copy slots of every source registry seen by the clients and copies of one run (a
+    `sync.registries.Registries`; kept with it across the messages of a warm Lambda). Thread-safe."""
 
     def __init__(
         self,
@@ -281,22 +282,6 @@ class RateLimits:
             return {key: b.describe(now) for key, b in self._budgets.items()}
 
 
-_DEFAULT = RateLimits()
-
-
-def default_limits() -> RateLimits:
-    """The process-wide budgets: shared by the registry clients and the copies of a run."""
-    return _DEFAULT
-
-
-def defer_seconds(registry: str) -> int | None:
-    """Seconds to delay a copy from `registry` (None: copy now), from the process-wide budgets.
-
-    For the AWS relay handler, after the digest check (whose HEAD refreshed the budget).
-    """
-    return _DEFAULT.defer_seconds(registry)
-
-
 class SourceLimits(Protocol):
     """A task's `source` (config.RegistryConfig): its own floor and copy bound, when set."""
 
@@ -310,9 +295,9 @@ class SourceLimits(Protocol):
     def max_concurrent_copies(self) -> int | None: ...
 
 
-def configure_sources(sources: Iterable[SourceLimits], limits: RateLimits | None = None) -> RateLimits:
-    """Apply the sources' `rate-limit-floor` / `max-concurrent-copies` (the process-wide budgets by
-    default). A registry named by several tasks gets the highest floor and the lowest bound."""
+def configure_sources(sources: Iterable[SourceLimits], limits: RateLimits) -> RateLimits:
+    """Apply the sources' `rate-limit-floor` / `max-concurrent-copies` to `limits`. A registry named
+    by several tasks gets the highest floor and the lowest bound."""
     floors: dict[str, int] = {}
     bounds: dict[str, int] = {}
     for source in sources:
@@ -321,6 +306,5 @@ def configure_sources(sources: Iterable[SourceLimits], limits: RateLimits | None
             floors[key] = max(floors.get(key, 0), source.rate_limit_floor)
         if source.max_concurrent_copies is not None:
             bounds[key] = min(bounds.get(key, source.max_concurrent_copies), source.max_concurrent_copies)
-    limits = limits or _DEFAULT
     limits.configure(floors=floors, per_registry=bounds)
     return limits

@@ -10,7 +10,7 @@ import time
 
 from regmirror.config import Config
 from regmirror.model import CopyResult, FailureReason, ItemState, SyncItem
-from regmirror.registries.ratelimit import RateLimits, default_limits
+from regmirror.registries.ratelimit import RateLimits
 from regmirror.registries.sizes import image_bytes
 from regmirror.sync.check import check_item, finalize_item
 from regmirror.sync.plan import PlannedItem
@@ -26,9 +26,10 @@ def copy_item(
     registries: Registries, relay: SkopeoRelay, item: SyncItem, *, limits: RateLimits | None = None
 ) -> CopyResult:
     """One copy, once the source's rate-limit budget allows (waiting at most `limits.max_wait`) and
-    one of its copy slots is free; a budget that stays short fails the copy as "rate-limit"."""
+    one of its copy slots is free; a budget that stays short fails the copy as "rate-limit". The
+    budgets are the run's (`registries.rate_limits`) unless `limits` is given."""
     task = registries.task(item.task)
-    limits = limits or default_limits()
+    limits = limits or registries.rate_limits
     source = task.source.registry
     wait = limits.acquire(source)
     if wait is not None:

@@ -15,23 +15,24 @@ from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.kinds import RegistryKind, kind_of
 from regmirror.registries.listers import make_lister
 from regmirror.registries.manifests import ManifestSource
-from regmirror.registries.ratelimit import configure_sources
-from regmirror.retry import set_default_attempts
-
-
-def apply_runtime_settings(config: Config) -> None:
-    """The config's retry attempts and per-source rate-limit floors and copy bounds, process-wide:
-    every entry point (CLI plan/sync, lister and relay Lambdas) goes through `Registries`."""
-    set_default_attempts(config.retry.attempts)
-    configure_sources(task.source for task in config.tasks)
+from regmirror.registries.ratelimit import RateLimits, configure_sources
+from regmirror.retry import RetryPolicy
 
 
 class Registries:
-    """Clients, credentials and listers for a config, created once and shared by threads."""
+    """Clients, credentials and listers for a config, created once and shared by threads.
 
-    def __init__(self, config: Config) -> None:
+    Owns what its clients share: the retry policy of their API calls (`retry.attempts`) and the
+    rate-limit budgets of the sources (`rate-limit-floor`, `max-concurrent-copies`), which the copies
+    of the run consult too.
+    """
+
+    def __init__(
+        self, config: Config, *, rate_limits: RateLimits | None = None, retry: RetryPolicy | None = None
+    ) -> None:
         self.config = config
-        apply_runtime_settings(config)
+        self.retry = retry or RetryPolicy(attempts=config.retry.attempts)
+        self.rate_limits = configure_sources((t.source for t in config.tasks), rate_limits or RateLimits())
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
         self._manifests: dict[tuple[Any, ...], ManifestSource] = {}
@@ -55,7 +56,8 @@ class Registries:
             cached = self._clients.get(key)
             # A renewed token (ECR) is a new Credentials object: the client is rebuilt with it.
             if cached is None or cached[1] != creds:
-                cached = (RegistryClient(rc.endpoint(), creds), creds)
+                client = RegistryClient(rc.endpoint(), creds, retry=self.retry, rate_limits=self.rate_limits)
+                cached = (client, creds)
                 self._clients[key] = cached
             return cached[0]
 
@@ -111,13 +113,15 @@ _shared: tuple[Config, Registries] | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_registries(config: Config) -> Registries:
+def shared_registries(config: Config, *, max_wait: float | None = None) -> Registries:
     """One `Registries` per loaded config in this process: a relay Lambda container handling many
-    messages keeps its connections, tokens and ECR listings between them."""
+    messages keeps its connections, tokens, ECR listings and rate-limit budgets between them.
+    `max_wait` (seconds a copy may wait for budget) applies when it is created."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] is not config:
-            _shared = (config, Registries(config))
+            limits = RateLimits() if max_wait is None else RateLimits(max_wait=max_wait)
+            _shared = (config, Registries(config, rate_limits=limits))
         return _shared[1]
 
 

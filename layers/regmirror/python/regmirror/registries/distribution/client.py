@@ -31,8 +31,8 @@ from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.body import parse_json, read_capped
 from regmirror.registries.http.links import Loop, OtherHost, next_page, parse_link_next
 from regmirror.registries.http.session import USER_AGENT
-from regmirror.registries.ratelimit import RateLimits, default_limits
-from regmirror.retry import RetryPolicy, default_policy, retry_after_seconds
+from regmirror.registries.ratelimit import RateLimits
+from regmirror.retry import RetryPolicy, retry_after_seconds
 from regmirror.rules import refs
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class RegistryClient:
     ) -> None:
         self.endpoint = endpoint
         self.registry = endpoint.host
-        self._rate_limits = rate_limits or default_limits()
+        self._rate_limits = rate_limits or RateLimits()  # a run's clients share theirs (Registries)
         self._session = RegistrySession(
             endpoint,
             credentials,
@@ -92,7 +92,7 @@ class RegistryClient:
             pool_size=pool_size,
             observe=lambda status, headers: self._rate_limits.observe(self.registry, status, headers),
         )
-        self._retry = retry or default_policy()
+        self._retry = retry or RetryPolicy()
         self._lock = threading.Lock()
         self._retries = 0
 

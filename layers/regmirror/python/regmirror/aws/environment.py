@@ -1,0 +1,66 @@
+"""One environment model per Lambda function: what its handler reads from the environment, typed and
+validated once per invocation, with the defaults `infra/` imports instead of restating them.
+
+A missing or malformed variable is a clear error naming the variable (the stack sets them all).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from regmirror.aws import names
+
+DEFAULT_CHECK_WORKERS = 8  # HEAD requests in flight per planning run
+DEFAULT_HANDOFF_RESERVE_SECONDS = 60  # before the time limit, hand the unchecked rest to the relay
+DEFAULT_RETRY_BASE_SECONDS = 60  # backoff before a failed copy message comes back (doubles per try)
+DEFAULT_SECRET_MAX_AGE = 300  # seconds a Secrets Manager secret is cached per container
+
+
+class BadEnvironment(ValueError):
+    """The function's environment is incomplete or malformed (names the variables)."""
+
+
+class _Environment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        values = dict(os.environ if environ is None else environ)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise BadEnvironment(f"{cls.__name__}: {problems}") from None
+
+
+class ListerEnvironment(_Environment):
+    """The lister Lambda: fans out planning messages and plans one task per message."""
+
+    plan_queue_url: str = Field(validation_alias=names.ENV_PLAN_QUEUE_URL, min_length=1)
+    copy_queue_url: str = Field(validation_alias=names.ENV_COPY_QUEUE_URL, min_length=1)
+    check_workers: int = Field(
+        default=DEFAULT_CHECK_WORKERS, validation_alias=names.ENV_CHECK_WORKERS, ge=1, le=64
+    )
+    handoff_reserve_seconds: int = Field(
+        default=DEFAULT_HANDOFF_RESERVE_SECONDS, validation_alias=names.ENV_HANDOFF_RESERVE, ge=0, le=900
+    )
+
+
+class RelayEnvironment(_Environment):
+    """The relay Lambda: one copy per message."""
+
+    retry_base_seconds: int = Field(
+        default=DEFAULT_RETRY_BASE_SECONDS, validation_alias=names.ENV_RETRY_BASE_SECONDS, ge=0, le=43200
+    )
+
+
+class PushEnvironment(_Environment):
+    """The push Lambda: an ECR push event → copy messages."""
+
+    copy_queue_url: str = Field(validation_alias=names.ENV_COPY_QUEUE_URL, min_length=1)
+    # JSON {"<ecr host>": "<host as the config writes it>"}; parsed by aws.events.parse_registry_aliases
+    registry_aliases: str = Field(default="", validation_alias=names.ENV_PUSH_REGISTRY_ALIASES)
