@@ -1,7 +1,7 @@
 """Bad configs through the command line: exit code 2, one located message, nothing copied.
 
 The corpus (tests/data/bad-configs, each file's first line says where its one problem is) is checked
-problem by problem in tests/unit/test_bad_configs.py; here every file goes through `regmirror sync`.
+problem by problem in tests/unit/config/test_bad_configs.py; here every file goes through `regmirror sync`.
 Conflicting targets are only known once the lister has answered: they get the same treatment at plan
 time, before any copy starts.
 """

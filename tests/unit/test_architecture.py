@@ -153,3 +153,13 @@ def test_architecture_doc_names_every_module() -> None:
         if path.name != "__init__.py" and path.name != "__main__.py" and f"{path.stem}" not in text
     ]
     assert missing == []
+
+
+def test_unit_tests_mirror_the_package_folders() -> None:
+    """tests/unit/<folder>/ exists only for a folder of the package (data folders aside)."""
+    unit = Path(__file__).resolve().parent
+    folders = [
+        p.relative_to(unit) for p in unit.rglob("*") if p.is_dir() and p.name not in ("data", "__pycache__")
+    ]
+    assert folders  # the unit tests are in folders
+    assert [f for f in folders if "data" not in f.parts and not (PACKAGE / f).is_dir()] == []

@@ -66,9 +66,6 @@ _INHERITED_ENV = (
     "CONTAINERS_REGISTRIES_CONF",
 )
 
-# First match wins; checked against skopeo's final (`level=fatal`) message, lower-cased.
-# Samples of real skopeo 1.9 stderr for each class live in tests/unit/test_relay_args.py.
-
 
 @dataclass(frozen=True, slots=True)
 class SkopeoRun:

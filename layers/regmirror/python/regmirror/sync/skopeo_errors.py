@@ -9,6 +9,8 @@ from regmirror.model import FailureReason
 
 _FATAL_MSG = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
 
+# First match wins; checked against skopeo's final (`level=fatal`) message, lower-cased.
+# Samples of real skopeo 1.9 stderr for each class: tests/unit/sync/data/ (see test_skopeo_args.py).
 _ERROR_CLASSES: tuple[tuple[FailureReason, tuple[str, ...]], ...] = (
     (
         FailureReason.TLS,

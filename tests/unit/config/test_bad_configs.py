@@ -12,7 +12,7 @@ import pytest
 from regmirror.config import load_config
 from regmirror.errors import ConfigError
 
-BAD = pathlib.Path(__file__).resolve().parent.parent / "data" / "bad-configs"
+BAD = pathlib.Path(__file__).resolve().parents[2] / "data" / "bad-configs"
 FILES = sorted(BAD.glob("*.yaml"))
 
 

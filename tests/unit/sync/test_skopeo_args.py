@@ -404,7 +404,7 @@ def test_failure_result_from_exception_is_redacted() -> None:
 
 
 def _load_stderr_samples() -> dict[str, list[str]]:
-    """`tests/unit/data/skopeo-1.9.3-stderr.txt`: real skopeo stderr, grouped by expected reason."""
+    """`tests/unit/sync/data/skopeo-1.9.3-stderr.txt`: real skopeo stderr, grouped by expected reason."""
     samples: dict[str, list[str]] = {}
     for block in STDERR_SAMPLES.read_text().split("\n## ")[1:]:
         reason, _, body = block.partition("\n")

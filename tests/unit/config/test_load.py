@@ -15,7 +15,7 @@ from regmirror.config.values import parse_go_duration
 from regmirror.errors import ConfigError
 from regmirror.registries.listers.base import resolve_settings
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("dregsy-*.yaml"))
 GOOD = ROOT / "tests" / "data" / "good-configs"
 
