@@ -175,7 +175,9 @@ def test_unregistered_and_unknown_kinds(
     odd = SimpleNamespace(
         registry=plain_registry.host,
         auth=None,
-        lister=SimpleNamespace(type="ftp", page_size=None, max_items=None),
+        lister=SimpleNamespace(
+            type="ftp", page_size=None, max_items=None, search=None, base_url=None, namespaces=[]
+        ),
     )
     with pytest.raises(ListerError, match="unknown lister type 'ftp'"):
         make_lister(odd, global_config(), ClientFactory())  # type: ignore[arg-type]

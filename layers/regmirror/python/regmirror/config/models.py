@@ -106,7 +106,7 @@ class MappingConfig(StrictModel):
     @property
     def rule(self) -> Mapping:
         """The parsed mapping (always set once the model is validated)."""
-        assert self._rule is not None  # set by _parse_rules
+        assert self._rule is not None  # set by _assemble_rules
         return self._rule
 
     @property

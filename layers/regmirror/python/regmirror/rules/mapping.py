@@ -37,7 +37,7 @@ class Mapping:
 
     @classmethod
     def parse(cls, from_spec: str, to_spec: str | None, tag_entries: list[str] | None) -> Mapping:
-        """The mapping, or MappingError for its first problem (see `problems` for all of them)."""
+        """The mapping, or MappingError for its first problem (`checked` gives all of them)."""
         mapping, problems = cls.checked(from_spec, to_spec, tag_entries)
         if mapping is None:
             raise problems[0]

@@ -10,12 +10,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from regmirror.errors import RegmirrorError
 from regmirror.model import ItemState, SyncItem
-from regmirror.registries.distribution.media import is_index
+from regmirror.registries.distribution.media import ManifestInfo, is_index
 from regmirror.registries.manifests import ManifestSource
 from regmirror.rules.refs import valid_digest
 from regmirror.sync.plan import PlannedItem
@@ -43,14 +42,6 @@ def check_items(
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
         yield from pool.map(check, items)
-
-
-@dataclass(frozen=True, slots=True)
-class _Listed:
-    """A source digest taken from a digest-bearing listing (no media type there)."""
-
-    digest: str
-    media_type: str | None = None
 
 
 class TagDigestListings:
@@ -118,11 +109,13 @@ def check_item(
     return planned
 
 
-def _source_manifest(item: SyncItem, source: ManifestSource, listings: TagDigestListings | None) -> Any:
+def _source_manifest(
+    item: SyncItem, source: ManifestSource, listings: TagDigestListings | None
+) -> ManifestInfo | None:
     if listings is not None and item.source.digest is None:
         listed = listings.digest(source, item.source.repository, item.source.tag)
         if listed is not None:
-            return _Listed(listed)
+            return ManifestInfo(listed, "", -1)  # a listing gives no media type nor manifest size
     return source.head_manifest(item.source.repository, item.source.reference)
 
 
@@ -134,7 +127,7 @@ def _target_digest(item: SyncItem, target: ManifestSource) -> str | None:
     return tgt.digest if tgt is not None else None
 
 
-def _compare_with_record(planned: PlannedItem, src: Any, record: CopyRecord | None) -> ItemState:
+def _compare_with_record(planned: PlannedItem, src: ManifestInfo, record: CopyRecord | None) -> ItemState:
     """`_compare`, plus: the target holds what the record says was copied from this very source
     digest (how a single-platform copy of a multi-arch source is proven in sync). Keeps the record
     up to date with what the check found."""
@@ -150,7 +143,7 @@ def _compare_with_record(planned: PlannedItem, src: Any, record: CopyRecord | No
     return state
 
 
-def _compare(planned: PlannedItem, src: Any) -> ItemState:
+def _compare(planned: PlannedItem, src: ManifestInfo) -> ItemState:
     if planned.target_digest is None:
         planned.note = "not in target"
         return ItemState.COPY

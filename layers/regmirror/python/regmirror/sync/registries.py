@@ -36,15 +36,23 @@ class Registries:
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
         self._manifests: dict[tuple[Any, ...], ManifestSource] = {}
+        self._kinds: dict[tuple[Any, ...], RegistryKind] = {}
         self._names: dict[str, list[str]] = {}
 
     @staticmethod
     def _key(rc: RegistryConfig) -> tuple[Any, ...]:
         return (rc.registry, rc.auth, rc.skip_tls_verify, rc.insecure, rc.ca_file, rc.role_arn, rc.region)
 
-    @staticmethod
-    def kind(rc: RegistryConfig) -> RegistryKind:
-        return kind_of(rc)
+    def kind(self, rc: RegistryConfig) -> RegistryKind:
+        """The registry's kind, chosen on first use and kept."""
+        key = self._key(rc)
+        with self._lock:
+            kind = self._kinds.get(key)
+        if kind is None:
+            kind = kind_of(rc)
+            with self._lock:
+                self._kinds[key] = kind
+        return kind
 
     def credentials(self, rc: RegistryConfig) -> Credentials | None:
         return self.kind(rc).credentials(rc)

@@ -162,7 +162,7 @@ class RegistrySession:
             raise RegistryError(message, registry=self.registry) from None
 
     def _lean_headers(self, url: str, scope: str) -> dict[str, str] | None:
-        """Headers of a lean HEAD, or None when the full path must go (see `_lean_head`)."""
+        """Headers of a lean HEAD, or None when the full path must go (see `lean_head`)."""
         if self.http.schemes.known is None or self.http.proxies.for_url(url):
             return None
         if self.auth.challenge is None and self.auth.credentials is not None:

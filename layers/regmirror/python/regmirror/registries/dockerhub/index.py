@@ -116,7 +116,7 @@ class IndexLister:
 
 def search_base_url(source: Any) -> str:
     """`lister.baseUrl`, Docker Hub's index, or the registry's own URL."""
-    configured = getattr(source.lister, "base_url", None)
+    configured = source.lister.base_url if source.lister else None
     if configured:
         return str(configured).rstrip("/")
     endpoint = source.endpoint()
@@ -126,11 +126,11 @@ def search_base_url(source: Any) -> str:
 
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
-    term = settings.search or getattr(source.lister, "search", None)
+    term = settings.search or (source.lister.search if source.lister else None)
     if not term:
         raise ListerError(f"{source.registry}: the index lister needs `lister.search`")
     base_url = search_base_url(source)
-    endpoint = getattr(source, "endpoint", lambda: None)()
+    endpoint = source.endpoint()
     own_host = (
         endpoint is not None
         and not endpoint.is_docker_hub

@@ -209,7 +209,7 @@ def _needs_2fa(answer: requests.Response) -> bool:
 
 
 def _api_and_credentials(source: Any) -> tuple[JsonApi, Credentials | None]:
-    base_url = (getattr(source.lister, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
+    base_url = ((source.lister.base_url if source.lister else None) or DEFAULT_BASE_URL).rstrip("/")
     credentials = resolve_credentials(source.auth)
     if credentials is not None:
         remember_secret(credentials.username, credentials.password)
@@ -220,5 +220,5 @@ def _api_and_credentials(source: Any) -> tuple[JsonApi, Credentials | None]:
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
     api, credentials = _api_and_credentials(source)
-    namespaces = list(getattr(source.lister, "namespaces", None) or [])
+    namespaces = list(source.lister.namespaces if source.lister else [])
     return DockerHubLister(api, credentials, namespaces, settings.page_size)

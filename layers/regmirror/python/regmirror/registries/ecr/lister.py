@@ -84,9 +84,9 @@ class EcrLister:
 
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
-    base_url = getattr(source.lister, "base_url", None)
+    base_url = source.lister.base_url if source.lister else None
     spec = cast(EcrRegistrySpec, source)
-    account = getattr(source, "ecr_account", None)
+    account = source.ecr_account
     return EcrLister(
         lambda: api_client(spec, endpoint_url=base_url), source.registry, account, settings.page_size
     )

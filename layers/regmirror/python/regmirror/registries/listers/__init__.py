@@ -1,4 +1,4 @@
-"""Repository listers, one module per kind.
+"""Repository listers: the table of lister kinds (each registry kind's folder holds its own lister).
 
 Adding a kind = one module with `create(source, settings, client_factory) -> Lister` plus one line in
 `LISTER_KINDS`. Modules are imported on first use, so e.g. boto3 loads only for `ecr`.
@@ -78,9 +78,9 @@ def make_lister(
         settings.search,
         source.auth,
         settings.max_items,
-        tuple(getattr(source.lister, "namespaces", None) or ()),
-        getattr(source.lister, "base_url", None),
-        getattr(source, "role_arn", None),
-        getattr(source, "region", None),
+        tuple(source.lister.namespaces if source.lister else ()),
+        source.lister.base_url if source.lister else None,
+        source.role_arn,
+        source.region,
     )
     return CachedLister(reporting, key, settings.cache_duration)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
+    from regmirror.registries.endpoint import Endpoint
     from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.listers")
@@ -37,6 +38,15 @@ class ListerSpec(Protocol):
     @property
     def max_items(self) -> int | None: ...
 
+    @property
+    def search(self) -> str | None: ...  # `index` lister
+
+    @property
+    def base_url(self) -> str | None: ...  # an API base URL override (tests, mirrors)
+
+    @property
+    def namespaces(self) -> list[str]: ...  # `dockerhub` lister
+
 
 class SourceSpec(Protocol):
     """A task's `source`."""
@@ -49,6 +59,20 @@ class SourceSpec(Protocol):
 
     @property
     def lister(self) -> ListerSpec | None: ...
+
+    @property
+    def role_arn(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    @property
+    def ecr_account(self) -> str | None: ...
+
+    @property
+    def ca_file(self) -> str | None: ...
+
+    def endpoint(self) -> Endpoint: ...
 
 
 class GlobalListerSpec(Protocol):
@@ -90,20 +114,30 @@ def _default_type(source: SourceSpec) -> str:
 
 
 def resolve_settings(source: SourceSpec, global_lister: GlobalListerSpec | None) -> ListerSettings:
-    """Task-level values win over the global `lister:` section; the type defaults to `catalog`."""
+    """Task-level values win over the global `lister:` section; the type defaults to the kind's."""
     spec = source.lister
-    local_type = spec.type if spec is not None else None
-    local_page = spec.page_size if spec is not None else None
-    local_max = spec.max_items if spec is not None else None
-    global_page = global_lister.page_size if global_lister is not None else None
-    global_max = global_lister.max_items if global_lister is not None else None
-    duration = seconds(global_lister.cache_duration) if global_lister is not None else None
+    if spec is None:
+        return _with_globals(_default_type(source), None, None, None, global_lister)
+    return _with_globals(
+        spec.type or _default_type(source), spec.page_size, spec.max_items, spec.search, global_lister
+    )
+
+
+def _with_globals(
+    kind: str,
+    page_size: int | None,
+    max_items: int | None,
+    search: str | None,
+    global_lister: GlobalListerSpec | None,
+) -> ListerSettings:
+    if global_lister is None:
+        return ListerSettings(kind.lower(), page_size or DEFAULT_PAGE_SIZE, max_items, 0.0, search)
     return ListerSettings(
-        type=(local_type or _default_type(source)).lower(),
-        page_size=_first_set(local_page, global_page) or DEFAULT_PAGE_SIZE,
-        max_items=_first_set(local_max, global_max),
-        cache_duration=duration or 0.0,
-        search=getattr(spec, "search", None),
+        type=kind.lower(),
+        page_size=_first_set(page_size, global_lister.page_size) or DEFAULT_PAGE_SIZE,
+        max_items=_first_set(max_items, global_lister.max_items),
+        cache_duration=seconds(global_lister.cache_duration) or 0.0,
+        search=search,
     )
 
 
