@@ -32,7 +32,7 @@ LAYERS = {
     "state": 5,  # forgets the caches of every layer (tests)
 }
 REGISTRY_PARTS = {"distribution", "dockerhub", "ecr", "http", "listers"}  # written without `registries.`
-MAX_MODULE_LINES = 410
+MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 200
 
 
