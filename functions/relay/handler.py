@@ -1,4 +1,4 @@
-"""Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.sync.run.sync_item).
+"""Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.sync.copy.sync_item).
 
 Each record is processed on its own (Powertools BatchProcessor): a failed image fails only its own
 message, which comes back after a backoff and lands in the dead-letter queue after
