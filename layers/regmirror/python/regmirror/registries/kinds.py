@@ -38,6 +38,10 @@ class RegistryKind(Protocol):
     def claims(self, spec: RegistrySpec) -> bool:
         """Is `spec` a registry of this kind (told by its host and settings)?"""
 
+    def auth_from_config(self, spec: RegistrySpec) -> bool:
+        """Are `spec`'s credentials its `auth` value (resolved before a run starts, so an unset `env:`
+        variable is a config error), rather than the kind's own source (the AWS chain)?"""
+
     def credentials(self, spec: RegistrySpec) -> Credentials | None:
         """The credentials to reach `spec` with (None: anonymous), resolved now."""
 

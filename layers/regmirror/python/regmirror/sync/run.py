@@ -14,7 +14,6 @@ from regmirror.config import Config, RegistryConfig, Task
 from regmirror.errors import AuthError, ConfigError, ConfigProblem
 from regmirror.model import CopyResult, ItemState, SyncItem
 from regmirror.registries.credentials import resolve_credentials
-from regmirror.registries.ecr.kind import uses_aws_api
 from regmirror.registries.kinds import kind_of
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
 from regmirror.sync.check import check_items, finalize_item
@@ -45,15 +44,10 @@ def check_credentials(config: Config, tasks: list[Task], *, offline: bool = Fals
         raise ConfigError(problems)
 
 
-def _uses_aws_credentials(rc: RegistryConfig) -> bool:
-    """ECR without `auth`: the AWS credential chain, nothing to resolve from the config."""
-    return kind_of(rc).name == "ecr" and uses_aws_api(rc)
-
-
 def _auth_problem(rc: RegistryConfig, offline: bool) -> str | None:
     spec = rc.auth or ""
     needs_network = ":" in spec and not spec.startswith("env:")  # base64 and `none` have no colon
-    if _uses_aws_credentials(rc) or (offline and needs_network):
+    if not kind_of(rc).auth_from_config(rc) or (offline and needs_network):
         return None
     try:
         resolve_credentials(rc.auth)

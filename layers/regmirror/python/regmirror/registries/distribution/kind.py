@@ -22,6 +22,9 @@ class Distribution:
     def claims(self, spec: RegistrySpec) -> bool:
         return True
 
+    def auth_from_config(self, spec: RegistrySpec) -> bool:
+        return True
+
     def credentials(self, spec: RegistrySpec) -> Credentials | None:
         creds = resolve_credentials(spec.auth)
         if creds is not None:

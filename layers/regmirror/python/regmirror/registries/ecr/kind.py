@@ -29,6 +29,9 @@ class Ecr(Distribution):
     def claims(self, spec: RegistrySpec) -> bool:
         return spec.is_ecr or spec.is_public_ecr
 
+    def auth_from_config(self, spec: RegistrySpec) -> bool:
+        return not uses_aws_api(spec)
+
     def credentials(self, spec: RegistrySpec) -> Credentials | None:
         if not uses_aws_api(spec):
             return super().credentials(spec)
