@@ -408,7 +408,7 @@ def test_cache_duration(value: str, seconds: float) -> None:
 # ---------------------------------------------------------------------------- task selection
 
 
-def test_select_tasks_full_match_like_dregsy_run() -> None:
+def test_select_tasks_as_dregsy_run_does() -> None:
     task = (
         "  - name: {}\n"
         "    source: {{registry: a}}\n"
@@ -423,6 +423,11 @@ def test_select_tasks_full_match_like_dregsy_run() -> None:
     assert names("t.*") == ["t1", "t10", "t2"]
     assert names("other|t2") == ["other", "t2"]
     assert names("nothing") == []
+    # dregsy's own reading (anchored as text, then searched; trimmed; `!` inverts)
+    assert names("t1|t2") == ["t1", "t10", "t2"]  # `^t1|t2$`: t10 starts with t1
+    assert names("!t1") == ["t10", "other", "t2"]
+    assert names("  t2 ") == ["t2"]
+    assert names("!t.*") == ["other"]
     with pytest.raises(ConfigError, match="-run: invalid regular expression"):
         config.select_tasks("(")
 

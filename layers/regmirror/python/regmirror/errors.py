@@ -19,6 +19,10 @@ class ConfigError(RegmirrorError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class UsageError(RegmirrorError):
+    """The command line asks for something the config cannot give (e.g. `--task` selecting nothing)."""
+
+
 class ConfigProblem:
     """One validation problem with its location (line/column are 1-based; 0 when unknown)."""
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from regmirror.cli.render import Progress, print_json, render_match, render_plan, render_report
-from regmirror.config import Config, load_config
-from regmirror.config.values import parse_go_duration
+from regmirror.config import Config, Task, load_config
+from regmirror.errors import UsageError
 from regmirror.rules.mapping import Mapping
 from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.registries import Registries
@@ -27,9 +27,18 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
+def _selected(config: Config, pattern: str | None) -> list[Task]:
+    """The tasks `--task` selects; selecting none is a usage error (a typo must not pass as "ok")."""
+    tasks = config.select_tasks(pattern)
+    if pattern is not None and not tasks:
+        known = ", ".join(t.name for t in config.tasks)
+        raise UsageError(f"--task {pattern!r} selects no task of {config.source_file} (its tasks: {known})")
+    return tasks
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args)
-    tasks = config.select_tasks(args.task)
+    tasks = _selected(config, args.task)
     check_credentials(config, tasks, offline=True)
     mappings = sum(len(t.mappings) for t in tasks)
     print(f"{args.config}: ok ({len(tasks)} tasks, {mappings} mappings)")
@@ -38,6 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     config = _load(args)
+    _selected(config, args.task)
     plan = plan_config(config, task_pattern=args.task, check=not getattr(args, "no_check", False))
     if args.json:
         print_json(plan.to_dict())
@@ -50,6 +60,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         return cmd_plan(args)
     config = _load(args)
+    _selected(config, args.task)
     progress = Progress(sys.stderr, enabled=not args.no_progress and not args.json and sys.stderr.isatty())
     registries = Registries(config)
     record = open_record(args)
@@ -76,6 +87,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from regmirror.cli.daemon import Daemon
 
+    _selected(_load(args), args.task)  # the daemon loads (and reloads) the config itself
     record = open_record(args)
     return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()
 
@@ -85,7 +97,7 @@ def open_record(args: argparse.Namespace) -> CopyRecord | None:
     (and refreshes the record); `--no-record` neither reads nor writes it."""
     if args.no_record:
         return None
-    ttl = 0.0 if args.verify else parse_go_duration(args.record_ttl)
+    ttl = 0.0 if args.verify else float(args.record_ttl)
     path = Path(args.record_file) if args.record_file else default_record_path(args.config)
     return CopyRecord.open(path, max(0.0, ttl))
 

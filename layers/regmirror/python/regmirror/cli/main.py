@@ -1,7 +1,7 @@
 """The command line's entry point: parse arguments, set up logging, run the command, map errors to
 exit codes.
 
-Exit codes: 0 ok, 1 some images failed, 2 bad config or usage.
+Exit codes: 0 ok, 1 some images failed, 2 bad config or usage, 141 stdout's reader went away.
 """
 
 from __future__ import annotations
@@ -11,8 +11,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from regmirror.cli.parser import EXIT_FAILED, EXIT_USAGE, build_parser, translate_dregsy_args
-from regmirror.errors import ConfigError, RegmirrorError
+from regmirror.cli.parser import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    build_parser,
+    translate_dregsy_args,
+)
+from regmirror.errors import ConfigError, RegmirrorError, UsageError
 
 
 def setup_logging(verbose: bool, fmt: str | None) -> None:
@@ -32,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     register_secrets_manager_resolver()  # `auth: secretsmanager:<id>` works locally too (AWS default chain)
     try:
         return dispatch(args)
+    except BrokenPipeError:
+        return _reader_gone()
+    except UsageError as exc:
+        print(f"regmirror: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         print(f"regmirror: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -41,6 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regmirror: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> int:
+    """stdout's reader left (`regmirror plan … | head`): no traceback, and no second EPIPE when the
+    interpreter flushes stdout at exit; the status a shell reports for a SIGPIPE death."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 def dispatch(args: argparse.Namespace) -> int:

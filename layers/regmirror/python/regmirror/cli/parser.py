@@ -8,6 +8,7 @@ import os
 from regmirror import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool whose reader went away
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         p.add_argument("config", help="regmirror / dregsy YAML config file")
-        p.add_argument("--task", metavar="REGEX", help="only tasks whose name fully matches (dregsy -run)")
+        p.add_argument(
+            "--task",
+            metavar="REGEX",
+            help="tasks as dregsy's -run selects them (^ and $ added, a leading ! inverts)",
+        )
         return p
 
     with_config("validate", "check a config file and exit")
@@ -66,9 +71,23 @@ def _record_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--no-record", action="store_true", help="check every target, remember nothing")
     group.add_argument("--record-file", metavar="PATH", help="default: $XDG_STATE_HOME/regmirror/records/…")
     group.add_argument(
-        "--record-ttl", metavar="DURATION", default="1h", help="how long a recorded target is trusted"
+        "--record-ttl",
+        metavar="DURATION",
+        type=_duration,
+        default="1h",
+        help="how long a recorded target is trusted (Go duration: 90s, 30m, 1h30m)",
     )
     group.add_argument("--verify", action="store_true", help="check every target this run (record TTL 0)")
+
+
+def _duration(text: str) -> float:
+    """Seconds of a Go duration (`1h30m`); a usage error (exit 2) otherwise."""
+    from regmirror.config.values import parse_go_duration  # pydantic & co only when a command runs
+
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:

@@ -34,7 +34,7 @@ from regmirror.config.base import (
 from regmirror.config.registry import RegistryConfig
 from regmirror.errors import ConfigError, ConfigProblem
 from regmirror.rules.mapping import Mapping
-from regmirror.rules.match import REGEX_PREFIX, ToRewriter
+from regmirror.rules.match import REGEX_PREFIX, ToRewriter, dregsy_anchor
 from regmirror.rules.tags import TagSelector
 
 # ---------------------------------------------------------------------------- top-level sections
@@ -190,14 +190,20 @@ class Config(StrictModel):
         return self._warnings
 
     def select_tasks(self, pattern: str | None) -> list[Task]:
-        """Tasks whose name fully matches `pattern` (RE2, like dregsy's `-run`); all when None."""
+        """Tasks selected by `pattern` as dregsy's `-run` selects them; all when None.
+
+        dregsy trims the expression, a leading `!` inverts it, and `^`/`$` are added as text before a
+        search (RE2): `t1` is only `t1`, `t1|t2` is `^t1|t2$` (so `t10` too), `!t1` every other task.
+        """
         if pattern is None:
             return list(self.tasks)
+        text = pattern.strip()
+        inverted = text.startswith("!")
         try:
-            regex = values.compile_regex(pattern)
+            regex = values.compile_regex(dregsy_anchor(text.removeprefix("!")))
         except ValueError as exc:
             raise ConfigError([ConfigProblem("command line", 0, 0, "-run", str(exc))]) from None
-        return [task for task in self.tasks if regex.fullmatch(task.name)]
+        return [task for task in self.tasks if regex.search(task.name) != inverted]
 
 
 __all__ = [

@@ -1,0 +1,94 @@
+"""The command line as monitoring and shell pipelines see it: usage errors exit 2 before any work,
+`--task` reads as dregsy's `-run`, and a reader that goes away (`| head`) ends the run quietly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REGMIRROR = str(Path(sys.executable).with_name("regmirror"))
+TASK = """  - name: {name}
+    source: {{registry: 127.0.0.1:1, insecure: true}}
+    target: {{registry: 127.0.0.1:2, insecure: true}}
+    mappings:
+      - from: team/app
+        to: mirror/app
+        tags: [{tags}]
+"""
+
+
+def config(tmp_path: Path, names: list[str], tags: list[str] | None = None) -> Path:
+    """Tasks whose registries nothing listens at (127.0.0.1:1 and :2): any contact would fail."""
+    entries = ", ".join(f'"{t}"' for t in tags or ["1.0"])
+    path = tmp_path / "regmirror.yaml"
+    path.write_text("tasks:\n" + "".join(TASK.format(name=n, tags=entries) for n in names), encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([REGMIRROR, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "sync", "run"])
+def test_a_task_pattern_selecting_nothing_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    path = config(tmp_path, ["task-a", "b-task"])
+    done = run(command, str(path), "--task", "task-c")
+    assert done.returncode == 2
+    assert f"regmirror: --task 'task-c' selects no task of {path} (its tasks: task-a, b-task)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_task_patterns_read_as_dregsy_run(tmp_path: Path) -> None:
+    path = config(tmp_path, ["task-a", "b-task", "task-ab-task", "other"])
+    assert run("validate", str(path), "--task", "task-a").stdout.endswith("ok (1 tasks, 1 mappings)\n")
+    # `^task-a|b-task$`: task-a, b-task and task-ab-task (dregsy's reading of the alternation)
+    assert "ok (3 tasks, 3 mappings)" in run("validate", str(path), "--task", "task-a|b-task").stdout
+    assert "ok (3 tasks, 3 mappings)" in run("validate", str(path), "--task", " !other ").stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync", "--record-ttl", "1week"],
+        ["run", "--record-ttl", "soon"],
+        ["sync", "--concurrency", "0"],
+    ],
+)
+def test_a_bad_option_value_exits_2_with_usage(args: list[str], tmp_path: Path) -> None:
+    path = config(tmp_path, ["t"])
+    done = run(args[0], str(path), *args[1:])
+    assert done.returncode == 2
+    assert "usage: regmirror" in done.stderr
+    assert args[1] in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_good_record_ttl_is_taken(tmp_path: Path) -> None:
+    path = config(tmp_path, ["t"])
+    done = run("sync", str(path), "--record-ttl", "1h30m", "--json", "--task", "t")
+    assert done.returncode == 1  # nothing listens at the registries: the check fails, no usage error
+    assert "usage:" not in done.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
+    """`regmirror plan … | head -1`: offline (a plain `from` with verbatim tags needs no registry)."""
+    path = config(
+        tmp_path, ["t"], [f"1.{n}" for n in range(3000)]
+    )  # ≈ 250 KB of plan: more than a pipe holds
+    with subprocess.Popen(
+        [REGMIRROR, "plan", "--no-check", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert first == b"task t\n"
+    assert code == 141
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
