@@ -467,3 +467,42 @@ def test_copy_record_trusts_targets_until_verify(
     )
     code, off = sync_json(config, capsys, "--no-record")
     assert off["record"] is None and off["counts"]["in_sync"] == 3
+
+
+def test_a_pinned_tag_missing_at_the_source_fails_the_run_and_says_what_is_missing(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """dregsy exits 1 when a pinned tag is missing (monitoring relies on it); regmirror says whether
+    the repository or only the tag is missing, copies what is there, and exits 1."""
+    push_image(plain_registry, "team/app", "1.0", seed="present")
+    config = mirror_config(
+        config_file,
+        plain_registry,
+        second_plain_registry,
+        """
+        - from: team/app
+          tags: ["1.0", "9.9"]
+        - from: team/gone
+          tags: ["1.0"]
+        """,
+    )
+    code, out, _err = run_cli("sync", str(config), "--no-progress", capsys=capsys)
+    assert code == 1
+    src, dst = plain_registry.host, second_plain_registry.host
+    assert f"MISSING {src}/team/app:9.9 -> {dst}/team/app:9.9: tag 9.9 missing at the source\n" in out
+    assert (
+        f"MISSING {src}/team/gone:1.0 -> {dst}/team/gone:1.0: repository team/gone missing at the source\n"
+        in out
+    )
+    assert out.splitlines()[-1].startswith(
+        "3 images: 1 copied, 0 already in sync, 0 failed, 2 missing at source"
+    )
+    assert list_tags(second_plain_registry, "team/app") == ["1.0"]
+    code, report = sync_json(config, capsys)
+    assert code == 1 and report["ok"] is False
+    assert report["counts"]["missing_at_source"] == 2
+    notes = sorted(i["note"] for i in report["plan"]["items"] if i["state"] == "missing-at-source")
+    assert notes == ["repository team/gone missing at the source", "tag 9.9 missing at the source"]

@@ -33,7 +33,10 @@ class FakeRegistry:
         self._lock = threading.Lock()
 
     def list_tags(self, repository: str) -> list[str]:
-        return sorted(ref for repo, ref in self.manifests if repo == repository)
+        tags = sorted(ref for repo, ref in self.manifests if repo == repository)
+        if not tags:
+            raise RegistryError(f"src:5000: repository {repository} not known", status=404)
+        return tags
 
     def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
         with self._lock:
@@ -104,11 +107,14 @@ def test_one_platform_of_an_index_cannot_be_proven_without_a_get() -> None:
     assert whole.note == "digest differs"
 
 
-def test_missing_at_source_never_asks_the_target() -> None:
+def test_missing_at_source_says_what_is_missing_and_never_asks_the_target() -> None:
     target = FakeRegistry({("mirror/app", "1.0"): info(A)})
     p = check(item(), FakeRegistry(), target)
-    assert (p.state, p.note) == (ItemState.MISSING, "source has no such tag or digest")
+    assert (p.state, p.note) == (ItemState.MISSING, "repository team/app missing at the source")
     assert target.heads == []
+    other_tag = FakeRegistry({("team/app", "2.0"): info(A)})
+    assert check(item(), other_tag, target).note == "tag 1.0 missing at the source"
+    assert check(item(None, digest=B), other_tag, target).note == f"digest {B} missing at the source"
 
 
 def test_a_registry_error_is_check_failed_with_its_message() -> None:

@@ -64,6 +64,8 @@ def render_report(report: SyncReport, out: TextIO) -> None:
     for r in report.results:
         if r.status == "failed":
             out.write(f"FAILED  {r.item.source} -> {r.item.target}: {r.reason}: {r.error or ''}\n")
+    for p in report.missing:
+        out.write(f"MISSING {p.item.source} -> {p.item.target}: {p.note}\n")
     for error in report.plan.errors:
         out.write(f"error: {error}\n")
     c = report.counts()

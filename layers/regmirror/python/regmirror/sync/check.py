@@ -94,7 +94,7 @@ def check_item(
     try:
         src = _source_manifest(item, source, listings)
         if src is None:
-            planned.state, planned.note = ItemState.MISSING, "source has no such tag or digest"
+            planned.state, planned.note = ItemState.MISSING, _missing(item, source)
             return planned
         planned.source_digest = src.digest
         entry = record.trusted(item, src.digest) if record is not None else None
@@ -107,6 +107,19 @@ def check_item(
     except RegmirrorError as exc:
         planned.state, planned.note = ItemState.CHECK_FAILED, str(exc)
     return planned
+
+
+def _missing(item: SyncItem, source: ManifestSource) -> str:
+    """Why the source has no such image: its repository is missing, or only the tag (or digest).
+    One tag listing tells them apart; it is asked only for missing images, which are rare."""
+    what = "digest" if item.source.tag is None else "tag"
+    try:
+        source.list_tags(item.source.repository)
+    except RegmirrorError as exc:
+        if getattr(exc, "status", None) == 404:
+            return f"repository {item.source.repository} missing at the source"
+        return f"{what} missing at the source (its repository could not be listed: {exc})"
+    return f"{what} {item.source.reference} missing at the source"
 
 
 def _source_manifest(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regmirror.model import CopyResult, ItemState
-from regmirror.sync.plan import Plan
+from regmirror.sync.plan import Plan, PlannedItem
 
 
 @dataclass(slots=True)
@@ -30,8 +30,14 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing failed and every image was found: a pinned tag missing at the source fails the run
+        (dregsy exits 1 then, and monitoring relies on it)."""
         c = self.counts()
-        return c["failed"] == 0 and c["mapping_errors"] == 0
+        return c["failed"] == 0 and c["mapping_errors"] == 0 and c["missing_at_source"] == 0
+
+    @property
+    def missing(self) -> list[PlannedItem]:
+        return [p for p in self.plan.items if p.state == ItemState.MISSING]
 
     def to_dict(self) -> dict[str, Any]:
         return {
