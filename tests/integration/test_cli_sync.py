@@ -506,3 +506,39 @@ def test_a_pinned_tag_missing_at_the_source_fails_the_run_and_says_what_is_missi
     assert report["counts"]["missing_at_source"] == 2
     notes = sorted(i["note"] for i in report["plan"]["items"] if i["state"] == "missing-at-source")
     assert notes == ["repository team/gone missing at the source", "tag 9.9 missing at the source"]
+
+
+def test_failed_digest_checks_are_reported_with_stage_and_reason(
+    plain_registry: RegistryServer,
+    auth_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wrong target password: every image fails its check; text, logs and JSON say so and why."""
+    for tag in ("1.0", "2.0"):
+        push_image(plain_registry, "team/app", tag, seed=tag)
+    wrong = base64.b64encode(json.dumps({"username": auth_registry.username, "password": "wrong"}).encode())
+    config = config_file(
+        "tasks:\n  - name: t\n"
+        f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{auth_registry.host}", skip-tls-verify: true, auth: {wrong.decode()}}}\n'
+        "    mappings: [{from: team/app, to: mirror/app}]\n"
+    )
+    refused = f"{auth_registry.host}: registry refused user '{auth_registry.username}' (401)"
+    code, out, _err = run_cli("sync", str(config), "--no-progress", capsys=capsys)
+    assert code == 1
+    src, dst = plain_registry.host, auth_registry.host
+    for tag in ("1.0", "2.0"):
+        assert f"FAILED  {src}/team/app:{tag} -> {dst}/mirror/app:{tag}: check-failed: {refused}\n" in out
+    assert out.splitlines()[-1].startswith("2 images: 0 copied, 0 already in sync, 2 failed")
+    assert (
+        sum("digest check failed" in r.getMessage() and refused in r.getMessage() for r in caplog.records)
+        == 2
+    )
+    code, report = sync_json(config, capsys)
+    assert code == 1
+    assert [(r["stage"], r["status"], r["reason"], r["error"]) for r in report["results"]] == [
+        ("check", "failed", "check-failed", refused)
+    ] * 2
+    assert catalog(auth_registry) == []

@@ -61,6 +61,8 @@ def _plan_row(p: PlannedItem) -> str:
 
 
 def render_report(report: SyncReport, out: TextIO) -> None:
+    for p in report.check_failures:
+        out.write(f"FAILED  {p.item.source} -> {p.item.target}: check-failed: {p.note}\n")
     for r in report.results:
         if r.status == "failed":
             out.write(f"FAILED  {r.item.source} -> {r.item.target}: {r.reason}: {r.error or ''}\n")
@@ -80,15 +82,17 @@ class Progress:
 
     def __init__(self, stream: TextIO, *, enabled: bool) -> None:
         self.stream, self.enabled = stream, enabled
-        self.checked_count = self.to_copy = self.done = self.failed = 0
+        self.checked_count = self.to_copy = self.done = self.copied = self.failed = 0
 
     def checked(self, planned: PlannedItem) -> None:
         self.checked_count += 1
         self.to_copy += planned.state == "copy"
+        self.failed += planned.state == "check-failed"
         self._draw()
 
     def result(self, result: CopyResult) -> None:
         self.done += 1
+        self.copied += result.status == "copied"
         self.failed += result.status == "failed"
         self._draw()
 
@@ -98,7 +102,7 @@ class Progress:
         total = max(self.to_copy, 1)
         filled = int(20 * self.done / total)
         bar = "#" * filled + "." * (20 - filled)
-        counts = f"checked {self.checked_count}, copied {self.done}/{self.to_copy}, failed {self.failed}"
+        counts = f"checked {self.checked_count}, copied {self.copied}/{self.to_copy}, failed {self.failed}"
         self.stream.write(f"\r[{bar}] {counts} ")
         self.stream.flush()
 

@@ -106,6 +106,7 @@ def check_item(
         planned.state = _compare_with_record(planned, src, record)
     except RegmirrorError as exc:
         planned.state, planned.note = ItemState.CHECK_FAILED, str(exc)
+        log.error("%s: digest check failed: %s", item.key(), exc)
     return planned
 
 

@@ -1,11 +1,15 @@
-"""What a sync did: the plan, every copy's result, the counts, and their JSON form."""
+"""What a sync did: the plan, every copy's result, the counts, and their JSON form.
+
+Every image that failed appears in `results` with its stage: `check` (the digest check before any
+copy: a registry unreachable, credentials refused) or `copy` (skopeo).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from regmirror.model import CopyResult, ItemState
+from regmirror.model import CopyResult, FailureReason, ItemState
 from regmirror.sync.plan import Plan, PlannedItem
 
 
@@ -39,13 +43,19 @@ class SyncReport:
     def missing(self) -> list[PlannedItem]:
         return [p for p in self.plan.items if p.state == ItemState.MISSING]
 
+    @property
+    def check_failures(self) -> list[PlannedItem]:
+        """Images whose digest check failed (never copied)."""
+        return [p for p in self.plan.items if p.state == ItemState.CHECK_FAILED]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "counts": self.counts(),
             "seconds": round(self.seconds, 3),
             "errors": self.plan.errors,
-            "results": [result_dict(r) for r in self.results],
+            "results": [check_failure_dict(p) for p in self.check_failures]
+            + [result_dict(r) for r in self.results],
             "plan": self.plan.to_dict(),
         }
 
@@ -54,6 +64,7 @@ def result_dict(r: CopyResult) -> dict[str, Any]:
     return {
         "source": str(r.item.source),
         "target": str(r.item.target),
+        "stage": "copy",
         "status": r.status,
         "reason": r.reason,
         "seconds": round(r.duration, 3),
@@ -61,4 +72,20 @@ def result_dict(r: CopyResult) -> dict[str, Any]:
         "source_digest": r.source_digest,
         "target_digest": r.target_digest,
         "error": r.error,
+    }
+
+
+def check_failure_dict(p: PlannedItem) -> dict[str, Any]:
+    """A failed digest check in the shape of a copy result (`stage: check`)."""
+    return {
+        "source": str(p.item.source),
+        "target": str(p.item.target),
+        "stage": "check",
+        "status": "failed",
+        "reason": FailureReason.CHECK_FAILED,
+        "seconds": 0.0,
+        "bytes": None,
+        "source_digest": p.source_digest,
+        "target_digest": p.target_digest,
+        "error": p.note,
     }
