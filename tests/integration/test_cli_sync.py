@@ -542,3 +542,25 @@ def test_failed_digest_checks_are_reported_with_stage_and_reason(
         ("check", "failed", "check-failed", refused)
     ] * 2
     assert catalog(auth_registry) == []
+
+
+def test_a_plain_http_registry_configured_as_https_says_to_set_insecure(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    push_image(plain_registry, "team/app", "1.0", seed="x")
+    config = config_file(
+        "tasks:\n  - name: t\n"
+        f'    source: {{registry: "{plain_registry.host}"}}\n'  # no skip-tls-verify: HTTPS only
+        f'    target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}\n'
+        "    mappings: [{from: team/app}]\n"
+    )
+    code, out, _err = run_cli("sync", str(config), "--no-progress", capsys=capsys)
+    assert code == 1
+    host = plain_registry.host
+    assert (
+        f"error: t mapping 0: {host}: cannot reach https://{host}/v2/team/app/tags/list: the registry speaks"
+        " plain HTTP, not HTTPS: set `insecure: true` (or `skip-tls-verify: true`) for it (SSLError: "
+    ) in out

@@ -15,7 +15,8 @@ from regmirror.errors import AuthError, RegistryError, RegistryResponseError
 from regmirror.registries.distribution.media import MANIFEST_ACCEPT
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.auth import Authenticator
-from regmirror.registries.http.body import registry_error_codes, short
+from regmirror.registries.http.body import registry_error_codes
+from regmirror.registries.http.diagnose import short, transport_problem
 from regmirror.registries.http.fallback import SchemeChoice
 from regmirror.registries.http.lean_head import LeanTransportError, basic_authorization, lean_head, release
 from regmirror.registries.http.session import TRANSPORT_ERRORS, registry_verify
@@ -89,7 +90,8 @@ class RegistrySession:
             http_url = self.http.schemes.fall_back(url)
             if http_url is None:
                 raise RegistryError(
-                    f"{self.registry}: cannot reach {url}: {short(exc)}", registry=self.registry
+                    f"{self.registry}: cannot reach {url}: {transport_problem(exc, url)}",
+                    registry=self.registry,
                 ) from None
             if first:
                 log.info("%s: no HTTPS answer, using plain HTTP (skip-tls-verify)", self.registry)
@@ -99,7 +101,7 @@ class RegistrySession:
                 answer = self.send(method, url, headers, auth, kind)
             except TRANSPORT_ERRORS as exc2:
                 raise RegistryError(
-                    f"{self.registry}: cannot reach over HTTPS or HTTP: {short(exc2)}"
+                    f"{self.registry}: cannot reach over HTTPS or HTTP: {transport_problem(exc2, url)}"
                 ) from None
         self.http.schemes.answered(url)
         return answer
@@ -158,7 +160,7 @@ class RegistrySession:
             if exc.timed_out:
                 message = f"{self.registry}: HEAD {url} timed out ({exc.cause.__class__.__name__})"
             else:
-                message = f"{self.registry}: cannot reach {url}: {short(exc.cause)}"
+                message = f"{self.registry}: cannot reach {url}: {transport_problem(exc.cause, url)}"
             raise RegistryError(message, registry=self.registry) from None
 
     def _lean_headers(self, url: str, scope: str) -> dict[str, str] | None:

@@ -13,8 +13,9 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from regmirror.errors import AuthError, RegistryError, TokenError
-from regmirror.registries.http.body import parse_json, read_capped, short
+from regmirror.registries.http.body import parse_json, read_capped
 from regmirror.registries.http.challenge import Challenge, parse_www_authenticate
+from regmirror.registries.http.diagnose import transport_problem
 from regmirror.registries.http.session import TRANSPORT_ERRORS
 from regmirror.registries.http.tokens import TokenCache, token_from_answer
 
@@ -96,10 +97,11 @@ class Authenticator:
 
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> str:
         """A token for `scope` from the challenge's realm (basic credentials if any), cached."""
+        url = self._token_url(challenge, scope)
         try:
-            answer = self._send("GET", self._token_url(challenge, scope), {}, self.basic(), "token")
+            answer = self._send("GET", url, {}, self.basic(), "token")
         except TRANSPORT_ERRORS as exc:
-            message = f"{self.registry}: token server unreachable: {short(exc)}"
+            message = f"{self.registry}: token server unreachable: {transport_problem(exc, url)}"
             raise TokenError(message, registry=self.registry) from None
         with answer:
             self._check_token_status(answer.status_code)

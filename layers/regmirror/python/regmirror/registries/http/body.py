@@ -8,14 +8,9 @@ from typing import Any
 import requests
 
 from regmirror.errors import RegistryError
+from regmirror.registries.http.diagnose import short
 
 MAX_ERROR_BYTES = 64 * 1024
-
-
-def short(exc: BaseException) -> str:
-    """`Class: message` of an exception, cut at 200 characters, for one-line messages."""
-    text = str(exc)
-    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
 
 
 def read_capped(answer: requests.Response, limit: int, what: str) -> bytes:

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import requests
 
 from regmirror.errors import ListerError
-from regmirror.registries.http.body import api_detail, error_body, short
+from regmirror.registries.http.body import api_detail, error_body
+from regmirror.registries.http.diagnose import transport_problem
 from regmirror.registries.http.fallback import SchemeChoice
 from regmirror.registries.http.links import Loop, OtherHost, next_page, same_host
 from regmirror.registries.http.session import TRANSPORT_ERRORS, endpoint_verify
@@ -123,13 +124,16 @@ class JsonApi:
         except TRANSPORT_ERRORS as exc:
             http_url = self._http.schemes.fall_back(url)
             if http_url is None:
-                raise ListerError(f"{self.what}: cannot reach {_origin(url)}: {short(exc)}") from None
+                raise ListerError(
+                    f"{self.what}: cannot reach {_origin(url)}: {transport_problem(exc, url)}"
+                ) from None
             log.info("%s: HTTPS failed, falling back to plain HTTP", self.what)
             try:
                 answer = self._send_once(method, http_url, headers, body)
             except TRANSPORT_ERRORS as exc2:
+                problem = transport_problem(exc2, http_url)
                 raise ListerError(
-                    f"{self.what}: cannot reach {_origin(http_url)} over HTTPS or HTTP: {short(exc2)}"
+                    f"{self.what}: cannot reach {_origin(http_url)} over HTTPS or HTTP: {problem}"
                 ) from None
             url = http_url
         self._http.schemes.answered(url)
