@@ -87,7 +87,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from regmirror.cli.daemon import Daemon
 
-    _selected(_load(args), args.task)  # the daemon loads (and reloads) the config itself
+    _selected(load_config(args.config), args.task)  # the daemon loads (and reloads) it, warnings and all
     record = open_record(args)
     return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()
 
