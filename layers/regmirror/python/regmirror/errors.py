@@ -54,6 +54,11 @@ class AuthError(RegistryError):
     """Credentials were refused or could not be obtained."""
 
 
+class SecretUnavailable(AuthError):
+    """A credential reference names a secret that is not there (an unset `env:` variable): `validate`
+    warns (CI may check configs without their secrets), a run that needs the credentials fails."""
+
+
 class ListerError(RegmirrorError):
     """A lister could not produce the repository list."""
 

@@ -53,6 +53,9 @@ def _top_level_warnings(config: Config, doc: LocatedDocument) -> None:
 
 
 def _registry_warnings(config: Config, doc: LocatedDocument, path: Path, registry: RegistryConfig) -> None:
+    if registry.auth is not None:
+        position = doc.value_position((*path, "auth"))
+        registry._auth_position = (position.line, position.column)
     if registry.auth_refresh is not None and registry.auth_refresh < MIN_AUTH_REFRESH:
         registry.auth_refresh = MIN_AUTH_REFRESH
         _warn(config, doc, (*path, "auth-refresh"), "auth-refresh below the 1h minimum; using 1h")

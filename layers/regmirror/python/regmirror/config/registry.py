@@ -116,6 +116,12 @@ class RegistryConfig(StrictModel):
     # ours: as a source, at most this many copies from it at once (default: only --concurrency)
     max_concurrent_copies: int | None = Field(default=None, alias="max-concurrent-copies", ge=1)
     _host: values.RegistryHost = PrivateAttr(default_factory=lambda: values.RegistryHost(""))
+    _auth_position: tuple[int, int] = PrivateAttr(default=(0, 0))  # (line, column) of `auth`, set at load
+
+    @property
+    def auth_position(self) -> tuple[int, int]:
+        """Where `auth` is written in the config file ((0, 0) when unknown)."""
+        return self._auth_position
 
     @field_validator("ca_file")
     @classmethod

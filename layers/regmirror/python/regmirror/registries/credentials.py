@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from regmirror.errors import AuthError
+from regmirror.errors import AuthError, SecretUnavailable
 
 ENV_SCHEME = "env"
 SECRETS_MANAGER_SCHEME = "secretsmanager"
@@ -180,7 +180,7 @@ def check_auth_spec(auth: str | None, *, field: str = "auth") -> None:
 def _resolve_env(name: str, field_name: str) -> Credentials | None:
     value = os.environ.get(name)
     if value is None:
-        raise AuthError(f"{field_name}: environment variable {name} is not set")
+        raise SecretUnavailable(f"{field_name}: environment variable {name} is not set")
     return _from_secret_text(value, f"{field_name} (env:{name})")
 
 

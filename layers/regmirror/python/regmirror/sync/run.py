@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from regmirror.config import Config, RegistryConfig, Task
-from regmirror.errors import AuthError, ConfigError, ConfigProblem
+from regmirror.errors import AuthError, ConfigError, ConfigProblem, SecretUnavailable
 from regmirror.model import CopyResult, ItemState, SyncItem
 from regmirror.registries.credentials import resolve_credentials
 from regmirror.registries.kinds import kind_of
@@ -29,31 +29,40 @@ from regmirror.sync.skopeo import SkopeoRelay
 log = logging.getLogger("regmirror.service")
 
 
-def check_credentials(config: Config, tasks: list[Task], *, offline: bool = False) -> None:
-    """Resolve every `auth` before anything is listed or copied, so an unset `env:` variable or an
-    unreadable secret is a config error with its place, not a failure in the middle of a run.
+def credential_problems(
+    config: Config, tasks: list[Task], *, offline: bool = False
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """(errors, unavailable secrets) of every `auth` of `tasks`, each at its place in the file.
     `offline` skips references that need a network call (Secrets Manager)."""
     index = {t.name: i for i, t in enumerate(config.tasks)}
-    problems = [
-        ConfigProblem(config.source_file, task.line, 0, f"tasks[{index[task.name]}].{side}.auth", error)
-        for task in tasks
-        for side, rc in (("source", task.source), ("target", task.target))
-        if (error := _auth_problem(rc, offline)) is not None
-    ]
-    if problems:
-        raise ConfigError(problems)
+    errors: list[ConfigProblem] = []
+    unavailable: list[ConfigProblem] = []
+    for task in tasks:
+        for side, rc in (("source", task.source), ("target", task.target)):
+            try:
+                _check_auth(rc, offline)
+            except AuthError as exc:
+                line, column = rc.auth_position if rc.auth_position[0] else (task.line, 0)
+                field = f"tasks[{index[task.name]}].{side}.auth"
+                problem = ConfigProblem(config.source_file, line, column, field, str(exc))
+                (unavailable if isinstance(exc, SecretUnavailable) else errors).append(problem)
+    return errors, unavailable
 
 
-def _auth_problem(rc: RegistryConfig, offline: bool) -> str | None:
+def check_credentials(config: Config, tasks: list[Task], *, offline: bool = False) -> None:
+    """Resolve every `auth` before anything is listed or copied, so an unset `env:` variable or an
+    unreadable secret is a config error with its place, not a failure in the middle of a run."""
+    errors, unavailable = credential_problems(config, tasks, offline=offline)
+    if errors or unavailable:
+        raise ConfigError(sorted(errors + unavailable, key=lambda p: (p.line, p.column)))
+
+
+def _check_auth(rc: RegistryConfig, offline: bool) -> None:
     spec = rc.auth or ""
     needs_network = ":" in spec and not spec.startswith("env:")  # base64 and `none` have no colon
     if not kind_of(rc).auth_from_config(rc) or (offline and needs_network):
-        return None
-    try:
-        resolve_credentials(rc.auth)
-    except AuthError as exc:
-        return str(exc)
-    return None
+        return
+    resolve_credentials(rc.auth)
 
 
 def enumerate_config(
