@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from regmirror.errors import AuthError
 from regmirror.logs import remember_secret
+from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.ecr")
 
@@ -33,34 +34,6 @@ _BOTO_CONFIG = BotoConfig(
 )
 
 Clock = Callable[[], float]
-
-
-class EcrRegistrySpec(Protocol):
-    """What this module reads from a `RegistryConfig` (source or target)."""
-
-    @property
-    def registry(self) -> str: ...
-
-    @property
-    def role_arn(self) -> str | None: ...
-
-    @property
-    def region(self) -> str | None: ...
-
-    @property
-    def auth_refresh(self) -> float | None: ...
-
-    @property
-    def is_ecr(self) -> bool: ...
-
-    @property
-    def is_public_ecr(self) -> bool: ...
-
-    @property
-    def ecr_account(self) -> str | None: ...
-
-    @property
-    def ecr_region(self) -> str | None: ...
 
 
 def aws_error_text(exc: BaseException) -> str:
@@ -75,12 +48,12 @@ def error_code(exc: BaseException) -> str:
     return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
 
 
-def api_region(rc: EcrRegistrySpec) -> str | None:
+def api_region(rc: RegistrySpec) -> str | None:
     """The region the ECR API is called in: `region` (override) first, else the host's region."""
     return rc.region or rc.ecr_region
 
 
-def api_repository_name(rc: EcrRegistrySpec, repository: str) -> str:
+def api_repository_name(rc: RegistrySpec, repository: str) -> str:
     """The `repositoryName` the API wants for an image path: public ECR paths start with the
     registry alias (`public.ecr.aws/<alias>/<name>`), which is not part of the name."""
     if rc.is_public_ecr and "/" in repository:
@@ -88,7 +61,7 @@ def api_repository_name(rc: EcrRegistrySpec, repository: str) -> str:
     return repository
 
 
-def registry_kwargs(rc: EcrRegistrySpec) -> dict[str, str]:
+def registry_kwargs(rc: RegistrySpec) -> dict[str, str]:
     return {"registryId": rc.ecr_account} if rc.ecr_account else {}
 
 
@@ -150,7 +123,7 @@ _sessions = SessionCache()
 _client_lock = threading.Lock()
 
 
-def aws_session(rc: EcrRegistrySpec) -> boto3.Session:
+def aws_session(rc: RegistrySpec) -> boto3.Session:
     """The boto3 session for a registry: its `role-arn` assumed when set, in its API region."""
     return _sessions.session(rc.role_arn, api_region(rc))
 
@@ -158,7 +131,7 @@ def aws_session(rc: EcrRegistrySpec) -> boto3.Session:
 _clients: dict[tuple[str, str | None, str | None, str | None], tuple[boto3.Session, Any]] = {}
 
 
-def api_client(rc: EcrRegistrySpec, *, endpoint_url: str | None = None) -> Any:
+def api_client(rc: RegistrySpec, *, endpoint_url: str | None = None) -> Any:
     """A boto3 `ecr` (or `ecr-public`) client for the registry; `endpoint_url` None lets boto3 decide.
 
     Reused while its session is current; a renewed assumed-role session gets a new client, so ask

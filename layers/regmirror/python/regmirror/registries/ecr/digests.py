@@ -18,13 +18,13 @@ from regmirror.registries.distribution.media import ManifestInfo
 from regmirror.registries.ecr.aws import (
     MAX_PAGE_SIZE,
     Clock,
-    EcrRegistrySpec,
     api_client,
     api_repository_name,
     aws_error_text,
     error_code,
     registry_kwargs,
 )
+from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.ecr")
 
@@ -40,7 +40,7 @@ class ImageListing:
 
 
 def _image_details(
-    client: Any, rc: EcrRegistrySpec, repository: str, page_size: int
+    client: Any, rc: RegistrySpec, repository: str, page_size: int
 ) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("describe_images")
     pages = paginator.paginate(
@@ -76,7 +76,7 @@ class EcrTagDigests:
 
     def __init__(
         self,
-        rc: EcrRegistrySpec,
+        rc: RegistrySpec,
         *,
         ttl: float = DEFAULT_DIGEST_TTL,
         page_size: int = MAX_PAGE_SIZE,

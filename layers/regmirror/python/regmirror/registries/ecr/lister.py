@@ -17,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from regmirror.errors import ListerError
 from regmirror.registries.distribution.client import RegistryClient
-from regmirror.registries.ecr.aws import MAX_PAGE_SIZE, EcrRegistrySpec, api_client, aws_error_text
+from regmirror.registries.ecr.aws import MAX_PAGE_SIZE, api_client, aws_error_text
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
+from regmirror.registries.spec import RegistrySpec
 from regmirror.rules import refs
 
 log = logging.getLogger("regmirror.listers")
@@ -85,7 +86,7 @@ class EcrLister:
 
 def create(source: S, settings: ListerSettings, client_factory: Callable[[S], RegistryClient]) -> Lister:
     base_url = source.lister.base_url if source.lister else None
-    spec = cast(EcrRegistrySpec, source)
+    spec = cast(RegistrySpec, source)
     account = source.ecr_account
     return EcrLister(
         lambda: api_client(spec, endpoint_url=base_url), source.registry, account, settings.page_size

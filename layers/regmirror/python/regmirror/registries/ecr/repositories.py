@@ -15,7 +15,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from regmirror.errors import RegistryError
 from regmirror.registries.ecr.aws import (
-    EcrRegistrySpec,
     api_client,
     api_repository_name,
     aws_error_text,
@@ -23,6 +22,7 @@ from regmirror.registries.ecr.aws import (
     registry_kwargs,
 )
 from regmirror.registries.ecr.digests import EcrTagDigests
+from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.ecr")
 
@@ -70,7 +70,7 @@ def _from_description(entry: dict[str, Any], created: bool) -> EcrRepository:
 
 
 def create_arguments(
-    rc: EcrRegistrySpec, repository: str, settings: RepositorySettings | None
+    rc: RegistrySpec, repository: str, settings: RepositorySettings | None
 ) -> dict[str, Any]:
     """`CreateRepository` arguments for a private ECR repository with the configured settings."""
     kwargs: dict[str, Any] = {"repositoryName": repository, **registry_kwargs(rc)}
@@ -86,12 +86,12 @@ def create_arguments(
 class RepositoryEnsurer:
     """Creates missing target repositories once; remembers the ones known to exist."""
 
-    def __init__(self, client_for: Callable[[EcrRegistrySpec], Any] = api_client) -> None:
+    def __init__(self, client_for: Callable[[RegistrySpec], Any] = api_client) -> None:
         self._client_for = client_for
         self._lock = threading.Lock()
         self._known: dict[tuple[str, str | None, str], EcrRepository] = {}
 
-    def ensure(self, rc: EcrRegistrySpec, repository: str) -> EcrRepository:
+    def ensure(self, rc: RegistrySpec, repository: str) -> EcrRepository:
         """`repository` is the image path on the registry (for public ECR: `<alias>/<name>`)."""
         key = (rc.registry, rc.ecr_account, repository)
         with self._lock:
@@ -112,7 +112,7 @@ class RepositoryEnsurer:
         return found
 
     @staticmethod
-    def _describe(client: Any, rc: EcrRegistrySpec, repository: str) -> EcrRepository | None:
+    def _describe(client: Any, rc: RegistrySpec, repository: str) -> EcrRepository | None:
         try:
             answer = client.describe_repositories(repositoryNames=[repository], **registry_kwargs(rc))
         except ClientError as exc:
@@ -122,7 +122,7 @@ class RepositoryEnsurer:
         entries = answer.get("repositories") or []
         return _from_description(entries[0], created=False) if entries else None
 
-    def _create(self, client: Any, rc: EcrRegistrySpec, repository: str) -> EcrRepository:
+    def _create(self, client: Any, rc: RegistrySpec, repository: str) -> EcrRepository:
         settings: RepositorySettings | None = getattr(rc, "ecr", None)
         try:
             answer = client.create_repository(**create_arguments(rc, repository, settings))
@@ -142,7 +142,7 @@ class RepositoryEnsurer:
         )
         return created
 
-    def forget(self, rc: EcrRegistrySpec, repository: str) -> None:
+    def forget(self, rc: RegistrySpec, repository: str) -> None:
         with self._lock:
             self._known.pop((rc.registry, rc.ecr_account, repository), None)
 
@@ -159,12 +159,12 @@ def reset() -> None:
     _repositories.clear()
 
 
-def ensure_repository(rc: EcrRegistrySpec, repository: str) -> EcrRepository:
+def ensure_repository(rc: RegistrySpec, repository: str) -> EcrRepository:
     """The target repository, created with the settings of `target.ecr` when it does not exist."""
     return _repositories.ensure(rc, repository)
 
 
-def immutable_tag_in_sync(rc: EcrRegistrySpec, repository: str, tag: str, digest: str) -> bool:
+def immutable_tag_in_sync(rc: RegistrySpec, repository: str, tag: str, digest: str) -> bool:
     """True when `repository` has immutable tags and `tag` already points at `digest`: a refused push
     of the same image then means "in sync", not "failed"."""
     if not ensure_repository(rc, repository).immutable:

@@ -20,13 +20,13 @@ from regmirror.logs import remember_secret
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.ecr.aws import (
     Clock,
-    EcrRegistrySpec,
     api_client,
     api_region,
     aws_error_text,
     epoch,
     iso,
 )
+from regmirror.registries.spec import RegistrySpec
 
 log = logging.getLogger("regmirror.ecr")
 
@@ -52,7 +52,7 @@ def decode_authorization_token(token: str, registry: str) -> Credentials:
     return Credentials(user, password)
 
 
-def _token_data(rc: EcrRegistrySpec, client: Any) -> dict[str, Any]:
+def _token_data(rc: RegistrySpec, client: Any) -> dict[str, Any]:
     if rc.is_public_ecr:
         data: dict[str, Any] = client.get_authorization_token()["authorizationData"]
         return data
@@ -68,7 +68,7 @@ class EcrTokenCache:
     """Registry credentials per ECR registry, renewed before expiry and after `auth-refresh`."""
 
     def __init__(
-        self, clock: Clock = time.time, client_for: Callable[[EcrRegistrySpec], Any] = api_client
+        self, clock: Clock = time.time, client_for: Callable[[RegistrySpec], Any] = api_client
     ) -> None:
         self._clock = clock
         self._client_for = client_for
@@ -77,10 +77,10 @@ class EcrTokenCache:
         self.fetches = 0  # GetAuthorizationToken calls made (for logs and tests)
 
     @staticmethod
-    def _key(rc: EcrRegistrySpec) -> tuple[Any, ...]:
+    def _key(rc: RegistrySpec) -> tuple[Any, ...]:
         return (rc.registry, rc.ecr_account, rc.role_arn, api_region(rc), rc.auth_refresh)
 
-    def credentials(self, rc: EcrRegistrySpec) -> Credentials:
+    def credentials(self, rc: RegistrySpec) -> Credentials:
         key = self._key(rc)
         with self._lock:
             token = self._tokens.get(key)
@@ -89,7 +89,7 @@ class EcrTokenCache:
                 self._tokens[key] = token
             return token.credentials
 
-    def _fetch(self, rc: EcrRegistrySpec) -> _Token:
+    def _fetch(self, rc: RegistrySpec) -> _Token:
         now = self._clock()
         try:
             data = _token_data(rc, self._client_for(rc))
@@ -105,7 +105,7 @@ class EcrTokenCache:
         log.info("%s: ECR authorization token renewed; next renewal at %s", rc.registry, iso(renew_at))
         return _Token(credentials, renew_at)
 
-    def _renew_at(self, rc: EcrRegistrySpec, now: float, expires: float) -> float:
+    def _renew_at(self, rc: RegistrySpec, now: float, expires: float) -> float:
         if expires - TOKEN_RENEW_MARGIN > now:
             renew_at = expires - TOKEN_RENEW_MARGIN
         else:
@@ -128,7 +128,7 @@ class EcrTokenCache:
 _tokens = EcrTokenCache()
 
 
-def credentials_for(rc: EcrRegistrySpec) -> Credentials:
+def credentials_for(rc: RegistrySpec) -> Credentials:
     """Registry API credentials for an ECR registry (user `AWS`), cached and renewed as needed."""
     return _tokens.credentials(rc)
 
