@@ -146,20 +146,20 @@ def _private_ecr(rc: RegistryConfig) -> tuple[str, str] | None:
     return None if rc.auth else _ecr_key(rc)
 
 
-def _target_pattern(mapping: MappingConfig) -> str:
+def _target_pattern(mapping: MappingConfig, target: RegistryConfig) -> str:
     """Target repository name (or `prefix*`) a mapping writes, as far as the config tells."""
     if mapping.to_is_regex:
-        return "*"  # a `to` regex may write anywhere (and leaves unmatched paths unchanged)
+        return target.repository("*")  # a `to` regex may write anywhere (unmatched paths stay)
     if not mapping.from_is_regex:
-        return mapping.rule.target(mapping.rule.plain_path).path
+        return target.repository(mapping.rule.target(mapping.rule.plain_path).path)
     base = f"{mapping.to.strip('/')}/" if mapping.to else ""
-    return f"{base}{literal_prefix(mapping.from_pattern)}*"
+    return target.repository(f"{base}{literal_prefix(mapping.from_pattern)}*")
 
 
-def _source_pattern(mapping: MappingConfig) -> str:
+def _source_pattern(mapping: MappingConfig, source: RegistryConfig) -> str:
     if not mapping.from_is_regex:
-        return mapping.rule.plain_path
-    return f"{literal_prefix(mapping.from_pattern)}*"
+        return source.repository(mapping.rule.plain_path)
+    return source.repository(f"{literal_prefix(mapping.from_pattern)}*")
 
 
 def _access(facts: ConfigFacts, rc: RegistryConfig) -> EcrRegistryAccess | None:
@@ -193,10 +193,10 @@ def _add_ecr_access(facts: ConfigFacts, task: Task) -> None:
     source, target = _access(facts, task.source), _access(facts, task.target)
     for mapping in task.mappings:
         if source is not None:
-            source.pull.add(_source_pattern(mapping))
+            source.pull.add(_source_pattern(mapping, task.source))
             source.list_all = source.list_all or mapping.from_is_regex
         if target is not None:
-            target.push.add(_target_pattern(mapping))
+            target.push.add(_target_pattern(mapping, task.target))
     settings = task.target.ecr
     if target is not None and settings is not None and settings.kms_key:
         target.kms_keys.add(settings.kms_key)
@@ -207,7 +207,7 @@ def _add_public_ecr(facts: ConfigFacts, task: Task) -> None:
         if rc.is_public_ecr and rc.ecr_account and not rc.auth:
             patterns = facts.public_ecr.setdefault(rc.ecr_account, set())
             if is_target:
-                patterns.update(_target_pattern(m) for m in task.mappings)
+                patterns.update(_target_pattern(m, rc) for m in task.mappings)
 
 
 def _add_task(facts: ConfigFacts, task: Task) -> None:
@@ -228,11 +228,11 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
     any_repository = False
     for mapping in task.mappings:
         if not mapping.from_is_regex:
-            exact.add(mapping.rule.plain_path)
+            exact.add(task.source.repository(mapping.rule.plain_path))
             continue
         prefix = literal_prefix(mapping.from_pattern)
-        if prefix:
-            prefixes.add(prefix)
+        if prefix or task.source.path_prefix:
+            prefixes.add(task.source.repository(prefix))
         else:
             any_repository = True
     for i, known in enumerate(facts.push_sources):

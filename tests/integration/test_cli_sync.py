@@ -532,7 +532,10 @@ def test_failed_digest_checks_are_reported_with_stage_and_reason(
         f'    target: {{registry: "{auth_registry.host}", skip-tls-verify: true, auth: {wrong.decode()}}}\n'
         "    mappings: [{from: team/app, to: mirror/app}]\n"
     )
-    refused = f"{auth_registry.host}: registry refused user '{auth_registry.username}' (401)"
+    refused = (
+        f"{auth_registry.host}: registry refused user '{auth_registry.username}' (401); "
+        "check the password or token in this registry's `auth` and the user's rights"
+    )
     code, out, _err = run_cli("sync", str(config), "--no-progress", capsys=capsys)
     assert code == 1
     src, dst = plain_registry.host, auth_registry.host
@@ -549,6 +552,28 @@ def test_failed_digest_checks_are_reported_with_stage_and_reason(
         ("check", "failed", "check-failed", refused)
     ] * 2
     assert catalog(auth_registry) == []
+
+
+def test_anonymous_access_refused_says_which_settings_give_credentials(
+    auth_registry: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    push_image(auth_registry, "team/app", "1.0", seed="private")
+    config = config_file(
+        "tasks:\n  - name: t\n"
+        f'    source: {{registry: "{auth_registry.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
+        "    mappings: [{from: regex:team/.*, to: mirror}]\n"
+    )
+    code, out, _err = run_cli("plan", str(config), capsys=capsys)
+    assert code == 1
+    assert (
+        f"{auth_registry.host}: registry refused anonymous access (401); give credentials with `auth:`" in out
+    )
+    assert "env:VARNAME or secretsmanager:<secret-id>" in out
+    assert catalog(plain_registry) == []
 
 
 def test_a_plain_http_registry_configured_as_https_says_to_set_insecure(

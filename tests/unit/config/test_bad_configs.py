@@ -1,4 +1,5 @@
-"""Every file in tests/data/bad-configs must fail with exactly one problem at the expected place.
+"""Every file in tests/data/bad-configs/errors must fail with exactly one problem at the expected place;
+every file in tests/data/bad-configs/warnings loads (as dregsy loads it) with exactly one warning there.
 
 Each file starts with `# expect: <line>:<field-path>:<substring of the message>`; the field path is
 empty for problems of the document as a whole (YAML syntax, empty file).
@@ -13,7 +14,8 @@ from regmirror.config import load_config
 from regmirror.errors import ConfigError
 
 BAD = pathlib.Path(__file__).resolve().parents[2] / "data" / "bad-configs"
-FILES = sorted(BAD.glob("*.yaml"))
+FILES = sorted((BAD / "errors").glob("*.yaml"))
+WARNINGS = sorted((BAD / "warnings").glob("*.yaml"))
 
 
 def _expectation(path: pathlib.Path) -> tuple[int, str, str]:
@@ -25,6 +27,7 @@ def _expectation(path: pathlib.Path) -> tuple[int, str, str]:
 
 def test_corpus_is_large_enough() -> None:
     assert len(FILES) >= 35
+    assert len(WARNINGS) >= 10
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -43,3 +46,18 @@ def test_bad_config_reports_one_located_problem(path: pathlib.Path) -> None:
     assert str(problem).startswith(f"{path}:{line}:{problem.column}: ")
     assert "pydantic" not in str(problem).lower()
     assert "Input should" not in problem.message
+
+
+@pytest.mark.parametrize("path", WARNINGS, ids=[p.stem for p in WARNINGS])
+def test_questionable_config_loads_with_one_located_warning(path: pathlib.Path) -> None:
+    line, field, message = _expectation(path)
+    config = load_config(path)
+    assert len(config.warnings) == 1, config.warnings
+    (warning,) = config.warnings
+    where = f"{path}:{line}:"
+    assert warning.startswith(where), warning
+    detail = warning.removeprefix(where).split(": ", 1)[1]  # after the column
+    if field:
+        assert detail.startswith(f"{field}: ") and message in detail, warning
+    else:
+        assert detail.startswith(message), warning

@@ -398,10 +398,12 @@ def test_not_go_durations(text: str) -> None:
         parse_go_duration(text)
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("90m", 5400.0), ("-1s", -1.0), ("-1", -1.0), ("0", 0.0)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("90m", 5400.0), ("-1s", -1.0), ("-1", -1e-9), ("0", 0.0), ("3600", 3.6e-6)]
+)
 def test_cache_duration(value: str, seconds: float) -> None:
     config = parse(f"lister:\n  cacheDuration: {value}\n" + MINIMAL)
-    assert config.lister.cache_duration == pytest.approx(seconds)
+    assert config.lister.cache_duration == pytest.approx(seconds, abs=1e-12)
     assert (config.lister.cache_duration < 0) == value.startswith("-")  # negative: caching off
 
 
@@ -447,8 +449,8 @@ def test_all_problems_are_reported_in_file_order() -> None:
             mappings:
               - from: regex:(
                 to: regex:x
-                tags: ['keep: latest 0', semver: 1]
-                platform: linux
+                tags: ['keep: (', semver: 1]
+                platform: linux/arm/v7/x
           - name: t1
             source: {registry: a}
             target: {registry: b}
@@ -469,27 +471,111 @@ def test_all_problems_are_reported_in_file_order() -> None:
         "'from' uses an invalid regular expression '(': missing ): ^($",
         "<string>:9:13: tasks[0].mappings[0].to: 'to' regex needs a replacement: "
         "write 'regex:<expression>,<replacement>'",
-        "<string>:10:16: tasks[0].mappings[0].tags[0]: 'keep: latest N' needs a whole number N "
-        "of at least 1, got '0'",
-        "<string>:10:34: tasks[0].mappings[0].tags[1]: expected a string, found a mapping "
+        "<string>:10:16: tasks[0].mappings[0].tags[0]: invalid regular expression '(': missing ): ^($",
+        "<string>:10:27: tasks[0].mappings[0].tags[1]: expected a string, found a mapping "
         "(quote entries like 'semver: >=1.0' so YAML keeps them as text)",
-        "<string>:11:19: tasks[0].mappings[0].platform: expected 'all' or os/arch[/variant], "
+        "<string>:11:19: tasks[0].mappings[0].platform: expected 'all', an OS or os/arch[/variant], "
         "e.g. 'linux/amd64' or 'linux/arm/v7'",
         "<string>:12:11: tasks[1].name: duplicate task name 't1' (first used at line 3)",
         "<string>:15:16: tasks[1].mappings[0].from: required field missing",
     ]
 
 
-def test_unknown_key_without_close_match_lists_the_allowed_keys() -> None:
-    (problem,) = problems_of(MINIMAL + "        colour: blue\n")
-    assert problem == (
-        "<string>:9:9: tasks[0].mappings[0].colour: unknown key 'colour'; "
-        "allowed here: from, max-images, platform, tags, to"
+def test_unknown_key_without_close_match_is_ignored_with_a_warning() -> None:
+    config = parse(MINIMAL + "        colour: blue\n")
+    assert config.warnings == [
+        "<string>:9:9: tasks[0].mappings[0].colour: unknown key 'colour' ignored (as dregsy ignores it)"
+    ]
+    assert config.tasks[0].mappings[0].from_ == "library/busybox"
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("tag", "tags"), ("Platform", "platform"), ("max_images", "max-images"), ("form", "from")],
+)
+def test_a_likely_typo_of_a_known_key_stays_an_error(key: str, suggestion: str) -> None:
+    (problem,) = problems_of(MINIMAL + f"        {key}: x\n")
+    assert problem.endswith(f"unknown key '{key}' (did you mean '{suggestion}'?)")
+
+
+def test_a_key_of_a_fork_is_not_a_typo_of_a_known_key() -> None:
+    config = parse("mappings_file: more.yaml\n" + MINIMAL)
+    assert config.warnings == [
+        "<string>:1:1: mappings_file: unknown key 'mappings_file' ignored (as dregsy ignores it)"
+    ]
+
+
+def test_no_tasks_is_nothing_to_do() -> None:
+    for text in ("relay: skopeo\n", "tasks: []\n", "tasks:\n", ""):
+        config = parse(text)
+        assert config.tasks == []
+        assert [w.split(": ", 1)[1] for w in config.warnings] in (
+            ["no tasks: nothing to do"],
+            ["tasks: no tasks: nothing to do"],
+        )
+
+
+def test_duplicate_key_takes_the_last_value_with_a_warning() -> None:
+    config = parse(MINIMAL.replace("  - name: t1\n", "  - name: t1\n    interval: 60\n    interval: 120\n"))
+    assert config.tasks[0].interval == 120
+    assert config.warnings == [
+        "<string>:4:5: tasks[0].interval: duplicate key 'interval' (first given at line 3); "
+        "the last value is used"
+    ]
+
+
+def test_later_yaml_documents_are_ignored_even_when_broken() -> None:
+    config = parse(MINIMAL + "---\n[unclosed\n")
+    assert len(config.tasks) == 1
+    assert config.warnings[0].startswith("<string>:9:1: ")
+
+
+@pytest.mark.parametrize(("given", "expected"), [(0, None), (-1, None), (-5, None), (250, 250)])
+def test_max_items_zero_is_the_default_and_negative_no_limit(given: int, expected: int | None) -> None:
+    assert parse(f"lister: {{maxItems: {given}}}\n" + MINIMAL).lister.max_items == expected
+
+
+def test_lister_max_items_negative_means_no_limit_for_that_lister() -> None:
+    config = parse(
+        MINIMAL.replace(
+            "registry: source.example.com", "{registry: a.example, lister: {type: catalog, maxItems: -7}}"
+        ).replace("source:\n      {", "source: {")
     )
+    assert config.tasks[0].source.lister is not None
+    assert config.tasks[0].source.lister.max_items == -1
 
 
-def test_missing_tasks() -> None:
-    assert problems_of("relay: skopeo\n") == ["<string>:1:1: tasks: required field missing"]
+def test_deprecated_top_level_docker_settings_load_with_warnings() -> None:
+    config = parse("dockerhost: unix:///var/run/docker.sock\napi-version: '1.41'\n" + MINIMAL)
+    assert [w.split(": ")[1] for w in config.warnings] == ["dockerhost", "api-version"]
+
+
+def test_platform_may_name_the_os_only() -> None:
+    assert parse(MINIMAL + "        platform: linux\n").tasks[0].mappings[0].platform == "linux"
+
+
+@pytest.mark.parametrize("account", ["123456789012", "1", "000000000000000", "acct-x"])
+def test_ecr_hosts_with_any_account_label_are_ecr(account: str) -> None:
+    config = parse(MINIMAL.replace("127.0.0.1:5000", f"{account}.dkr.ecr.eu-west-1.amazonaws.com"))
+    assert config.tasks[0].target.is_ecr
+    assert config.tasks[0].target.ecr_account == account
+
+
+def test_registry_with_a_path_is_a_prefix_of_every_repository() -> None:
+    config = parse(MINIMAL.replace("127.0.0.1:5000", "'127.0.0.1:5000/mirror/team/'"))
+    target = config.tasks[0].target
+    assert (target.registry, target.path_prefix) == ("127.0.0.1:5000", "mirror/team")
+    assert target.repository("app") == "mirror/team/app"
+    assert (target.relative("mirror/team/app"), target.relative("other/app")) == ("app", None)
+
+
+def test_to_groups_the_regex_lacks_expand_to_nothing_with_a_warning() -> None:
+    config = parse(
+        MINIMAL.replace("- from: library/busybox", "- from: regex:my/.*\n        to: regex:m(y)/,x$2$1x/")
+    )
+    rule = config.tasks[0].mappings[0].rule
+    assert rule.target("my/app").path == "x/app"
+    assert len(config.warnings) == 2
 
 
 def test_unreadable_file(tmp_path: pathlib.Path) -> None:

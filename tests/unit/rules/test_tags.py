@@ -7,8 +7,8 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from regmirror.rules.semver import try_parse_tolerant
-from regmirror.rules.tags import TagEntryError, TagSelector
+from regmirror.rules.tags import TagEntryError, TagSelector, parse_entry
+from regmirror.rules.version import try_parse_tolerant
 
 DIGEST = "sha256:" + "ab" * 32
 LISTED = [
@@ -164,16 +164,15 @@ def test_explain() -> None:
 @pytest.mark.parametrize(
     ("entries", "index", "reason"),
     [
-        (["ok", "semver: >=1.0.0 <"], 1, "no version after it"),
+        (["ok", "semver: >=1.0.0 <<"], 1, "no version after it"),
         (["semver: banana"], 0, "not a version"),
         (["semver:"], 0, "empty semver range"),
         (["a", "b", "regex: (x"], 2, "invalid regular expression '\\(x': missing \\)"),
         (["regex: !"], 0, "no regular expression"),
         (["regex:"], 0, "no regular expression"),
         (["keep: [z-a]"], 0, "invalid regular expression"),
-        (["keep: latest 0"], 0, "at least 1"),
-        (["keep: latest -2"], 0, "at least 1"),
-        (["keep: latest many"], 0, "whole number"),
+        (["keep: latest\t2"], 0, "invalid keep count"),  # dregsy's Atoi reads "latest\t2"
+        (["keep: latest 99999999999999999999"], 0, "invalid keep count"),  # beyond Go's int
         (["  "], 0, "empty entry"),
         (["bad tag"], 0, "not a tag, digest"),
         (["Semver: >=1"], 0, "not a tag, digest"),  # prefixes are case-sensitive, as in dregsy
@@ -255,3 +254,34 @@ def test_keep_latest_keeps_the_highest(available: list[str], count: int) -> None
     assert len(kept) == min(count, len(versions))
     assert all(k >= d for k in kept for d in dropped)
     assert {t for t in available if t not in versions} <= set(result)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        (["keep: latest 2"], ["2.0", "3.0", "latest"]),
+        (["keep:   latest  2"], ["2.0", "3.0", "latest"]),
+        (["keep: latest 02"], ["2.0", "3.0", "latest"]),
+        (["keep: latest 0"], ["1.0", "2.0", "3.0", "latest"]),  # 0: no limit (dregsy)
+        (["keep: latest 1", "keep: latest 0"], ["1.0", "2.0", "3.0", "latest"]),  # the last wins
+        (["keep:latest 2"], []),  # a keep regex `^latest 2$`: no tag matches, all are pruned
+        (["keep: latest -1"], []),
+        (["keep: latest"], ["latest"]),  # a keep regex for the tag named latest
+    ],
+)
+def test_keep_latest_reads_as_dregsy_reads_it(entries: list[str], expected: list[str]) -> None:
+    assert TagSelector.parse(entries).select(["1.0", "2.0", "3.0", "latest"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "warned"),
+    [
+        ("keep:latest 2", True),
+        ("keep: latest -1", True),
+        ("keep: latest 2", False),
+        ("keep: latest", False),
+        ("keep: latest2", False),
+    ],
+)
+def test_a_keep_regex_that_looks_like_keep_latest_carries_a_warning(entry: str, warned: bool) -> None:
+    assert bool(parse_entry(entry).note) == warned

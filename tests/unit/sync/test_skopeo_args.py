@@ -106,6 +106,7 @@ def test_source_digest_from_image_ref_is_used(relay: SkopeoRelay) -> None:
         ("linux/arm64", ["--override-os=linux", "--override-arch=arm64"]),
         ("linux/arm/v7", ["--override-os=linux", "--override-arch=arm", "--override-variant=v7"]),
         ("windows/amd64", ["--override-os=windows", "--override-arch=amd64"]),
+        ("linux", ["--override-os=linux"]),  # dregsy accepts the OS alone
     ],
 )
 def test_one_platform_uses_global_overrides_without_all(
@@ -155,7 +156,7 @@ def test_docker_hub_names_and_authfile_key(relay: SkopeoRelay) -> None:
         {"target_tag": "bad tag"},
         {"target_repo": "mirror/../x"},
         {"target_tag": None, "platform": "linux/amd64"},  # no digest to push by
-        {"platform": "linux"},
+        {"platform": "linux/arm/v7/x"},
         {"platform": "linux/amd64/v8/extra"},
         {"platform": "--all/amd64"},
         {"platform": "linux/AMD64"},

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from regmirror.config import Config
 from regmirror.model import ItemState, SyncItem
 from regmirror.sync.check import TagDigestListings, check_item, finalize_item
-from regmirror.sync.enumerate import check_duplicate_targets, enumerate_task
+from regmirror.sync.conflicts import check_duplicate_targets
+from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.plan import PlannedItem
 from regmirror.sync.registries import Registries
 

@@ -13,6 +13,7 @@ from regmirror.cli.render import Progress, print_json, render_match, render_plan
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError, UsageError
 from regmirror.rules.mapping import Mapping
+from regmirror.sync.conflicts import check_static_targets
 from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.registries import Registries
 from regmirror.sync.run import credential_problems, plan_config, sync_config
@@ -36,17 +37,26 @@ def _selected(config: Config, pattern: str | None) -> list[Task]:
     return tasks
 
 
+def _strict(args: argparse.Namespace, code: int, warnings: list[str]) -> int:
+    """`--strict`: a run that warned fails (CI), once everything else is done and reported."""
+    if code == EXIT_OK and getattr(args, "strict", False) and warnings:
+        print(f"regmirror: --strict: {len(warnings)} warning(s), exit 1", file=sys.stderr)
+        return EXIT_FAILED
+    return code
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args)
     tasks = _selected(config, args.task)
     errors, unavailable = credential_problems(config, tasks, offline=True)
     if errors:
         raise ConfigError(errors)
+    check_static_targets(config, tasks)  # what `plan` would refuse before listing, `validate` refuses
     for problem in unavailable:  # CI validates configs without their secrets; a run needs them
         log.warning("%s (needed when the registry is used)", problem)
     mappings = sum(len(t.mappings) for t in tasks)
     print(f"{args.config}: ok ({len(tasks)} tasks, {mappings} mappings)")
-    return EXIT_OK
+    return _strict(args, EXIT_OK, config.warnings)  # secrets absent in CI are not held against it
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -57,7 +67,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print_json(plan.to_dict())
     else:
         render_plan(plan, sys.stdout)
-    return EXIT_FAILED if plan.errors else EXIT_OK
+    return _strict(args, EXIT_FAILED if plan.errors else EXIT_OK, config.warnings + plan.warnings)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -85,7 +95,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         render_report(report, sys.stdout)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return _strict(args, EXIT_OK if report.ok else EXIT_FAILED, config.warnings + report.plan.warnings)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="REGEX",
             help="tasks as dregsy's -run selects them (^ and $ added, a leading ! inverts)",
         )
+        if name != "run":
+            p.add_argument(
+                "--strict",
+                action="store_true",
+                help="exit 1 on warnings too (config warnings; a `from` or tags that select nothing)",
+            )
         return p
 
     with_config("validate", "check a config file and exit")

@@ -41,6 +41,8 @@ def render_plan(plan: Plan, out: TextIO) -> None:
             out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
             for note in m.notes:
                 out.write(f"    note: `to` did not match {note}\n")
+            for warning in m.warnings:
+                out.write(f"    warning: {warning}\n")
             if m.error:
                 out.write(f"    ERROR: {m.error}\n")
             for p in m.items:

@@ -21,7 +21,7 @@ MIN_INTERVAL = 30  # seconds, as dregsy
 MIN_AUTH_REFRESH = 3600.0  # seconds, as dregsy
 DEFAULT_CACHE_DURATION = 3600.0
 DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
-NO_LIMIT = -1  # `maxItems: -1`
+NO_LIMIT = -1  # `maxItems: -1` (any negative number)
 
 
 class Invalid(ValueError):
@@ -52,20 +52,22 @@ def null_as_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
+NANOSECOND = 1e-9
+
+
 def _duration(value: Any) -> Any:
     if isinstance(value, str):
         return values.parse_go_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value > 0:  # yaml.v2 decodes a bare number into time.Duration as nanoseconds
-            raise Invalid("a bare number is read as nanoseconds by Go; add a unit, e.g. '1h' or '90m'")
-        return float(value)
+        return float(value) * NANOSECOND  # yaml.v2 decodes a bare number into time.Duration as nanoseconds
     raise Invalid("expected a Go duration such as '1h', '90m' or '1h30m'")
 
 
 def _max_items(value: int | None) -> int | None:
-    if value is not None and value != NO_LIMIT and value < 1:
-        raise Invalid("expected a number >= 1, or -1 for no limit")
-    return value
+    """dregsy: 0 means the default, a negative number no limit."""
+    if value is None or value == 0:
+        return None
+    return NO_LIMIT if value < 0 else value
 
 
 Text = Annotated[str, BeforeValidator(scalar_text)]

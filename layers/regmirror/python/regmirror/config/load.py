@@ -1,8 +1,10 @@
 """dregsy's YAML config → a validated `Config`, with file/line/column/field on every problem.
 
 `load_config(path)` / `parse_config(text, filename)` return a `Config` or raise `ConfigError` listing
-every problem found (YAML syntax, duplicate keys, unknown keys with a did-you-mean hint, wrong types,
-bad regexes, tags, durations, hosts, auth values, ...), then add warnings and positions.
+every problem found (YAML syntax, likely typos of known keys with a did-you-mean hint, wrong types,
+bad regexes, tags, durations, hosts, auth values, ...), then add warnings and positions. What dregsy
+accepts loads, with a warning where it is probably a mistake (unknown keys, a duplicate key, a second
+YAML document, no tasks, bare-number durations, `to` groups the regex lacks).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from pydantic import (
     ValidationError,
 )
 
+from regmirror.config import values
 from regmirror.config.base import MIN_AUTH_REFRESH, scalar_text
-from regmirror.config.models import Config, Task
+from regmirror.config.models import Config, MappingConfig, Task
 from regmirror.config.problems import problem
 from regmirror.config.registry import RegistryConfig
+from regmirror.config.unknown import drop_unknown_keys
 from regmirror.config.yamlloc import LocatedDocument, Path, load_located
 from regmirror.errors import ConfigError, ConfigProblem
+from regmirror.rules.mapping import group_notes
 
 
 def _duplicate_task_names(doc: LocatedDocument) -> list[ConfigProblem]:
@@ -41,7 +46,7 @@ def _duplicate_task_names(doc: LocatedDocument) -> list[ConfigProblem]:
 
 
 def _warn(config: Config, doc: LocatedDocument, path: Path, message: str) -> None:
-    config.warnings.append(str(doc.problem(path, message, at_key=True)))
+    config.add_warning(doc.problem(path, message, at_key=True))
 
 
 def _top_level_warnings(config: Config, doc: LocatedDocument) -> None:
@@ -50,17 +55,62 @@ def _top_level_warnings(config: Config, doc: LocatedDocument) -> None:
         _warn(config, doc, ("relay",), "the docker relay is not supported; images are copied with skopeo")
     if "docker" in raw:
         _warn(config, doc, ("docker",), "the docker section is ignored (regmirror always uses skopeo)")
+    for key in ("dockerhost", "api-version"):
+        if key in raw:
+            _warn(config, doc, (key,), f"'{key}' is deprecated in dregsy and ignored (regmirror uses skopeo)")
+    _bare_duration(config, doc, ("lister", "cacheDuration"))
+    _no_tasks(config, doc, raw)
+
+
+def _no_tasks(config: Config, doc: LocatedDocument, raw: dict[str, object]) -> None:
+    if not config.tasks:
+        _warn(config, doc, ("tasks",) if "tasks" in raw else (), "no tasks: nothing to do")
+
+
+def _bare_duration(config: Config, doc: LocatedDocument, path: Path) -> None:
+    """yaml.v2 reads a bare number as nanoseconds; so does regmirror, and says so."""
+    value = _raw(doc, path)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        message = f"a bare number is read as nanoseconds, as Go does ({value} ns); add a unit, e.g. '1h'"
+        config.add_warning(doc.problem(path, message))
+
+
+def _raw(doc: LocatedDocument, path: Path) -> object:
+    """The value at `path` as YAML gave it (None when absent)."""
+    node: object = doc.data
+    for part in path:
+        node = _child(node, part)
+    return node
+
+
+def _child(node: object, part: str | int) -> object:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
 
 
 def _registry_warnings(config: Config, doc: LocatedDocument, path: Path, registry: RegistryConfig) -> None:
     if registry.auth is not None:
         position = doc.value_position((*path, "auth"))
         registry._auth_position = (position.line, position.column)
+    _bare_duration(config, doc, (*path, "auth-refresh"))
     if registry.auth_refresh is not None and registry.auth_refresh < MIN_AUTH_REFRESH:
         registry.auth_refresh = MIN_AUTH_REFRESH
         _warn(config, doc, (*path, "auth-refresh"), "auth-refresh below the 1h minimum; using 1h")
     if path[-1] == "target" and registry.lister is not None:
         _warn(config, doc, (*path, "lister"), "a lister on the target is ignored")
+
+
+def _mapping_warnings(config: Config, doc: LocatedDocument, path: Path, mapping: MappingConfig) -> None:
+    """What a mapping's parts carry: tag entries dregsy reads surprisingly, `to` groups that are missing."""
+    for index, entry in enumerate(mapping.tags):
+        note = values.parsed_note(entry)
+        if note:
+            config.add_warning(doc.problem((*path, "tags", index), note))
+    for note in group_notes(mapping.rule.destination):
+        config.add_warning(doc.problem((*path, "to"), note))
 
 
 def _finish_task(config: Config, doc: LocatedDocument, index: int, task: Task) -> None:
@@ -71,14 +121,17 @@ def _finish_task(config: Config, doc: LocatedDocument, index: int, task: Task) -
         note = mapping.rule.note
         if note:
             _warn(config, doc, (*path, "from"), note)
+        _mapping_warnings(config, doc, path, mapping)
     for side in ("source", "target"):
         _registry_warnings(config, doc, ("tasks", index, side), getattr(task, side))
     if not task.mappings:
         _warn(config, doc, ("tasks", index, "name"), f"task '{task.name}' has no mappings and does nothing")
 
 
-def _finish(config: Config, doc: LocatedDocument) -> Config:
+def _finish(config: Config, doc: LocatedDocument, warnings: list[ConfigProblem]) -> Config:
     config._source_file = doc.filename
+    for warning in warnings:
+        config.add_warning(warning)
     _top_level_warnings(config, doc)
     for index, task in enumerate(config.tasks):
         _finish_task(config, doc, index, task)
@@ -86,26 +139,26 @@ def _finish(config: Config, doc: LocatedDocument) -> Config:
 
 
 def _validate(doc: LocatedDocument, base_dir: str) -> tuple[Config | None, list[ConfigProblem]]:
-    if doc.data is None:
-        return None, [doc.problem((), "the config is empty; expected a mapping with 'tasks'")]
-    data = doc.data
+    """(config, unknown-key warnings) or (None, problems)."""
+    data = {} if doc.data is None else doc.data  # an empty file has no tasks, as in dregsy
     if isinstance(data, dict):  # top-level `x-...` keys hold YAML anchors to reuse (as in Compose files)
         data = {key: value for key, value in data.items() if not key.startswith("x-")}
+    ignored = drop_unknown_keys(doc, data)
     try:
         config = Config.model_validate(data, context={"base_dir": base_dir}, by_alias=True, by_name=False)
     except ValidationError as exc:
         return None, [problem(error, doc) for error in exc.errors(include_url=False)]
-    return config, []
+    return config, ignored
 
 
 def _parse(text: str, filename: str, base_dir: str) -> Config:
     doc = load_located(text, filename)
-    config, problems = _validate(doc, base_dir)
-    problems = doc.problems + _duplicate_task_names(doc) + problems
+    config, found = _validate(doc, base_dir)
+    problems = doc.problems + _duplicate_task_names(doc) + ([] if config else found)
     if problems or config is None:
         problems.sort(key=lambda p: (p.line, p.column))
         raise ConfigError(problems)
-    return _finish(config, doc)
+    return _finish(config, doc, doc.warnings + found)
 
 
 def parse_config(text: str, filename: str = "<string>") -> Config:

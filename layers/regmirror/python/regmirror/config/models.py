@@ -168,18 +168,13 @@ class Config(StrictModel):
     watch: bool = False
     skopeo: SkopeoConfig = Field(default_factory=SkopeoConfig)
     docker: DockerConfig | None = None  # ignored (warning)
+    dockerhost: Text | None = None  # dregsy's deprecated top-level docker settings: ignored (warning)
+    api_version: Text | None = Field(default=None, alias="api-version")
     lister: GlobalListerConfig = Field(default_factory=GlobalListerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)  # ours
-    tasks: list[Task]
+    tasks: Annotated[list[Task], BeforeValidator(null_as_empty)] = Field(default_factory=list)  # none: no-op
     _source_file: str = PrivateAttr(default="<string>")
-    _warnings: list[str] = PrivateAttr(default_factory=list)
-
-    @field_validator("tasks")
-    @classmethod
-    def _some_tasks(cls, value: list[Task]) -> list[Task]:
-        if not value:
-            raise Invalid("at least one task is required")
-        return value
+    _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
 
     @property
     def source_file(self) -> str:
@@ -187,7 +182,11 @@ class Config(StrictModel):
 
     @property
     def warnings(self) -> list[str]:
-        return self._warnings
+        """What loads but is probably a mistake, in file order, each `file:line:column: field: message`."""
+        return [str(w) for w in sorted(self._warnings, key=lambda w: (w.line, w.column))]
+
+    def add_warning(self, warning: ConfigProblem) -> None:
+        self._warnings.append(warning)
 
     def select_tasks(self, pattern: str | None) -> list[Task]:
         """Tasks selected by `pattern` as dregsy's `-run` selects them; all when None.

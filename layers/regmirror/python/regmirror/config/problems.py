@@ -4,15 +4,10 @@
 from __future__ import annotations
 
 import re
-import typing
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-)
-
 from regmirror.config.base import Invalid
-from regmirror.config.models import Config
+from regmirror.config.unknown import known_keys, likely_typo, model_at
 from regmirror.config.yamlloc import LocatedDocument, Path
 from regmirror.errors import ConfigProblem
 
@@ -54,37 +49,13 @@ def _found_hint(kind: str, value: Any) -> str:
     return ""
 
 
-def _model_at(path: Path) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Config
-    for part in path:
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        field = next((f for n, f in model.model_fields.items() if part in (f.alias, n)), None)
-        model = _inner_model(field.annotation) if field else None
-    return model
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _unknown_key(path: Path) -> str:
-    import difflib  # only needed on the error path; keeps cold start short
-
     key = str(path[-1])
-    model = _model_at(path[:-1])
-    allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    model = model_at(path[:-1])
+    allowed = known_keys(model) if model else []
+    close = likely_typo(key, allowed)
     if close:
-        return f"unknown key '{key}' (did you mean '{close[0]}'?)"
+        return f"unknown key '{key}' (did you mean '{close}'?)"
     return f"unknown key '{key}'; allowed here: {', '.join(sorted(allowed))}"
 
 

@@ -99,7 +99,9 @@ def _auth_syntax(value: str | None) -> str | None:
 
 
 class RegistryConfig(StrictModel):
-    registry: Annotated[Name, AfterValidator(_registry_syntax)]  # host[:port]; public ECR → public.ecr.aws
+    registry: Annotated[
+        Name, AfterValidator(_registry_syntax)
+    ]  # host[:port][/prefix]; public ECR → public.ecr.aws
     auth: Annotated[Text | None, AfterValidator(_auth_syntax)] = Field(default=None, repr=False)  # unresolved
     skip_tls_verify: bool = Field(default=False, alias="skip-tls-verify")
     insecure: bool = False  # ours: plain HTTP
@@ -142,6 +144,22 @@ class RegistryConfig(StrictModel):
             )
         _check_lister_fits(self)
         return self
+
+    @property
+    def path_prefix(self) -> str:
+        """`registry: host/project` (as dregsy loads it): "project", prefixed to every repository path."""
+        return self._host.path_prefix
+
+    def repository(self, path: str) -> str:
+        """The repository at `path` in this registry (below its path prefix, if any)."""
+        return f"{self.path_prefix}/{path}" if self.path_prefix else path
+
+    def relative(self, repository: str) -> str | None:
+        """`repository` without the path prefix; None when it lies outside the prefix."""
+        if not self.path_prefix:
+            return repository
+        head = self.path_prefix + "/"
+        return repository[len(head) :] if repository.startswith(head) else None
 
     @property
     def is_ecr(self) -> bool:

@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from regmirror.rules.goregex import GoRegexp, RegexError
-from regmirror.rules.mapping import check_groups
 from regmirror.rules.match import FromMatcher, ToRewriter
-from regmirror.rules.refs import valid_registry_host
+from regmirror.rules.refs import valid_registry_host, valid_repository
 from regmirror.rules.tags import parse_entry
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?P<host>{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]+))?")
 _PRIVATE_ECR = re.compile(
-    r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"(?P<account>[a-z0-9-]+)\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
 )
 _PUBLIC_ECR = re.compile(r"(?P<account>[0-9]{12})(?::(?P<region>[^@]*))?@public\.ecr\.aws")
 PUBLIC_ECR_HOST = "public.ecr.aws"
@@ -68,14 +67,20 @@ class Parsed(str):
         return value
 
 
+def parsed_note(value: str) -> str:
+    """The warning a parsed value carries (e.g. a `tags` entry that is probably a mistake), or ""."""
+    return str(getattr(getattr(value, "parsed", None), "note", "") or "")
+
+
 def parse_from(value: str) -> Parsed:
     """A mapping's `from`: `regex:<re>` (anchored like dregsy, must compile) or a repository path."""
     return Parsed(value, FromMatcher.parse(value))
 
 
 def parse_to(value: str) -> Parsed:
-    """A mapping's `to`: `regex:<re>,<replacement>` or a repository path; group references must exist."""
-    return Parsed(value, check_groups(ToRewriter.parse(value, from_is_regex=False)))
+    """A mapping's `to`: `regex:<re>,<replacement>` or a repository path (references to groups the
+    regex lacks expand to nothing, as in Go: `config.load` warns about them)."""
+    return Parsed(value, ToRewriter.parse(value, from_is_regex=False))
 
 
 def parse_tag_entry(value: str) -> Parsed:
@@ -92,13 +97,10 @@ class RegistryHost:
     ecr_account: str | None = None
     ecr_region: str | None = None
     public_ecr: bool = False
+    path_prefix: str = ""  # `registry: host/project`: every repository path of the task starts with it
 
 
 def _check_host_shape(value: str) -> None:
-    if "://" in value:
-        raise ValueError("expected host[:port] without a scheme, e.g. 'registry.example.com:5000'")
-    if "/" in value:
-        raise ValueError("expected host[:port] without a path (repository paths go into mappings)")
     found = _HOST.fullmatch(value)
     if found is None:
         raise ValueError("expected host[:port], e.g. 'registry.example.com' or '127.0.0.1:5000'")
@@ -121,11 +123,17 @@ def parse_registry(value: str) -> RegistryHost:
         if region is not None:
             check_region(region)
         return RegistryHost(PUBLIC_ECR_HOST, public.group("account"), region, True)
-    _check_host_shape(value)
-    private = _PRIVATE_ECR.fullmatch(value.lower())
+    if "://" in value:
+        raise ValueError("expected host[:port] without a scheme, e.g. 'registry.example.com:5000'")
+    host, _, prefix = value.partition("/")
+    _check_host_shape(host)
+    prefix = prefix.strip("/")
+    if prefix and not valid_repository(prefix):
+        raise ValueError(f"the path '{prefix}' after the host is not a repository path such as 'project'")
+    private = _PRIVATE_ECR.fullmatch(host.lower())
     if private is not None:
-        return RegistryHost(value, private.group("account"), private.group("region"))
-    return RegistryHost(value)
+        return RegistryHost(host, private.group("account"), private.group("region"), path_prefix=prefix)
+    return RegistryHost(host, path_prefix=prefix)
 
 
 def check_region(value: str) -> str:
@@ -150,12 +158,12 @@ def check_base_url(value: str) -> str:
 
 
 def check_platform(value: str) -> str:
-    """`all`, or `os/arch[/variant]` such as `linux/arm64/v8`."""
+    """`all`, `os` (as dregsy: skopeo `--override-os` only), or `os/arch[/variant]` (`linux/arm64/v8`)."""
     if value == "all":
         return value
     parts = value.split("/")
-    if len(parts) not in (2, 3) or not all(_PLATFORM_PART.fullmatch(p) for p in parts):
-        raise ValueError("expected 'all' or os/arch[/variant], e.g. 'linux/amd64' or 'linux/arm/v7'")
+    if len(parts) > 3 or not all(_PLATFORM_PART.fullmatch(p) for p in parts):
+        raise ValueError("expected 'all', an OS or os/arch[/variant], e.g. 'linux/amd64' or 'linux/arm/v7'")
     return value
 
 

@@ -2,8 +2,9 @@
 
 The result is plain Python data (dict/list/str/int/float/bool/None) plus two position tables keyed by
 path tuples such as ``("tasks", 2, "mappings", 0, "to")``, so a validation error on any path can be
-reported with its file, line and column. Syntax errors, duplicate keys and unsupported tags become
-`ConfigProblem`s.
+reported with its file, line and column. Syntax errors and unsupported tags become `ConfigProblem`s;
+a duplicate key (the last value wins, as in dregsy's yaml.v2) and documents after the first (ignored, as
+yaml.v2's Unmarshal ignores them) become warnings.
 
 Numbers keep the text they were written as (`YamlInt.source`, `YamlFloat.source`): Go's YAML decoder
 gives a string field the scalar as written, so `tags: [1.30]` means tag "1.30", not "1.3".
@@ -67,6 +68,7 @@ class LocatedDocument:
     values: dict[Path, Position] = field(default_factory=dict)
     keys: dict[Path, Position] = field(default_factory=dict)
     problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
 
     def value_position(self, path: Path) -> Position:
         """Where the value at `path` starts; for a path that is absent, where its nearest parent starts."""
@@ -165,8 +167,10 @@ class _Converter:
             key = str(key_node.value)
             pos = _position(key_node)
             if key in seen:
-                message = f"duplicate key '{key}' (first given at line {seen[key].line})"
-                self.doc.problems.append(
+                message = (
+                    f"duplicate key '{key}' (first given at line {seen[key].line}); the last value is used"
+                )
+                self.doc.warnings.append(
                     ConfigProblem(self.doc.filename, pos.line, pos.column, format_path((*path, key)), message)
                 )
             else:
@@ -202,14 +206,29 @@ def _syntax_problem(filename: str, exc: yaml.MarkedYAMLError) -> ConfigProblem:
     return ConfigProblem(filename, line, column, "", message)
 
 
+def _later_document(loader: yaml.SafeLoader, doc: LocatedDocument) -> None:
+    """Warn about a second document: dregsy (yaml.v2 Unmarshal) reads the first one only."""
+    try:
+        if not loader.check_event(yaml.StreamEndEvent):
+            mark = loader.peek_event().start_mark  # type: ignore[no-untyped-call]
+            message = "more than one YAML document: only the first is used (as dregsy does)"
+            doc.warnings.append(ConfigProblem(doc.filename, mark.line + 1, mark.column + 1, "", message))
+    except yaml.YAMLError:  # the later document is not read at all, broken or not
+        mark = loader.get_mark()
+        message = "text after the first YAML document is ignored (as dregsy does)"
+        doc.warnings.append(ConfigProblem(doc.filename, mark.line + 1, mark.column + 1, "", message))
+
+
 def load_located(text: str, filename: str) -> LocatedDocument:
-    """Parse one YAML document; raises ConfigError for anything that is not well-formed YAML."""
+    """Parse the first YAML document; raises ConfigError for anything that is not well-formed YAML."""
     doc = LocatedDocument(filename)
     loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
+        loader.get_event()  # type: ignore[no-untyped-call]  # StreamStart
+        root = None if loader.check_event(yaml.StreamEndEvent) else loader.compose_document()
         if root is not None:
             doc.data = _Converter(loader, doc).convert(root, ())
+            _later_document(loader, doc)
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(filename, exc)]) from None
     except yaml.YAMLError as exc:

@@ -102,28 +102,35 @@ def _attempt(problems: list[MappingError], key: tuple[str | int, ...], parse: Ca
         return None
 
 
-def check_groups(rewriter: ToRewriter) -> ToRewriter:
-    """Every group the `to` replacement refers to must exist in its regex (a config check)."""
-    if rewriter.regexp is not None:
-        for piece in parse_template(rewriter.replacement):
-            if not isinstance(piece, str):
-                _check_group(piece.number, piece.name, rewriter.regexp)
-    return rewriter
+def group_notes(rewriter: ToRewriter) -> list[str]:
+    """A warning per group the `to` replacement refers to that its regex lacks: Go expands it to
+    nothing (so does regmirror, as dregsy), which is rarely what was meant."""
+    if rewriter.regexp is None:
+        return []
+    notes = []
+    for piece in parse_template(rewriter.replacement):
+        if not isinstance(piece, str):
+            note = _missing_group(piece.number, piece.name, rewriter.regexp)
+            if note:
+                notes.append(note + "; it expands to nothing, as in Go")
+    return notes
 
 
-def _check_group(ref_number: int, name: str, regex: GoRegexp) -> None:
+def _missing_group(ref_number: int, name: str, regex: GoRegexp) -> str:
     if ref_number >= 0:
         if ref_number > regex.group_count:
-            raise ValueError(
-                f"replacement refers to group ${name} but the regex has {regex.group_count} group(s)"
-            )
-        return
-    if name not in regex.group_names:
-        hint = ""
-        digits = re.match(r"[0-9]+", name)
-        if digits:
-            hint = f" (Go reads ${name} as a group named '{name}'; write ${{{int(digits.group(0))}}} instead)"
-        raise ValueError(f"replacement refers to group '{name}', which the regex does not define{hint}")
+            return f"replacement refers to group ${name} but the regex has {regex.group_count} group(s)"
+        return ""
+    if name in regex.group_names:
+        return ""
+    digits = re.match(r"[0-9]+", name)
+    if digits:
+        number, rest = digits.group(0), name[digits.end() :]
+        return (
+            f"replacement refers to group '{name}' (Go reads ${name} as one group name), which the regex "
+            f"does not define; write ${{{number}}}{rest} for group {number} followed by '{rest}'"
+        )
+    return f"replacement refers to group '{name}', which the regex does not define"
 
 
-__all__ = ["Mapping", "MappingError", "TagEntryError", "check_groups"]
+__all__ = ["Mapping", "MappingError", "TagEntryError", "group_notes"]

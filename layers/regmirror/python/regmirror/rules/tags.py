@@ -3,7 +3,9 @@
 Each entry is trimmed, then read as
   `semver: <range>`   tags that parse (tolerantly) as versions inside the range (see semver.py),
   `regex: <re>`       tags the pattern matches as a whole (`!` in front negates),
-  `keep: latest N`    after everything else, only the N highest versions stay (the last such entry wins),
+  `keep: latest N`    after everything else, only the N highest versions stay (the last such entry wins;
+                      0: no limit); exactly `keep:`, whitespace, `latest`, whitespace, digits, as dregsy
+                      tests it (`keep:latest 2` is a keep regex, with a warning),
   `keep: <re>`        prune filter: a listed tag stays only if every `keep` pattern matches (`!` negates),
   anything else       verbatim: a tag, a digest `sha256:…` or `tag@sha256:…`, never checked or pruned.
 No entries means all tags. Tags are listed only when there are no entries (or only `keep` ones) or
@@ -23,12 +25,17 @@ from dataclasses import dataclass, field
 from regmirror.rules.goregex import GoRegexp, RegexError
 from regmirror.rules.match import dregsy_anchor
 from regmirror.rules.refs import valid_reference_suffix, valid_tag
-from regmirror.rules.semver import Range, Version, try_parse_tolerant
+from regmirror.rules.semver import Range
+from regmirror.rules.version import Version, try_parse_tolerant
 
 SEMVER_PREFIX = "semver:"
 REGEX_PREFIX = "regex:"
 KEEP_PREFIX = "keep:"
-_KEEP_LATEST = GoRegexp(r"latest\s+(\S+)")
+# dregsy's test, on the whole trimmed entry: `keep:`, space, `latest`, space, digits. Anything else after
+# `keep:` is a keep regex, even `keep:latest 2` (which keeps only a tag named "latest 2").
+_KEEP_COUNT = GoRegexp(r"^keep:[[:space:]]+latest[[:space:]]+[[:digit:]]+$")
+_KEEP_COUNT_LOOKALIKE = GoRegexp(r"^latest[[:space:]]+-?[[:digit:]]+$")  # no tag name holds a space
+_GO_INT_MAX = 2**63 - 1
 
 
 class TagEntryError(ValueError):
@@ -73,7 +80,8 @@ class TagEntry:
     ranges: list[Range] = field(default_factory=list)
     patterns: list[TagPattern] = field(default_factory=list)
     keep: list[TagPattern] = field(default_factory=list)
-    latest: int | None = None
+    latest: int | None = None  # `keep: latest N`; 0 means no limit (as in dregsy)
+    note: str = ""  # a warning: valid, but probably not what was meant
 
 
 def parse_entry(text: str) -> TagEntry:
@@ -83,27 +91,36 @@ def parse_entry(text: str) -> TagEntry:
     return entry
 
 
-def _parse_latest(count: str) -> int:
-    if not count.isascii() or not count.isdigit() or int(count) < 1:
-        raise ValueError(f"'keep: latest N' needs a whole number N of at least 1, got {count!r}")
-    return int(count)
+def _keep_count(entry: str) -> int:
+    """dregsy's count: the text after the last space, as Go's `strconv.Atoi` reads it."""
+    last = entry.split(" ")[-1]
+    if not (last.isascii() and last.isdigit()) or int(last) > _GO_INT_MAX:
+        raise ValueError(f"invalid keep count in {entry!r} (write 'keep: latest N' with single spaces)")
+    return int(last)
 
 
-def _read_keep(body: str, entries: TagEntry) -> None:
-    latest = _KEEP_LATEST.fullmatch_groups(body)
-    if latest is not None and latest[0] is not None:
-        entries.latest = _parse_latest(latest[0])  # given more than once, the last one wins
-    else:
-        entries.keep.append(TagPattern.parse(body))
+def _read_keep(entry: str, entries: TagEntry) -> None:
+    if _KEEP_COUNT.search(entry):
+        entries.latest = _keep_count(entry)  # given more than once, the last one wins
+        return
+    body = entry[len(KEEP_PREFIX) :].strip()
+    entries.keep.append(TagPattern.parse(body))
+    if _KEEP_COUNT_LOOKALIKE.search(body):
+        entries.note = (
+            f"'{entry}' is read as a keep regex (as dregsy reads it) that no tag name matches, so every "
+            "listed tag is pruned; for the N highest versions write 'keep: latest N' (a space after 'keep:')"
+        )
 
 
 def _read_entry(entry: str, entries: TagEntry) -> None:
     if entry.startswith(SEMVER_PREFIX):
-        entries.ranges.append(Range.parse(entry[len(SEMVER_PREFIX) :]))
+        version_range = Range.parse(entry[len(SEMVER_PREFIX) :])
+        entries.ranges.append(version_range)
+        entries.note = version_range.note
     elif entry.startswith(REGEX_PREFIX):
         entries.patterns.append(TagPattern.parse(entry[len(REGEX_PREFIX) :].strip()))
     elif entry.startswith(KEEP_PREFIX):
-        _read_keep(entry[len(KEEP_PREFIX) :].strip(), entries)
+        _read_keep(entry, entries)
     elif not entry:
         raise ValueError("empty entry")
     elif not valid_reference_suffix(entry):
@@ -201,7 +218,7 @@ class TagSelector:
                 raise ValueError("these tag entries select from the listed tags, but no list was given")
             selected = {t for t in available if valid_tag(t) and self._chosen(t)}
         selected.update(self.verbatim)
-        if self.latest is not None:
+        if self.latest:  # 0: no limit
             selected = _rank_latest(selected, self.latest)
         return sorted(selected)
 
@@ -217,7 +234,7 @@ class TagSelector:
         parts = [self._explain_listed()] if self.needs_listing else []
         if self.verbatim:
             parts.append(("plus " if parts else "") + ", ".join(self.verbatim))
-        if self.latest is not None:
+        if self.latest:
             parts.append(f"then only the latest {self.latest} versions (tags that are not versions stay)")
         return "; ".join(parts)
 

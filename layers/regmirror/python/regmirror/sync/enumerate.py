@@ -1,17 +1,19 @@
 """Stage 1: list (lister), match `from`, rewrite `to`, select tags → items, all `pending`.
 
-Cheap (catalog and tag lists only), so guards (`max-images`, two mappings writing one target) fail the
-plan before anything is copied. Also: the items of one pushed image (ECR push events).
+Cheap (catalog and tag lists only), so guards (`max-images`; two sources writing one target, see
+`sync.conflicts`) fail the plan before anything is copied. Also: the items of one pushed image (ECR push
+events).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from regmirror.config import Config, MappingConfig, Task
-from regmirror.errors import ConfigError, ConfigProblem, PlanLimitError, RegmirrorError
+from regmirror.errors import PlanLimitError, RegmirrorError
 from regmirror.model import ImageRef, SyncItem
 from regmirror.registries.manifests import ManifestSource
 from regmirror.rules.refs import valid_digest
@@ -46,9 +48,11 @@ def enumerate_task(task: Task, list_names: ListNames, source_client: ManifestSou
         try:
             if rule.needs_listing:
                 if names is None:
-                    names = list_names(task)
+                    names = _below_prefix(task, list_names(task))
                 mplan.listed = len(names)
                 mplan.matched = [n for n in names if rule.selects(n)]
+                if not mplan.matched:
+                    mplan.warnings.append(_matched_nothing(mapping, names))
             else:
                 mplan.matched = [rule.plain_path]
             _expand_mapping(task, mapping, mplan, source_client)
@@ -60,18 +64,59 @@ def enumerate_task(task: Task, list_names: ListNames, source_client: ManifestSou
     return plan
 
 
+def _below_prefix(task: Task, listed: list[str]) -> list[str]:
+    """With `registry: host/project`, a regex `from` sees the names below `project/`, without it."""
+    relative = (task.source.relative(name) for name in listed)
+    return [name for name in relative if name]
+
+
+_REGEX_SYNTAX = re.compile(r"[\\^$.*+?()\[\]{}|]")
+
+
+def _matched_nothing(mapping: MappingConfig, names: list[str]) -> str:
+    """`from` took none of the listed names: say so, with the nearest ones (a typo is the usual cause)."""
+    import difflib  # only on this path
+
+    if not names:
+        return f"'from' {mapping.from_!r} matched nothing: the lister returned no names"
+    literal = _REGEX_SYNTAX.sub("", mapping.from_pattern)
+    nearest = difflib.get_close_matches(literal, names, n=3, cutoff=0.0)
+    found = f"'from' {mapping.from_!r} matched none of {len(names)} listed names"
+    return f"{found}; nearest: {', '.join(nearest)}"
+
+
 def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, source: ManifestSource) -> None:
     rule = mapping.rule
     mplan.tag_rule = rule.tags.explain()
-    tag_lists = _list_tags(source, mplan.matched) if rule.tags.needs_listing else {}
+    tag_lists = _tag_lists(task, mapping, mplan.matched, source)
     for repository in mplan.matched:
         rewrite = rule.target(repository)
         if not rewrite.matched:
             mplan.notes.append(f"{repository}: {rewrite.note}")
         for tag in rule.select_tags(tag_lists.get(repository)):
             mplan.items.append(
-                PlannedItem(_make_item(task, mplan.index, mapping, repository, rewrite.path, tag))
+                PlannedItem(make_item(task, mplan.index, mapping, repository, rewrite.path, tag))
             )
+    _check_mapping_result(mapping, mplan)
+
+
+def _tag_lists(
+    task: Task, mapping: MappingConfig, names: list[str], source: ManifestSource
+) -> dict[str, list[str]]:
+    """Each matched repository's tags, when the tag entries need them (keyed by the name below any
+    registry path prefix)."""
+    if not mapping.rule.tags.needs_listing:
+        return {}
+    listed = _list_tags(source, [task.source.repository(name) for name in names])
+    return dict(zip(names, listed.values(), strict=True))
+
+
+def _check_mapping_result(mapping: MappingConfig, mplan: MappingPlan) -> None:
+    """Warn when the tags take nothing; refuse a plan above `max-images`."""
+    if mplan.matched and not mplan.items and mapping.rule.tags.has_filters:
+        mplan.warnings.append(
+            f"tags select nothing in {len(mplan.matched)} matched repositories: {mplan.tag_rule}"
+        )
     if mapping.max_images is not None and len(mplan.items) > mapping.max_images:
         raise PlanLimitError(
             f"matched {len(mplan.items)} images, more than max-images {mapping.max_images} "
@@ -91,15 +136,18 @@ def _list_tags(source: ManifestSource, repositories: list[str]) -> dict[str, lis
         return dict(zip(repositories, pool.map(source.list_tags, repositories), strict=True))
 
 
-def _make_item(
+def make_item(
     task: Task, index: int, mapping: MappingConfig, repository: str, target_path: str, tag: str
 ) -> SyncItem:
+    """The item copying `repository` (a source path, below any registry path prefix) to `target_path`."""
     name, digest = split_verbatim(tag)
     return SyncItem(
         task=task.name,
-        source=ImageRef(task.source.registry, repository, name, digest),
+        source=ImageRef(task.source.registry, task.source.repository(repository), name, digest),
         # Pushes go by tag name when one was given, else by digest (as dregsy does).
-        target=ImageRef(task.target.registry, target_path, name, None if name else digest),
+        target=ImageRef(
+            task.target.registry, task.target.repository(target_path), name, None if name else digest
+        ),
         platform=mapping.platform,
         mapping=index,
         source_digest=digest,
@@ -118,50 +166,24 @@ def _log_mapping(m: MappingPlan) -> None:
             ", ".join(m.matched[:20]) + (" …" if len(m.matched) > 20 else ""),
         )
     log.info("task %s mapping %d: tags %s → %d images", m.task, m.index, m.tag_rule, len(m.items))
+    for warning in m.warnings:
+        log.warning("task %s mapping %d: %s", m.task, m.index, warning)
     for note in m.notes:
         log.warning("task %s mapping %d: `to` %r did not match: %s", m.task, m.index, m.to, note)
-
-
-def check_duplicate_targets(config: Config, plans: Iterable[TaskPlan]) -> None:
-    """Two mappings writing the same target reference would overwrite each other: refuse the plan."""
-    seen: dict[str, tuple[str, int]] = {}
-    problems: list[ConfigProblem] = []
-    lines = {t.name: t for t in config.tasks}
-    for tplan in plans:
-        for m in tplan.mappings:
-            for p in m.items:
-                key = p.item.key()
-                first = seen.setdefault(key, (m.task, m.index))
-                if first != (m.task, m.index):
-                    field_path = f"tasks[{_task_index(config, m.task)}].mappings[{m.index}]"
-                    problems.append(
-                        ConfigProblem(
-                            config.source_file,
-                            m.line or lines[m.task].line,
-                            0,
-                            field_path,
-                            f"writes {key}, which task {first[0]!r} mapping {first[1]} writes too",
-                        )
-                    )
-    if problems:
-        raise ConfigError(problems)
-
-
-def _task_index(config: Config, name: str) -> int:
-    return next(i for i, t in enumerate(config.tasks) if t.name == name)
 
 
 def plan_push_event(config: Config, registry_host: str, repository: str, tag: str) -> list[SyncItem]:
     """Items for one pushed image: every task whose source is that registry and whose mapping matches."""
     items: list[SyncItem] = []
     for task in config.tasks:
-        if task.source.registry.lower() != registry_host.lower():
+        name = task.source.relative(repository)
+        if task.source.registry.lower() != registry_host.lower() or not name:
             continue
         for index, mapping in enumerate(task.mappings):
             rule = mapping.rule
-            if not rule.selects(repository) or tag not in _selected(rule.tags, tag):
+            if not rule.selects(name) or tag not in _selected(rule.tags, tag):
                 continue
-            path = rule.target(repository).path
+            path = task.target.repository(rule.target(name).path)
             items.append(
                 SyncItem(
                     task=task.name,

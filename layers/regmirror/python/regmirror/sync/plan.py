@@ -45,6 +45,7 @@ class MappingPlan:
     tag_rule: str = ""
     items: list[PlannedItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # probably a mistake: `from` or tags took nothing
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class MappingPlan:
             "tags": self.tag_rule,
             "images": len(self.items),
             "notes": self.notes,
+            "warnings": self.warnings,
             "error": self.error,
         }
 
@@ -75,6 +77,10 @@ class TaskPlan:
     def errors(self) -> list[str]:
         return [f"{self.task} mapping {m.index}: {m.error}" for m in self.mappings if m.error]
 
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{self.task} mapping {m.index}: {w}" for m in self.mappings for w in m.warnings]
+
 
 @dataclass(slots=True)
 class Plan:
@@ -88,6 +94,10 @@ class Plan:
     @property
     def errors(self) -> list[str]:
         return [e for t in self.tasks for e in t.errors]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for t in self.tasks for w in t.warnings]
 
     def to_copy(self) -> list[SyncItem]:
         return [p.item for p in self.items if p.state == ItemState.COPY]
@@ -109,6 +119,7 @@ class Plan:
         return {
             "counts": self.counts(),
             "errors": self.errors,
+            "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "mappings": [m.to_dict() for t in self.tasks for m in t.mappings],
             "items": [p.to_dict() for p in self.items],

@@ -54,6 +54,7 @@ class SyncReport:
             "counts": self.counts(),
             "seconds": round(self.seconds, 3),
             "errors": self.plan.errors,
+            "warnings": self.plan.warnings,
             "results": [check_failure_dict(p) for p in self.check_failures]
             + [result_dict(r) for r in self.results],
             "plan": self.plan.to_dict(),

@@ -17,8 +17,9 @@ from regmirror.registries.credentials import resolve_credentials
 from regmirror.registries.kinds import kind_of
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
 from regmirror.sync.check import check_items, finalize_item
+from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, make_relay
-from regmirror.sync.enumerate import check_duplicate_targets, enumerate_task
+from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.pool import run_items
 from regmirror.sync.record import CopyRecord
@@ -68,7 +69,7 @@ def _check_auth(rc: RegistryConfig, offline: bool) -> None:
 def enumerate_config(
     config: Config, registries: Registries, task_pattern: str | None = None, tasks: list[Task] | None = None
 ) -> Plan:
-    """Phase 1 for every selected task; raises ConfigError when two mappings write one target."""
+    """Phase 1 for every selected task; raises ConfigError when two sources write one target."""
     plan = Plan()
     start = time.monotonic()
     selected = config.select_tasks(task_pattern) if tasks is None else tasks

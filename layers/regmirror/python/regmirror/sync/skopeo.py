@@ -17,6 +17,7 @@ skopeo 1.9 behaviour this relies on (checked against real registries, see tests/
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import shutil
@@ -35,6 +36,7 @@ from regmirror.model import CopyResult, FailureReason, SyncItem
 from regmirror.redact import redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
+from regmirror.registries.http.auth import ANONYMOUS_HINT
 from regmirror.rules.refs import valid_digest
 from regmirror.sync.skopeo_args import (
     InvalidReference,
@@ -112,7 +114,8 @@ class SkopeoRelay:
         start = time.monotonic()
         try:
             with self.prepare(item, source, target, source_creds, target_creds) as run:
-                return self._execute(item, run, start, size_hint)
+                result = self._execute(item, run, start, size_hint)
+            return _with_auth_hint(result, (source, source_creds), (target, target_creds))
         except InvalidReference as exc:
             return CopyResult.failure(item, str(exc), reason=FailureReason.INVALID_REFERENCE)
         except OSError as exc:
@@ -320,3 +323,14 @@ def _read_digest(path: Path) -> str | None:
 
 def _secrets_of(creds: Credentials | None) -> list[str]:
     return secret_forms(creds.username, creds.password) if creds else []
+
+
+def _with_auth_hint(result: CopyResult, *sides: tuple[Endpoint, Credentials | None]) -> CopyResult:
+    """A refused copy that went anonymous to a registry says which settings give credentials."""
+    if result.reason != FailureReason.AUTH:
+        return result
+    hosts = [endpoint.host for endpoint, credentials in sides if credentials is None]
+    if not hosts:
+        return result
+    hint = f"{' and '.join(hosts)} used anonymously: {ANONYMOUS_HINT}"
+    return dataclasses.replace(result, error=f"{result.error}\n{hint}" if result.error else hint)

@@ -37,8 +37,8 @@ def platform_args(platform: str) -> list[str]:
     if platform == "all":
         return []
     parts = platform.split("/")
-    if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.match(p) for p in parts):
-        raise InvalidReference(f"platform {platform!r} is not 'all' or os/arch[/variant]")
+    if len(parts) > 3 or not all(_PLATFORM_PART.match(p) for p in parts):
+        raise InvalidReference(f"platform {platform!r} is not 'all', an OS or os/arch[/variant]")
     names = ("--override-os", "--override-arch", "--override-variant")
     return [f"{name}={value}" for name, value in zip(names, parts, strict=False)]
 

@@ -27,6 +27,12 @@ MAX_TOKEN_BYTES = 1024 * 1024
 Send = Callable[[str, str, dict[str, str], Any, str], requests.Response]
 
 
+ANONYMOUS_HINT = (
+    'give credentials with `auth:` on this registry: base64 of {"username": ..., "password": ...}, '
+    "env:VARNAME or secretsmanager:<secret-id>"
+)
+
+
 class Authenticator:
     """One registry's credentials (None: anonymous) and what it learnt about answering challenges."""
 
@@ -42,8 +48,13 @@ class Authenticator:
         return (creds.username, creds.password) if creds is not None else None
 
     def refused_message(self, status: int, where: str) -> str:
-        who = f"user {self.credentials.username!r}" if self.credentials else "anonymous access"
-        return f"{self.registry}: {where} refused {who} ({status})"
+        """Who was refused, and which settings give (other) credentials."""
+        if self.credentials is None:
+            return f"{self.registry}: {where} refused anonymous access ({status}); {ANONYMOUS_HINT}"
+        return (
+            f"{self.registry}: {where} refused user {self.credentials.username!r} ({status}); "
+            "check the password or token in this registry's `auth` and the user's rights"
+        )
 
     def usable_challenge(self, answer: requests.Response) -> Challenge | None:
         """The challenge of a 401 we can answer: Bearer, or Basic when we have credentials."""
