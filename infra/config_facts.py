@@ -15,6 +15,7 @@ from pathlib import Path
 
 from regmirror.config import Config, MappingConfig, RegistryConfig, Task, load_config
 from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME
+from regmirror.sync.conflicts import check_static_targets
 
 # Characters that end the literal prefix of a regular expression.
 _REGEX_META = set(".[](){}*+?|^$\\")
@@ -255,8 +256,12 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
 
 
 def read_config_facts(path: Path) -> ConfigFacts:
-    """Load and validate the config (ConfigError names file, line and field) and collect its facts."""
+    """Load and validate the config (ConfigError names file, line and field) and collect its facts.
+
+    Targets written by two sources are refused here as `validate` refuses them: each planner Lambda
+    plans one task, so a conflict across tasks is only seen at synth time."""
     config = load_config(path)
+    check_static_targets(config, config.tasks)
     facts = ConfigFacts(config=config, path=path)
     for task in config.tasks:
         _add_task(facts, task)

@@ -82,6 +82,32 @@ def test_invalid_config_fails_with_file_line_and_field(tmp_path: Path) -> None:
     assert f"{config}:3:" in str(raised.value) and "tasks[0].interval" in str(raised.value)
 
 
+def test_two_tasks_writing_one_target_fail_the_synth(tmp_path: Path) -> None:
+    """Each planner Lambda sees one task: a conflict across tasks must be caught before deploying."""
+    config = write(
+        tmp_path / "conflict.yaml",
+        """\
+        tasks:
+          - name: a
+            source: {registry: a.example.com}
+            target: {registry: 123456789012.dkr.ecr.eu-west-1.amazonaws.com}
+            mappings: [{from: team/app, to: app, tags: ["1.0"]}]
+          - name: b
+            source: {registry: b.example.com}
+            target: {registry: 123456789012.dkr.ecr.eu-west-1.amazonaws.com}
+            mappings: [{from: other/app, to: app, tags: ["1.0"]}]
+        """,
+    )
+    with pytest.raises(ConfigError) as raised:
+        read_config_facts(config)
+    assert "tasks[1].mappings[0]" in str(raised.value) and "task 'a' mapping 0" in str(raised.value)
+
+
+def test_a_config_without_tasks_synthesizes_no_schedules(tmp_path: Path) -> None:
+    facts = read_config_facts(write(tmp_path / "none.yaml", "tasks: []\n"))
+    assert (facts.schedules, facts.one_off_tasks, facts.ecr) == ([], [], {})
+
+
 def test_config_bundle_refuses_files_outside_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text("x")
     folder = tmp_path / "conf"

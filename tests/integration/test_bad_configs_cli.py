@@ -36,15 +36,16 @@ def test_every_bad_config_exits_2_with_file_line_and_field(
     path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     line, field = expectation(path)
-    code = main(["sync", str(path), "--json"])
-    out, err = capsys.readouterr()
-    assert code == 2
-    assert out == ""  # no report: nothing was planned, let alone copied
-    problems = [p for p in err.splitlines() if p.startswith(str(path))]
-    assert len(problems) == 1, err
-    assert problems[0].startswith(f"{path}:{line}:" if line else str(path))
-    assert f": {field}: " in problems[0] if field else True
-    assert "Traceback" not in err
+    for command in ("validate", "plan", "sync"):  # validate refuses what plan and sync refuse
+        code = main([command, str(path)] + ([] if command == "validate" else ["--json"]))
+        out, err = capsys.readouterr()
+        assert code == 2, command
+        assert out == ""  # no report: nothing was planned, let alone copied
+        problems = [p for p in err.splitlines() if p.startswith(str(path))]
+        assert len(problems) == 1, err
+        assert problems[0].startswith(f"{path}:{line}:" if line else str(path))
+        assert f": {field}: " in problems[0] if field else True
+        assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("path", WARNINGS, ids=[p.stem for p in WARNINGS])

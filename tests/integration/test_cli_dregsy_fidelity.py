@@ -5,6 +5,10 @@ a `from` that matches nothing warns with the nearest names; `--strict` turns war
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -171,3 +175,60 @@ def test_unknown_keys_anchors_and_duplicates_load_as_in_dregsy(
     assert code == 0, err
     assert catalog(dst) == ["second"]  # the last value of a duplicate key wins
     assert err.count("unknown key") == 2 and "duplicate key 'to'" in err and "only the first is used" in err
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sighup_restarts_regmirror_run_fully_as_dregsy_does(
+    plain_registry: RegistryServer, second_plain_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """`regmirror run` as a service: after SIGHUP the one-off task runs again and the hourly task fires
+    at once (new tags of both are copied), then SIGTERM ends it with exit 0."""
+    src, dst = plain_registry, second_plain_registry
+    push_image(src, "once/app", "1.0", seed="o1")
+    push_image(src, "hourly/app", "1.0", seed="h1")
+    endpoints = (
+        f'    source: {{registry: "{src.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{dst.host}", skip-tls-verify: true}}\n'
+    )
+    config = tmp_path / "dregsy.yaml"
+    config.write_text(
+        "tasks:\n"
+        f"  - name: once\n{endpoints}    mappings: [{{from: once/app}}]\n"
+        f"  - name: hourly\n    interval: 3600\n{endpoints}    mappings: [{{from: hourly/app}}]\n",
+        encoding="utf-8",
+    )
+    regmirror = str(Path(sys.executable).with_name("regmirror"))
+    log = (tmp_path / "run.log").open("w")
+    daemon = subprocess.Popen(
+        [regmirror, "run", str(config), "--record-file", str(tmp_path / "record.json")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert _wait_for(lambda: {"once/app", "hourly/app"} <= set(catalog(dst)))
+        assert _wait_for(lambda: "hourly: run 1 starting" in (tmp_path / "run.log").read_text())
+        push_image(src, "once/app", "2.0", seed="o2")
+        push_image(src, "hourly/app", "2.0", seed="h2")
+        time.sleep(1)
+        assert "2.0" not in list_tags(dst, "hourly/app")  # not due for an hour
+        daemon.send_signal(signal.SIGHUP)
+        assert _wait_for(
+            lambda: "2.0" in list_tags(dst, "once/app") and "2.0" in list_tags(dst, "hourly/app")
+        )
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(60) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        log.close()
+    text = (tmp_path / "run.log").read_text()
+    assert "config reloaded: 2 tasks; restarting them" in text
+    assert text.count("task once: run 1 starting") == 2  # a fresh start counts from 1 again

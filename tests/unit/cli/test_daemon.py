@@ -125,6 +125,22 @@ def test_sighup_reloads_config_between_runs(tmp_path: Path) -> None:
     assert ("added-later", pytest.approx(clock.now, abs=100)) in [(n, t) for n, t in sync.calls]
 
 
+def test_a_reload_restarts_fully_as_dregsy_does(tmp_path: Path) -> None:
+    """One-off tasks run again and periodic tasks fire at once, even within their interval."""
+    clock = FakeClock()
+    sync = RecordingSync(clock)
+    daemon = Daemon(str(write_config(tmp_path, TASKS)), sync=sync, clock=clock)
+    for task in daemon._tasks(one_off=True):
+        daemon._run_task(task)
+    daemon.tick()
+    clock.now += 10  # well within every-minute's interval and half-interval
+    daemon.reload_requested.set()
+    daemon.tick()
+    assert [name for name, _ in sync.calls] == ["once", "every-minute", "once", "every-minute"]
+    daemon.tick()  # and then at its interval again, not at every tick
+    assert len(sync.calls) == 4
+
+
 def test_bad_config_on_reload_keeps_the_old_one(tmp_path: Path) -> None:
     path = write_config(tmp_path, TASKS)
     daemon = Daemon(str(path), sync=RecordingSync(FakeClock()), clock=FakeClock())

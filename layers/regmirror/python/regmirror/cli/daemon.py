@@ -3,8 +3,10 @@
 One-off tasks run once, then periodic tasks run at their `interval` in one loop. A run that would
 start less than half an interval after the task's last run ended is skipped (dregsy), and a task is
 never run twice at once (tasks run one after the other; images inside a task run in parallel).
-SIGHUP, or a change of the file with `watch: true` (after 5 s of quiet), reloads the config between
-runs; a running task finishes first. SIGINT/SIGTERM stop after the running task.
+SIGHUP, or a change of the file with `watch: true` (after 5 s of quiet), restarts fully, as dregsy does:
+the config is read again, one-off tasks run again and periodic tasks are due at once; a running task
+finishes first. A new config that does not load is logged and the previous one stays (dregsy stops
+then: a daemon should not die of a typo in a watched file). SIGINT/SIGTERM stop after the running task.
 """
 
 from __future__ import annotations
@@ -159,12 +161,12 @@ class Daemon:
             log.error("config reload failed, keeping the previous config:\n%s", exc)
             return
         self.config = config
-        names = {t.name for t in config.tasks}
-        self.states = {n: s for n, s in self.states.items() if n in names}
-        log.info("config reloaded: %d tasks", len(config.tasks))
+        self.states = {}  # a full restart: nothing ran yet, every periodic task is due now
+        log.info("config reloaded: %d tasks; restarting them (one-off tasks run again)", len(config.tasks))
         for task in self._tasks(one_off=True):
-            if task.name not in self.states:
-                self._run_task(task)
+            if self.stop_event.is_set():
+                return
+            self._run_task(task)
 
 
 def _summary(counts: dict[str, Any]) -> str:
