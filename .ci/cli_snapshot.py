@@ -61,7 +61,7 @@ def offline_runs(env: dict[str, str]) -> dict[str, object]:
     configs = sorted((ROOT / "examples").glob("*.yaml")) + sorted(
         (ROOT / "tests/data/good-configs").glob("*.yaml")
     )
-    bad = sorted((ROOT / "tests/data/bad-configs").glob("*.yaml"))
+    bad = sorted((ROOT / "tests/data/bad-configs").glob("*/*.yaml"))
     for path in configs + bad:
         rel = str(path.relative_to(ROOT))
         results[f"validate {rel}"] = run(["validate", rel], env)

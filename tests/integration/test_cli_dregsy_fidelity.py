@@ -232,3 +232,20 @@ def test_sighup_restarts_regmirror_run_fully_as_dregsy_does(
     text = (tmp_path / "run.log").read_text()
     assert "config reloaded: 2 tasks; restarting them" in text
     assert text.count("task once: run 1 starting") == 2  # a fresh start counts from 1 again
+
+
+@pytest.mark.parametrize("max_items", ["0", "-5"])
+def test_max_items_zero_or_negative_lists_everything(
+    max_items: str,
+    source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mappings = "      - from: regex:.*\n        tags: ['1.0', '3.19']\n"
+    extra = f"lister: {{maxItems: {max_items}, pageSize: 1}}\n"  # one name per page: a cut would show
+    config = config_file(task(source, second_plain_registry, mappings, extra=extra))
+    code, out, err = run_cli(capsys, "plan", "--json", "--strict", str(config))
+    assert code == 0, err  # --strict: no warning, no cut
+    assert "stopped at maxItems" not in err
+    assert json.loads(out)["mappings"][0]["listed"] == 3
