@@ -32,6 +32,18 @@ def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 
 
 @pytest.fixture(autouse=True)
+def user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Registries without `auth` use the user's logins (auth.json, ~/.docker/config.json): each test
+    starts with none (an empty HOME of its own), so the developer's own logins never leak into a test;
+    tests of the lookup write their files there. Returns that HOME."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
 def _fresh_regmirror_logging() -> Iterator[None]:
     """The CLI configures the `regmirror` logger (its handler holds the stream of that moment): undo it
     after each test so later tests' caplog and capsys see their own records."""

@@ -534,7 +534,7 @@ def test_failed_digest_checks_are_reported_with_stage_and_reason(
     )
     refused = (
         f"{auth_registry.host}: registry refused user '{auth_registry.username}' (401); "
-        "check the password or token in this registry's `auth` and the user's rights"
+        "check the password or token in the config's auth and the user's rights"
     )
     code, out, _err = run_cli("sync", str(config), "--no-progress", capsys=capsys)
     assert code == 1

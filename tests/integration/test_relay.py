@@ -234,7 +234,7 @@ def test_token_auth_source(
     assert token_registry.token_server.token_requests()
 
 
-def test_certs_root_folder_per_host_is_used(
+def test_the_hosts_certs_folder_is_used(
     tmp_path: Path, tls_registry: RegistryServer, plain_registry: RegistryServer
 ) -> None:
     assert tls_registry.ca_file is not None
@@ -243,12 +243,11 @@ def test_certs_root_folder_per_host_is_used(
     shutil.copyfile(tls_registry.ca_file, certs_root / "127.0.0.1" / "ca.crt")
     work = tmp_path / "work"
     work.mkdir()
-    relay = SkopeoRelay(tmpdir=str(work), certs_root=str(certs_root), timeout=120)
+    relay = SkopeoRelay(tmpdir=str(work), timeout=120)
     digest = push_image(plain_registry, "team/app", "1.0")
     item = make_item(plain_registry, tls_registry, "team/app", "1.0", digest=digest)
-    result = relay.copy(
-        item, endpoint_for(plain_registry), Endpoint(tls_registry.host), None, creds_for(tls_registry)
-    )
+    target = Endpoint(tls_registry.host, cert_dir=str(certs_root / "127.0.0.1"))
+    result = relay.copy(item, endpoint_for(plain_registry), target, None, creds_for(tls_registry))
     assert result.status == "copied", result.error
     assert manifest_digest(tls_registry, "mirror/team/app", "1.0") == digest
 

@@ -53,6 +53,7 @@ class ImageApi:
     def __init__(self, server: RegistryServer) -> None:
         self.server = server
         self.session = requests.Session()
+        self.session.cert = server.client_cert  # a registry requiring client certificates
         self.session.trust_env = False  # env CA bundles and proxies must not apply
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)

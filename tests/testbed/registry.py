@@ -83,8 +83,10 @@ class RegistryServer:
         token_catalog_access: bool = True,
         start_timeout: float = 20.0,
         port: int | None = None,
+        client_certs: bool = False,
     ) -> None:
-        self.tls = tls
+        self.tls = tls or client_certs
+        self.client_certs = client_certs  # TLS that requires a client certificate the CA signed
         self.auth: AuthMode = auth
         self._owns_dir = base_dir is None
         self.base_dir = Path(tempfile.mkdtemp(prefix="regmirror-registry-")) if base_dir is None else base_dir
@@ -96,7 +98,7 @@ class RegistryServer:
         self.username: str | None = username if auth != "none" else None
         self.password: str | None = (password or secrets.token_urlsafe(12)) if auth != "none" else None
         self.token_server: TokenServer | None = None
-        self._tls_files = make_tls_files(self.base_dir / "tls") if tls else None
+        self._tls_files = make_tls_files(self.base_dir / "tls") if self.tls else None
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._fixed_port = port  # the demo wants the ports its config names; tests take free ones
@@ -141,6 +143,14 @@ class RegistryServer:
         return str(self.base_dir / "certs.d" / self.host) if self._tls_files else None
 
     @property
+    def client_cert(self) -> tuple[str, str] | None:
+        """(certificate, key) of a client the registry accepts (with `client_certs=True`)."""
+        files = self._tls_files
+        return (
+            (str(files.client_cert_file), str(files.client_key_file)) if files and self.client_certs else None
+        )
+
+    @property
     def verify(self) -> str | bool:
         """What to pass as requests' `verify=` to trust this registry."""
         return self.ca_file or True
@@ -178,6 +188,8 @@ class RegistryServer:
                 f"    certificate: {json.dumps(str(self._tls_files.cert_file))}",
                 f"    key: {json.dumps(str(self._tls_files.key_file))}",
             ]
+            if self.client_certs:
+                lines += ["    clientcas:", f"      - {json.dumps(str(self._tls_files.ca_file))}"]
         lines += self._auth_yaml()
         return "\n".join(lines) + "\n"
 
@@ -232,7 +244,7 @@ class RegistryServer:
             if self._process.poll() is not None:
                 return False
             try:
-                answer = requests.get(f"{self.url}/v2/", verify=self.verify, timeout=2)
+                answer = requests.get(f"{self.url}/v2/", verify=self.verify, cert=self.client_cert, timeout=2)
                 if answer.status_code in (200, 401):
                     return True
             except requests.RequestException:

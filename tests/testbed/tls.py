@@ -18,6 +18,8 @@ class TlsFiles:
     ca_file: Path  # PEM of the CA that signed the server certificate
     cert_file: Path  # server certificate (PEM)
     key_file: Path  # server private key (PEM, unencrypted)
+    client_cert_file: Path  # a client certificate the CA signed (for `http.tls.clientcas`)
+    client_key_file: Path
 
 
 def _name(common_name: str) -> x509.Name:
@@ -88,7 +90,29 @@ def make_tls_files(directory: Path, ca_name: str = "regmirror test CA") -> TlsFi
         )
         .sign(ca_key, hashes.SHA256())
     )
-    files = TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    files = TlsFiles(
+        directory / "ca.crt",
+        directory / "server.crt",
+        directory / "server.key",
+        directory / "client.cert",
+        directory / "client.key",
+    )
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("regmirror test client"))
+        .issuer_name(ca_cert.subject)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files.client_cert_file.write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
+    files.client_key_file.write_bytes(_key_pem(client_key))
+    files.client_key_file.chmod(0o600)
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     files.key_file.write_bytes(_key_pem(server_key))

@@ -74,6 +74,7 @@ class TokenServer:
         self.anonymous_pull = anonymous_pull
         self.token_field = token_field
         self.catalog_access = catalog_access  # False: like registries that never let anyone list
+        self.refresh_tokens: dict[str, str] = {}  # identity token -> user (OAuth2 refresh-token grant)
         self._key, self.rootcertbundle = make_signing_key(directory)
         self._kid = libtrust_key_id(self._key.public_key())
         self._lock = threading.Lock()
@@ -176,16 +177,49 @@ class TokenServer:
             body["access_token"] = token
         return 200, body
 
+    def _refresh(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """The OAuth2 refresh-token grant (POST /token), as `docker login` identity tokens use it."""
+        grant = next(iter(form.get("grant_type", [])), "")
+        refresh = next(iter(form.get("refresh_token", [])), "")
+        account = self.refresh_tokens.get(refresh) if grant == "refresh_token" else None
+        scopes = [s for value in form.get("scope", []) for s in value.split(" ") if s]
+        with self._lock:
+            self._log.append(TokenRequest(account, tuple(scopes), None, account is not None))
+        if account is None:
+            return 401, {"error": "invalid_grant"}
+        token = self._sign(account, self._grant(account, scopes))
+        return 200, {"access_token": token, "expires_in": self.expires_in, "scope": " ".join(scopes)}
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if urlsplit(self.path).path != "/token":
+                    self.send_error(404)
+                    return
+                form = parse_qs(self._body().decode())
+                self._reply(*server._refresh(form))
+
+            def _body(self) -> bytes:
+                """The request body, sent with a length or chunked (Go's client chunks this one)."""
+                if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+                    return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = b""
+                while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                    body += self.rfile.read(size)
+                    self.rfile.readline()
+                self.rfile.readline()  # the end of the (empty) trailer
+                return body
+
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != "/token":
                     self.send_error(404)
                     return
-                status, body = server._answer(parse_qs(url.query), self.headers.get("Authorization"))
+                self._reply(*server._answer(parse_qs(url.query), self.headers.get("Authorization")))
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 if status == 401:

@@ -17,7 +17,7 @@ from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
 from regmirror.sync import skopeo as relay_module
 from regmirror.sync.skopeo import SkopeoRelay, SkopeoRun
-from regmirror.sync.skopeo_args import InvalidReference, host_without_port
+from regmirror.sync.skopeo_args import InvalidReference
 from regmirror.sync.skopeo_errors import classify_error, count_attempts
 
 DIGEST = "sha256:" + "ab" * 32
@@ -222,28 +222,35 @@ def test_ca_file_is_ignored_when_not_verifying(relay: SkopeoRelay, tmp_path: Pat
         assert "--src-tls-verify=false" in run.argv
 
 
-def test_certs_root_folder_per_host_without_port(tmp_path: Path) -> None:
-    root = tmp_path / "certs.d"
-    (root / "mirror.example").mkdir(parents=True)
+def test_the_hosts_certs_folder_goes_to_skopeo(tmp_path: Path) -> None:
+    folder = tmp_path / "certs.d" / "mirror.example"
+    folder.mkdir(parents=True)
     work = tmp_path / "work"
     work.mkdir()
-    relay = SkopeoRelay(tmpdir=str(work), certs_root=str(root))
-    with relay.prepare(make_item(), SRC, DST, None, None) as run:
-        assert value_after(run.argv, "--dest-cert-dir") == str(root / "mirror.example")
-        assert "--src-cert-dir" not in run.argv  # no folder for 127.0.0.1
+    relay = SkopeoRelay(tmpdir=str(work))
+    target = Endpoint("mirror.example:5443", cert_dir=str(folder))
+    with relay.prepare(make_item(), SRC, target, None, None) as run:
+        assert value_after(run.argv, "--dest-cert-dir") == str(folder)
+        assert "--src-cert-dir" not in run.argv  # no folder for the source
 
 
-def test_own_ca_file_wins_over_certs_root(tmp_path: Path) -> None:
-    root = tmp_path / "certs.d"
-    (root / "mirror.example").mkdir(parents=True)
+def test_own_ca_file_wins_and_keeps_the_folders_client_certificates(tmp_path: Path) -> None:
+    folder = tmp_path / "certs.d" / "mirror.example"
+    folder.mkdir(parents=True)
+    (folder / "ca.crt").write_text("folder ca")
+    (folder / "client.cert").write_text("cert")
+    (folder / "client.key").write_text("key")
     ca = tmp_path / "ca.pem"
     ca.write_text("pem")
     work = tmp_path / "work"
     work.mkdir()
-    relay = SkopeoRelay(tmpdir=str(work), certs_root=str(root))
-    target = Endpoint("mirror.example:5443", ca_file=str(ca))
+    relay = SkopeoRelay(tmpdir=str(work))
+    target = Endpoint("mirror.example:5443", ca_file=str(ca), cert_dir=str(folder))
     with relay.prepare(make_item(), SRC, target, None, None) as run:
-        assert Path(value_after(run.argv, "--dest-cert-dir")).parent == run.workdir
+        private = Path(value_after(run.argv, "--dest-cert-dir"))
+        assert private.parent == run.workdir
+        assert sorted(p.name for p in private.iterdir()) == ["ca.crt", "client.cert", "client.key"]
+        assert (private / "ca.crt").read_text() == "pem"
 
 
 def test_missing_ca_file_is_a_failed_result_not_an_exception(relay: SkopeoRelay, tmp_path: Path) -> None:
@@ -252,14 +259,6 @@ def test_missing_ca_file_is_a_failed_result_not_an_exception(relay: SkopeoRelay,
     assert (result.status, result.reason) == ("failed", "other")
     assert "absent.pem" in (result.error or "")
     assert list(Path(relay.tmpdir).iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("host", "folder"),
-    [("reg.example:5000", "reg.example"), ("reg.example", "reg.example"), ("[::1]:5000", "[::1]")],
-)
-def test_host_without_port(host: str, folder: str) -> None:
-    assert host_without_port(host) == folder
 
 
 # --- credentials ------------------------------------------------------------------------------------

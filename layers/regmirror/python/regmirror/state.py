@@ -15,10 +15,12 @@ import sys
 def reset_process_state() -> None:
     """Forget every cache this process keeps (boto3 is not imported for it)."""
     from regmirror.registries.listers.base import clear_lister_cache
+    from regmirror.registries.logins import forget_logins
     from regmirror.sync.registries import reset_shared
 
     reset_shared()
     clear_lister_cache()
+    forget_logins()
     if "regmirror.aws.config_source" in sys.modules:
         sys.modules["regmirror.aws.config_source"].clear_config_cache()
     if "regmirror.registries.ecr.aws" in sys.modules:  # ECR code ran: it has caches to forget

@@ -22,6 +22,7 @@ from typing import Any
 
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError
+from regmirror.registries.logins import forget_logins
 from regmirror.sync.record import CopyRecord
 from regmirror.sync.reports import SyncReport
 from regmirror.sync.run import sync_config
@@ -160,6 +161,7 @@ class Daemon:
         except ConfigError as exc:
             log.error("config reload failed, keeping the previous config:\n%s", exc)
             return
+        forget_logins()  # a restart reads the user's logins again too
         self.config = config
         self.states = {}  # a full restart: nothing ran yet, every periodic task is due now
         log.info("config reloaded: %d tasks; restarting them (one-off tasks run again)", len(config.tasks))

@@ -92,6 +92,8 @@ def _child(node: object, part: str | int) -> object:
 
 
 def _registry_warnings(config: Config, doc: LocatedDocument, path: Path, registry: RegistryConfig) -> None:
+    registry._discover_logins = config.credentials_from_environment
+    registry._certs_dir = config.skopeo.certs_dir
     if registry.auth is not None:
         position = doc.value_position((*path, "auth"))
         registry._auth_position = (position.line, position.column)

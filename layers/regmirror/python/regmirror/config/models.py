@@ -172,6 +172,8 @@ class Config(StrictModel):
     api_version: Text | None = Field(default=None, alias="api-version")
     lister: GlobalListerConfig = Field(default_factory=GlobalListerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)  # ours
+    # ours: registries without `auth` use the user's logins (auth.json, ~/.docker/config.json, helpers)
+    credentials_from_environment: bool = Field(default=True, alias="credentials-from-environment")
     tasks: Annotated[list[Task], BeforeValidator(null_as_empty)] = Field(default_factory=list)  # none: no-op
     _source_file: str = PrivateAttr(default="<string>")
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)

@@ -27,6 +27,7 @@ from regmirror.config.base import (
     null_as_empty,
 )
 from regmirror.errors import AuthError
+from regmirror.registries.certdirs import certs_roots, host_folder
 from regmirror.registries.credentials import check_auth_spec
 from regmirror.registries.dockerhub.hosts import is_docker_hub
 from regmirror.registries.endpoint import Endpoint
@@ -119,6 +120,13 @@ class RegistryConfig(StrictModel):
     max_concurrent_copies: int | None = Field(default=None, alias="max-concurrent-copies", ge=1)
     _host: values.RegistryHost = PrivateAttr(default_factory=lambda: values.RegistryHost(""))
     _auth_position: tuple[int, int] = PrivateAttr(default=(0, 0))  # (line, column) of `auth`, set at load
+    _discover_logins: bool = PrivateAttr(default=True)  # the config's credentials-from-environment
+    _certs_dir: str | None = PrivateAttr(default=None)  # the config's skopeo.certs-dir (None: the default)
+
+    @property
+    def discover_logins(self) -> bool:
+        """Without `auth`, use the user's logins (docker/podman login, helpers); see registries.logins."""
+        return self._discover_logins
 
     @property
     def auth_position(self) -> tuple[int, int]:
@@ -189,7 +197,13 @@ class RegistryConfig(StrictModel):
             ca_file=self.ca_file,
             auth=self.auth,
             plain_http=self.insecure,
+            cert_dir=self.cert_folder(),
         )
+
+    def cert_folder(self) -> str | None:
+        """This registry's certs.d folder, if one exists (see registries.certdirs)."""
+        folder = host_folder(self.registry, certs_roots(self._certs_dir))
+        return str(folder) if folder else None
 
 
 def _check_lister_fits(registry: RegistryConfig) -> None:

@@ -41,6 +41,10 @@ class Credentials:
 
     username: str
     password: str = field(repr=False)
+    identity_token: str = field(
+        default="", repr=False
+    )  # an OAuth2 refresh token (`docker login` with a token)
+    origin: str = field(default="", compare=False)  # where they came from (a file and key, never the secret)
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password='***')"

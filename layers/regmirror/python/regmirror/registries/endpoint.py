@@ -20,6 +20,7 @@ class Endpoint:
     ca_file: str | None = None  # PEM bundle trusted for this registry only (listers and relays alike)
     auth: str | None = None  # raw auth spec from the config; resolve with credentials.resolve_credentials
     plain_http: bool = False  # True with `insecure: true`: talk HTTP directly, never try HTTPS
+    cert_dir: str | None = None  # the host's certs.d folder (CAs, client certificates), if one exists
 
     @property
     def is_docker_hub(self) -> bool:

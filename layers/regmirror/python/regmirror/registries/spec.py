@@ -17,6 +17,11 @@ class RegistrySpec(Protocol):
     def auth(self) -> str | None: ...
 
     @property
+    def discover_logins(self) -> bool:
+        """Without `auth`, use the user's existing logins (`credentials-from-environment`)."""
+        ...
+
+    @property
     def is_ecr(self) -> bool: ...
 
     @property

@@ -19,7 +19,7 @@ from regmirror.sync.skopeo import SkopeoRelay
 
 
 def make_relay(config: Config) -> SkopeoRelay:
-    return SkopeoRelay(binary=config.skopeo.binary, certs_root=config.skopeo.certs_dir)
+    return SkopeoRelay(binary=config.skopeo.binary)  # each endpoint names its certs.d folder
 
 
 def copy_item(

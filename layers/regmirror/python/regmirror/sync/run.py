@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from regmirror.config import Config, RegistryConfig, Task
 from regmirror.errors import AuthError, ConfigError, ConfigProblem, SecretUnavailable
 from regmirror.model import CopyResult, ItemState, SyncItem
+from regmirror.registries.certdirs import CertDirError, read_host_tls
 from regmirror.registries.credentials import resolve_credentials
 from regmirror.registries.kinds import kind_of
+from regmirror.registries.logins import find_login
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
 from regmirror.sync.check import check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
@@ -42,9 +45,12 @@ def credential_problems(
         for side, rc in (("source", task.source), ("target", task.target)):
             try:
                 _check_auth(rc, offline)
-            except AuthError as exc:
-                line, column = rc.auth_position if rc.auth_position[0] else (task.line, 0)
-                field = f"tasks[{index[task.name]}].{side}.auth"
+                _check_cert_folder(rc)
+            except (AuthError, CertDirError) as exc:
+                at_auth = isinstance(exc, AuthError) and rc.auth_position[0]
+                line, column = rc.auth_position if at_auth else (task.line, 0)
+                key = "auth" if isinstance(exc, AuthError) else "registry"
+                field = f"tasks[{index[task.name]}].{side}.{key}"
                 problem = ConfigProblem(config.source_file, line, column, field, str(exc))
                 (unavailable if isinstance(exc, SecretUnavailable) else errors).append(problem)
     return errors, unavailable
@@ -59,11 +65,29 @@ def check_credentials(config: Config, tasks: list[Task], *, offline: bool = Fals
 
 
 def _check_auth(rc: RegistryConfig, offline: bool) -> None:
-    spec = rc.auth or ""
-    needs_network = ":" in spec and not spec.startswith("env:")  # base64 and `none` have no colon
-    if not kind_of(rc).auth_from_config(rc) or (offline and needs_network):
+    if not kind_of(rc).auth_from_config(rc):
         return
-    resolve_credentials(rc.auth)
+    if rc.auth is None:
+        _check_login(rc, offline)
+    elif not (offline and _needs_network(rc.auth)):
+        resolve_credentials(rc.auth)
+
+
+def _check_cert_folder(rc: RegistryConfig) -> None:
+    """A certs.d folder with a client certificate but no key (or the reverse) is refused up front."""
+    folder = rc.cert_folder()
+    if folder is not None:
+        read_host_tls(Path(folder))
+
+
+def _needs_network(spec: str) -> bool:
+    return ":" in spec and not spec.startswith("env:")  # base64 and `none` have no colon
+
+
+def _check_login(rc: RegistryConfig, offline: bool) -> None:
+    """A broken auth file or credential helper is refused before the run, naming the file."""
+    if rc.discover_logins and not offline:
+        find_login(rc.registry)
 
 
 def enumerate_config(

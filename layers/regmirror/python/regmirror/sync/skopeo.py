@@ -37,11 +37,11 @@ from regmirror.redact import redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.auth import ANONYMOUS_HINT
+from regmirror.registries.http.session import host_tls
 from regmirror.rules.refs import valid_digest
 from regmirror.sync.skopeo_args import (
     InvalidReference,
     authfile_content,
-    host_without_port,
     platform_args,
     source_reference,
     target_reference,
@@ -87,14 +87,12 @@ class SkopeoRelay:
         self,
         *,
         binary: str = "skopeo",
-        certs_root: str | None = None,
         retry_times: int = 2,
         timeout: float = 1800.0,
         tmpdir: str | None = None,
         policy_file: str | None = None,
     ) -> None:
         self.binary = binary
-        self.certs_root = certs_root
         self.retry_times = retry_times
         self.timeout = timeout
         self.tmpdir = tmpdir or "/tmp"  # noqa: S108 - Lambda can write nowhere else
@@ -165,20 +163,19 @@ class SkopeoRelay:
         return [*args, f"--{side}-authfile", str(authfile)]
 
     def _cert_dir(self, side: str, endpoint: Endpoint, workdir: Path, verify: bool) -> str | None:
-        """The endpoint's own CA wins; else dregsy's `<certs-dir>/<host without port>` if present."""
-        if endpoint.ca_file:
-            if not verify:
-                return None
-            cert_dir = workdir / f"{side}-certs"
-            cert_dir.mkdir(mode=0o700)
-            # skopeo only loads `*.crt` files from a cert dir.
-            shutil.copyfile(endpoint.ca_file, cert_dir / "ca.crt")
-            return str(cert_dir)
-        if self.certs_root:
-            candidate = Path(self.certs_root) / host_without_port(endpoint.host)
-            if candidate.is_dir():
-                return str(candidate)
-        return None
+        """The host's certs.d folder (CAs, client certificates); with the endpoint's own `ca-file`, a
+        private folder holding that CA (as `ca.crt`: skopeo loads `*.crt` only) and the folder's
+        client certificates."""
+        if not endpoint.ca_file or not verify:
+            return endpoint.cert_dir
+        cert_dir = workdir / f"{side}-certs"
+        cert_dir.mkdir(mode=0o700)
+        shutil.copyfile(endpoint.ca_file, cert_dir / "ca.crt")
+        folder = host_tls(endpoint)
+        for cert, key in folder.client_pairs if folder else ():
+            shutil.copyfile(cert, cert_dir / cert.name)
+            shutil.copyfile(key, cert_dir / key.name)
+        return str(cert_dir)
 
     @staticmethod
     def _copy_mode_args(item: SyncItem) -> list[str]:
@@ -322,14 +319,18 @@ def _read_digest(path: Path) -> str | None:
 
 
 def _secrets_of(creds: Credentials | None) -> list[str]:
-    return secret_forms(creds.username, creds.password) if creds else []
+    if creds is None:
+        return []
+    return secret_forms(creds.username, creds.password) + secret_forms(None, creds.identity_token)
 
 
 def _with_auth_hint(result: CopyResult, *sides: tuple[Endpoint, Credentials | None]) -> CopyResult:
     """A refused copy that went anonymous to a registry says which settings give credentials."""
     if result.reason != FailureReason.AUTH:
         return result
-    hosts = [endpoint.host for endpoint, credentials in sides if credentials is None]
+    source_refused = "initializing source" in (result.error or "")  # skopeo names the side it failed on
+    refused = sides[:1] if source_refused else sides[1:]
+    hosts = [endpoint.host for endpoint, credentials in refused if credentials is None]
     if not hosts:
         return result
     hint = f"{' and '.join(hosts)} used anonymously: {ANONYMOUS_HINT}"

@@ -15,16 +15,10 @@ from regmirror.registries.endpoint import Endpoint
 from regmirror.rules.refs import valid_digest, valid_registry_host, valid_repository, valid_tag
 
 _PLATFORM_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_PORT_SUFFIX = re.compile(r":\d+$")
 
 
 class InvalidReference(ValueError):
     """A repository, tag, digest, host or platform that does not match the reference grammar."""
-
-
-def host_without_port(host: str) -> str:
-    """dregsy's cert folder name: the configured host with its port dropped."""
-    return _PORT_SUFFIX.sub("", host)
 
 
 def verifies_tls(endpoint: Endpoint) -> bool:
@@ -82,6 +76,11 @@ def target_reference(item: SyncItem, endpoint: Endpoint) -> str:
 
 def authfile_content(endpoint: Endpoint, creds: Credentials) -> str:
     """containers-auth.json with one entry keyed by the host skopeo looks up (`docker.io` for Hub)."""
+    if creds.identity_token:
+        # containers/image keeps `identitytoken` only beside an `auth` of the form user:password
+        marker = base64.b64encode(b"<token>:").decode()
+        entry = {"auth": marker, "identitytoken": creds.identity_token}
+        return json.dumps({"auths": {endpoint.skopeo_host: entry}})
     token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
     return json.dumps({"auths": {endpoint.skopeo_host: {"auth": token}}})
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from regmirror.logs import remember_secret
-from regmirror.registries.credentials import Credentials, resolve_credentials
+from regmirror.registries.logins import credentials_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from regmirror.registries.credentials import Credentials
     from regmirror.registries.distribution.client import RegistryClient
     from regmirror.registries.manifests import ManifestSource
     from regmirror.registries.spec import RegistrySpec
@@ -26,7 +27,8 @@ class Distribution:
         return True
 
     def credentials(self, spec: RegistrySpec) -> Credentials | None:
-        creds = resolve_credentials(spec.auth)
+        """`auth`, else the user's existing login for the host (see `registries.logins`)."""
+        creds = credentials_for(spec)
         if creds is not None:
             remember_secret(creds.username, creds.password)
         return creds

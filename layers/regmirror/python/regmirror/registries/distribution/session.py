@@ -19,7 +19,7 @@ from regmirror.registries.http.body import registry_error_codes
 from regmirror.registries.http.diagnose import short, transport_problem
 from regmirror.registries.http.fallback import SchemeChoice
 from regmirror.registries.http.lean_head import LeanTransportError, basic_authorization, lean_head, release
-from regmirror.registries.http.session import TRANSPORT_ERRORS, registry_verify
+from regmirror.registries.http.session import TRANSPORT_ERRORS, client_cert, registry_verify
 from regmirror.registries.http.transport import Observer, TimedOut, Transport
 from regmirror.retry import retry_after_seconds
 
@@ -48,6 +48,7 @@ class RegistrySession:
         self.registry = endpoint.host
         self.http = Transport(
             verify=registry_verify(endpoint),
+            cert=client_cert(endpoint),
             schemes=SchemeChoice(plain_http=endpoint.plain_http, may_fall_back=endpoint.insecure),
             timeout=timeout,
             user_agent=user_agent,
@@ -66,9 +67,18 @@ class RegistrySession:
         return f"{self.scheme}://{self.endpoint.api_host}{path}"
 
     # -- sending ----------------------------------------------------------------------------
-    def send(self, method: str, url: str, headers: dict[str, str], auth: Any, kind: str) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        auth: Any,
+        kind: str,
+        *,
+        data: dict[str, str] | None = None,
+    ) -> requests.Response:
         try:
-            return self.http.send(method, url, headers, kind=kind, auth=auth)
+            return self.http.send(method, url, headers, kind=kind, auth=auth, data=data)
         except TimedOut as exc:
             raise RegistryError(f"{self.registry}: {exc}", registry=self.registry) from None
         except TRANSPORT_ERRORS:

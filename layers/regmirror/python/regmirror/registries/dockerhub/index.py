@@ -16,10 +16,11 @@ from urllib.parse import urlencode, urlsplit
 
 from regmirror.errors import AuthError, ListerError
 from regmirror.logs import remember_secret
-from regmirror.registries.credentials import Credentials, resolve_credentials
+from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.http.jsonapi import JsonApi, api_verify
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
+from regmirror.registries.logins import credentials_for
 from regmirror.rules import refs
 
 log = logging.getLogger("regmirror.listers")
@@ -136,7 +137,7 @@ def create(source: S, settings: ListerSettings, client_factory: Callable[[S], Re
         and not endpoint.is_docker_hub
         and urlsplit(base_url).netloc.lower() == str(endpoint.host).lower()
     )
-    credentials = resolve_credentials(source.auth) if own_host else None
+    credentials = _user_password(credentials_for(source)) if own_host else None
     if credentials is not None:
         remember_secret(credentials.username, credentials.password)
     api = JsonApi(
@@ -146,3 +147,8 @@ def create(source: S, settings: ListerSettings, client_factory: Callable[[S], Re
         http_fallback=bool(own_host and endpoint is not None and endpoint.insecure),
     )
     return IndexLister(api, term, settings.page_size, credentials)
+
+
+def _user_password(credentials: Credentials | None) -> Credentials | None:
+    """The web API logs in with a username and password; an identity token does not serve it."""
+    return credentials if credentials is not None and credentials.username else None

@@ -22,11 +22,12 @@ import requests
 
 from regmirror.errors import AuthError, ListerError
 from regmirror.logs import remember_secret
-from regmirror.registries.credentials import Credentials, resolve_credentials
+from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.http.body import error_body
 from regmirror.registries.http.jsonapi import JsonApi, api_verify
 from regmirror.registries.listers.base import Lister, ListerSettings, SourceSpec
+from regmirror.registries.logins import credentials_for
 from regmirror.rules import refs
 
 log = logging.getLogger("regmirror.listers")
@@ -210,7 +211,7 @@ def _needs_2fa(answer: requests.Response) -> bool:
 
 def _api_and_credentials(source: Any) -> tuple[JsonApi, Credentials | None]:
     base_url = ((source.lister.base_url if source.lister else None) or DEFAULT_BASE_URL).rstrip("/")
-    credentials = resolve_credentials(source.auth)
+    credentials = _user_password(credentials_for(source))
     if credentials is not None:
         remember_secret(credentials.username, credentials.password)
     return JsonApi(
@@ -222,3 +223,8 @@ def create(source: S, settings: ListerSettings, client_factory: Callable[[S], Re
     api, credentials = _api_and_credentials(source)
     namespaces = list(source.lister.namespaces if source.lister else [])
     return DockerHubLister(api, credentials, namespaces, settings.page_size)
+
+
+def _user_password(credentials: Credentials | None) -> Credentials | None:
+    """The web API logs in with a username and password; an identity token does not serve it."""
+    return credentials if credentials is not None and credentials.username else None

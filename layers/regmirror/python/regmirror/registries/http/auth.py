@@ -6,8 +6,7 @@ tokens are cached per scope until shortly before they expire.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -23,14 +22,30 @@ if TYPE_CHECKING:
     from regmirror.registries.credentials import Credentials
 
 MAX_TOKEN_BYTES = 1024 * 1024
-# (method, url, headers, requests auth, request kind) -> answer: the client's own send
-Send = Callable[[str, str, dict[str, str], Any, str], requests.Response]
+
+
+class Send(Protocol):
+    """The client's own send: (method, url, headers, requests auth, request kind[, form data])."""
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        auth: Any,
+        kind: str,
+        *,
+        data: dict[str, str] | None = None,
+    ) -> requests.Response: ...
 
 
 ANONYMOUS_HINT = (
     'give credentials with `auth:` on this registry: base64 of {"username": ..., "password": ...}, '
-    "env:VARNAME or secretsmanager:<secret-id>"
+    "env:VARNAME or secretsmanager:<secret-id>; or log in (docker/podman/skopeo login, a credential "
+    "helper): without `auth`, regmirror reads $REGISTRY_AUTH_FILE, containers auth.json and "
+    "~/.docker/config.json (unless credentials-from-environment: false)"
 )
+CLIENT_ID = "regmirror"  # OAuth2 client id sent with a refresh-token exchange
 
 
 class Authenticator:
@@ -45,15 +60,18 @@ class Authenticator:
 
     def basic(self) -> tuple[str, str] | None:
         creds = self.credentials
-        return (creds.username, creds.password) if creds is not None else None
+        return (creds.username, creds.password) if creds is not None and creds.username else None
 
     def refused_message(self, status: int, where: str) -> str:
         """Who was refused, and which settings give (other) credentials."""
         if self.credentials is None:
             return f"{self.registry}: {where} refused anonymous access ({status}); {ANONYMOUS_HINT}"
+        creds = self.credentials
+        who = f"user {creds.username!r}" if creds.username else "the identity token"
+        origin = creds.origin or "this registry's `auth`"
         return (
-            f"{self.registry}: {where} refused user {self.credentials.username!r} ({status}); "
-            "check the password or token in this registry's `auth` and the user's rights"
+            f"{self.registry}: {where} refused {who} ({status}); "
+            f"check the password or token in {origin} and the user's rights"
         )
 
     def usable_challenge(self, answer: requests.Response) -> Challenge | None:
@@ -106,11 +124,26 @@ class Authenticator:
             message = f"{self.registry}: token server answered {status}"
             raise TokenError(message, status=status, registry=self.registry)
 
+    def _request_token(self, challenge: Challenge, scope: str | None, url: str) -> requests.Response:
+        """GET with basic credentials; with an identity token, the OAuth2 refresh-token POST."""
+        creds = self.credentials
+        if creds is None or not creds.identity_token:
+            return self._send("GET", url, {}, self.basic(), "token")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.identity_token,
+            "service": challenge.params.get("service", ""),
+            "client_id": CLIENT_ID,
+        }
+        if scope:
+            form["scope"] = scope
+        return self._send("POST", challenge.params["realm"], {}, None, "token", data=form)
+
     def _fetch_token(self, challenge: Challenge, scope: str | None) -> str:
         """A token for `scope` from the challenge's realm (basic credentials if any), cached."""
         url = self._token_url(challenge, scope)
         try:
-            answer = self._send("GET", url, {}, self.basic(), "token")
+            answer = self._request_token(challenge, scope, url)
         except TRANSPORT_ERRORS as exc:
             message = f"{self.registry}: token server unreachable: {transport_problem(exc, url)}"
             raise TokenError(message, registry=self.registry) from None

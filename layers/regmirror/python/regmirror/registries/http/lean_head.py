@@ -38,7 +38,9 @@ def lean_head(
     transport: Transport, url: str, path: str, headers: dict[str, str], kind: str
 ) -> tuple[int, Mapping[str, str]] | None:
     """(status, headers) of HEAD `url`, or None when the full path must answer it."""
-    pool = transport.adapter.get_connection_with_tls_context(_prepared(url), transport.verify)
+    pool = transport.adapter.get_connection_with_tls_context(
+        _prepared(url), transport.verify, cert=transport.cert
+    )
     if not isinstance(pool, urllib3.HTTPConnectionPool):
         return None
     transport.stats.count(kind)

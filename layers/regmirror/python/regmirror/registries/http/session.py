@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from pathlib import Path
 from typing import Protocol
 
 import requests
@@ -17,6 +18,7 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import InsecureRequestWarning
 
 from regmirror import __version__
+from regmirror.registries.certdirs import HostTls, ca_bundle, read_host_tls
 
 log = logging.getLogger("regmirror.registry")
 
@@ -39,6 +41,9 @@ class TlsSettings(Protocol):
 
     @property
     def ca_file(self) -> str | None: ...
+
+    @property
+    def cert_dir(self) -> str | None: ...
 
     @property
     def plain_http(self) -> bool: ...
@@ -67,10 +72,25 @@ def new_session(
 
 
 def endpoint_verify(endpoint: TlsSettings) -> bool | str:
-    """`verify=` for a registry's own host: off with skip-tls-verify, else its CA file or the system CAs."""
+    """`verify=` for a registry's own host: off with skip-tls-verify, else its CA file, else the system
+    CAs plus those of its certs.d folder (registries.certdirs)."""
     if endpoint.insecure or not endpoint.verify_tls:
         return False
-    return endpoint.ca_file or True
+    if endpoint.ca_file:
+        return endpoint.ca_file
+    folder = host_tls(endpoint)
+    return (ca_bundle(folder) if folder else None) or True
+
+
+def host_tls(endpoint: TlsSettings) -> HostTls | None:
+    """What the registry's certs.d folder holds (CertDirError for an incomplete one)."""
+    return read_host_tls(Path(endpoint.cert_dir)) if endpoint.cert_dir else None
+
+
+def client_cert(endpoint: TlsSettings) -> tuple[str, str] | None:
+    """requests' `cert=` for the registry: a client certificate from its certs.d folder."""
+    folder = host_tls(endpoint)
+    return folder.client_cert if folder else None
 
 
 def registry_verify(endpoint: TlsSettings) -> bool | str:

@@ -57,6 +57,7 @@ class Transport:
         *,
         verify: bool | str,
         schemes: SchemeChoice,
+        cert: tuple[str, str] | None = None,
         timeout: float = 30.0,
         user_agent: str = USER_AGENT,
         pool_size: int | None = None,
@@ -65,6 +66,7 @@ class Transport:
     ) -> None:
         self.timeout = timeouts(timeout)
         self.verify = verify
+        self.cert = cert  # a client certificate and key (mutual TLS), from the host's certs.d folder
         self.session, self.adapter = new_session(user_agent, pool_size=pool_size)  # pools serve lean_head too
         self.user_agent = user_agent
         self.pool_timeout = urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1])
@@ -85,6 +87,7 @@ class Transport:
         kind: str,
         auth: Any = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One request, body streamed (read it with `body.read_capped`); redirects followed (requests
         drops Authorization when a redirect changes host)."""
@@ -96,7 +99,9 @@ class Transport:
                 headers=dict(headers),
                 auth=auth,
                 json=json,
+                data=data,
                 verify=self.verify,
+                cert=self.cert,
                 timeout=self.timeout,
                 proxies=self.proxies.for_url(url),
                 allow_redirects=True,

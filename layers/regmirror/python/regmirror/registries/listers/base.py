@@ -58,6 +58,9 @@ class SourceSpec(Protocol):
     def auth(self) -> str | None: ...
 
     @property
+    def discover_logins(self) -> bool: ...
+
+    @property
     def lister(self) -> ListerSpec | None: ...
 
     @property
