@@ -23,6 +23,8 @@ def reset_process_state() -> None:
     forget_logins()
     if "regmirror.aws.config_source" in sys.modules:
         sys.modules["regmirror.aws.config_source"].clear_config_cache()
+    if "regmirror.registries.gcr.tokens" in sys.modules:
+        sys.modules["regmirror.registries.gcr.tokens"].forget_google_credentials()
     if "regmirror.registries.ecr.aws" in sys.modules:  # ECR code ran: it has caches to forget
         from regmirror.registries.ecr.caches import reset_caches
 

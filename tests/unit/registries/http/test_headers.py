@@ -176,6 +176,8 @@ def test_cached_lister_expiry_and_off() -> None:
 
 
 class _Spec:
+    kind = None  # no kind named in the config: the host tells
+
     def __init__(self, **values: object) -> None:
         self.__dict__.update(values)
 

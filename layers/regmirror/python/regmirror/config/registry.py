@@ -106,6 +106,8 @@ class RegistryConfig(StrictModel):
     auth: Annotated[Text | None, AfterValidator(_auth_syntax)] = Field(default=None, repr=False)  # unresolved
     skip_tls_verify: bool = Field(default=False, alias="skip-tls-verify")
     insecure: bool = False  # ours: plain HTTP
+    # ours: the registry's kind when its host does not tell (a Google registry behind a proxy name)
+    kind: Literal["distribution", "gcr"] | None = None
     ca_file: Text | None = Field(default=None, alias="ca-file")  # ours: absolute after loading
     auth_refresh: Duration | None = Field(default=None, alias="auth-refresh")  # ECR only, seconds
     lister: ListerConfig | None = None

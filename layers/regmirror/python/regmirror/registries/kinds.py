@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "ecr": "regmirror.registries.ecr.kind",
     "dockerhub": "regmirror.registries.dockerhub.kind",
+    "gcr": "regmirror.registries.gcr.kind",
     "distribution": "regmirror.registries.distribution.kind",
 }
 
@@ -63,7 +64,10 @@ def _kind(module_name: str) -> RegistryKind:
 
 
 def kind_of(spec: RegistrySpec) -> RegistryKind:
-    """The kind of a configured registry: the first in `KINDS` that claims it."""
+    """The kind of a configured registry: the one its `kind` names, else the first in `KINDS` that
+    claims it."""
+    if spec.kind is not None:
+        return _kind(KINDS[spec.kind])
     for module_name in KINDS.values():
         kind = _kind(module_name)
         if kind.claims(spec):

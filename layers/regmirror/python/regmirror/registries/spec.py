@@ -17,6 +17,11 @@ class RegistrySpec(Protocol):
     def auth(self) -> str | None: ...
 
     @property
+    def kind(self) -> str | None:
+        """A kind named in the config (`kind: gcr` for a Google registry behind another host name)."""
+        ...
+
+    @property
     def discover_logins(self) -> bool:
         """Without `auth`, use the user's existing logins (`credentials-from-environment`)."""
         ...

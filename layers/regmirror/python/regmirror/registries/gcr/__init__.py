@@ -1,0 +1,1 @@
+"""Google Container Registry and Artifact Registry: tokens from Google application default credentials."""
