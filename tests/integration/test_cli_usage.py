@@ -56,6 +56,7 @@ def test_task_patterns_read_as_dregsy_run(tmp_path: Path) -> None:
     [
         ["sync", "--record-ttl", "1week"],
         ["run", "--record-ttl", "soon"],
+        ["sync", "--record-ttl", "48h"],  # more than the 24h cap
         ["sync", "--concurrency", "0"],
     ],
 )

@@ -206,3 +206,32 @@ def test_plan_uses_the_record_without_saving_it(
     assert plan.counts()["in-sync"] == 4
     assert heads(dst, dst_mark) == 0
     assert path.read_bytes() == before
+
+
+def test_a_corrupted_record_on_disk_is_set_aside_and_sync_goes_on(
+    source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Through the CLI: garbage in the record file costs a full check, never a traceback."""
+    from regmirror.cli.main import main
+
+    config = make_config(config_file, source, second_plain_registry)
+    record = tmp_path / "record.json"
+    record.write_bytes(b'{"version": 1, "entries": [' + b"\x00" * 64)
+    warnings = []
+    for _run in range(2):  # the second run reads the record the first one wrote anew
+        code = main(["sync", str(config.source_file), "--record-file", str(record)])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        assert "Traceback" not in err
+        warnings.append("is not a record: set aside as" in err)
+    assert warnings == [True, False]
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("record.json.corrupt-")]
+    assert len(aside) == 1
+    assert manifest_digest(second_plain_registry, "team/app", "2.0") == manifest_digest(
+        source, "team/app", "2.0"
+    )
+    assert len(CopyRecord.open(record)) == 4  # three tags and the single-platform copy

@@ -24,6 +24,7 @@ from regmirror.retry import RetryPolicy
 
 from tests.testbed import RegistryServer, catalog, list_tags, manifest_digest, push_image, write_config
 from tests.testbed.faultproxy import FaultProxy
+from tests.testbed.scripted import ScriptedRequest, ScriptedServer, json_answer
 from tests.testbed.skopeo_log import LoggingSkopeo
 
 REGMIRROR = str(Path(sys.executable).with_name("regmirror"))
@@ -273,3 +274,71 @@ def test_redos_through_the_installed_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"][0]["matched"] is False
     assert time.monotonic() - started < 5  # interpreter start-up included
+
+
+def _endless_catalog(repeat: bool) -> ScriptedServer:
+    """A catalog whose `Link` always names one more page: new names each time, or the same ones."""
+    counter = {"page": 0}
+
+    def page(request: ScriptedRequest) -> tuple[int, dict[str, str], bytes]:
+        counter["page"] += 1
+        number = 0 if repeat else counter["page"]
+        names = [f"team/app-{number:07d}-{i}" for i in range(3)]
+        link = f'</v2/_catalog?n=3&last=team/app-{counter["page"]:07d}>; rel="next"'
+        return json_answer(json.dumps({"repositories": names}), Link=link)
+
+    def ping(request: ScriptedRequest) -> tuple[int, dict[str, str], bytes]:
+        return json_answer("{}")
+
+    return ScriptedServer({("GET", "/v2/_catalog"): page, ("GET", "/v2/"): ping})
+
+
+@pytest.mark.parametrize("repeat", [False, True], ids=["new-names-forever", "same-names-again"])
+def test_a_catalog_paging_without_end_fails_the_mapping_with_a_clear_message(
+    repeat: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _endless_catalog(repeat) as server:
+        config = write_config(
+            tmp_path,
+            f"""
+            lister: {{pageSize: 3, pageLimit: 50}}
+            tasks:
+              - name: t
+                source: {{registry: "{server.host}", insecure: true}}
+                target: {{registry: "127.0.0.1:9", insecure: true}}
+                mappings: [{{from: "regex:team/.*"}}]
+            """,
+        )
+        started = time.monotonic()
+        code = main(["plan", str(config)])
+        out, err = capsys.readouterr()
+        pages = sum(1 for r in server.seen if r.path == "/v2/_catalog")
+    assert code == 1
+    assert time.monotonic() - started < 30
+    if repeat:
+        assert "catalog page 2 repeats names of earlier pages" in out and pages == 2
+    else:
+        assert "names a next page after 50 pages; stopped" in out and "lister.pageLimit" in out
+        assert pages == 51
+    assert "Traceback" not in err
+
+
+def test_a_catalog_passing_the_name_limit_fails_the_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _endless_catalog(repeat=False) as server:
+        config = write_config(
+            tmp_path,
+            f"""
+            lister: {{pageSize: 3, nameLimit: 10}}
+            tasks:
+              - name: t
+                source: {{registry: "{server.host}", insecure: true}}
+                target: {{registry: "127.0.0.1:9", insecure: true}}
+                mappings: [{{from: "regex:team/.*"}}]
+            """,
+        )
+        code = main(["plan", str(config)])
+        out, _err = capsys.readouterr()
+    assert code == 1
+    assert "the catalog passed 10 names on page 4; stopped" in out and "lister.nameLimit" in out

@@ -345,7 +345,11 @@ def test_link_loop_refused() -> None:
             '{"repositories": ["a"]}', Link='</v2/_catalog?last=a>; rel="next"'
         )
     }
-    with ScriptedServer(routes) as server, pytest.raises(RegistryError, match="loops"):
+    # the next page repeats the names of the first: refused as paging that does not advance
+    with (
+        ScriptedServer(routes) as server,
+        pytest.raises((RegistryError, ListerError), match=r"loops|does not advance"),
+    ):
         list(scripted_client(server).catalog())
 
 

@@ -63,7 +63,16 @@ def test_entries_from_the_future_are_not_trusted() -> None:
     clock = Clock()
     record = CopyRecord(None, ttl=3600, clock=clock)
     record.copied(item(), A, A)
-    clock.now -= CLOCK_SKEW + 1  # the clock went back
+    clock.now -= CLOCK_SKEW + 1  # the clock went back, even by a second
+    assert record.trusted(item(), A) is None
+    assert CLOCK_SKEW == 0
+
+
+def test_verify_trusts_nothing_even_from_the_future() -> None:
+    clock = Clock()
+    record = CopyRecord(None, ttl=0, clock=clock)
+    record.copied(item(), A, A)
+    clock.now -= 120
     assert record.trusted(item(), A) is None
 
 
@@ -169,16 +178,39 @@ def test_old_entries_are_pruned_on_save(tmp_path: Path) -> None:
     assert set(json.loads(path.read_text())["entries"]) == {item("new").key()}
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"version": 99, "entries": {}}', "[]"])
-def test_unreadable_record_starts_empty_with_a_warning(
-    tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
+CORRUPTIONS = [  # (file content, set aside: not a record at all)
+    (b"{not json", True),
+    (b'{"version": 99, "entries": {}}', True),
+    (b"[]", True),
+    (b'{"version": 1, "entries": []}', True),
+    (b'{"version": 1, "entries": "x"}', True),
+    (b'{"version": 1}', True),
+    (b"\xff\xfe garbage", True),
+    (b"", True),
+    (b"[" * 100_000, True),
+    (b'{"version": 1, "entries": {' + b'"k": {"source": 1},' * 3, True),  # cut mid-write
+    (b'{"version": 1, "entries": {"k": ["list"]}}', False),  # a record with a bad entry: skipped
+    (b'{"version": 1, "entries": {"k": {"verified_at": 1e999}}}', False),
+]
+
+
+@pytest.mark.parametrize(("content", "set_aside"), CORRUPTIONS, ids=range(len(CORRUPTIONS)))
+def test_a_corrupted_record_is_set_aside_and_the_run_goes_on(
+    tmp_path: Path, content: bytes, set_aside: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "record.json"
-    path.write_text(content)
+    path.write_bytes(content)
     with caplog.at_level(logging.WARNING, "regmirror.record"):
         record = CopyRecord.open(path)
-    assert len(record) == 0
-    assert "empty record" in caplog.text
+    assert record.trusted(item(), A) is None
+    record.copied(item(), A, A)
+    record.save()  # the save reads the file again under the lock: no crash there either
+    assert CopyRecord.open(path).get(item().key()) is not None
+    kept = sorted(p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name)
+    assert len(kept) == (1 if set_aside else 0)
+    if set_aside:
+        assert "set aside as" in caplog.text and "empty record" in caplog.text
+        assert (tmp_path / kept[0]).read_bytes() == content  # kept for a post-mortem
 
 
 def test_malformed_entries_are_skipped(tmp_path: Path) -> None:

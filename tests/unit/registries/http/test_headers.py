@@ -183,7 +183,7 @@ class _Spec:
 
 
 def test_resolve_settings_precedence() -> None:
-    glob = _Spec(max_items=50, cache_duration=3600.0, page_size=200)
+    glob = _Spec(max_items=50, cache_duration=3600.0, page_size=200, page_limit=10_000, name_limit=1_000_000)
     plain = _Spec(registry="r", auth=None, lister=None, is_ecr=False, is_public_ecr=False)
     assert resolve_settings(plain, glob) == ListerSettings("catalog", 200, 50, 3600.0, None)  # type: ignore[arg-type]
     local = _Spec(

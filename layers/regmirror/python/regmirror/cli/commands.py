@@ -17,6 +17,7 @@ from regmirror.sync.conflicts import check_static_targets
 from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.registries import Registries
 from regmirror.sync.run import credential_problems, plan_config, sync_config
+from regmirror.sync.runlock import run_lock
 
 log = logging.getLogger("regmirror.cli")
 
@@ -73,6 +74,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         return cmd_plan(args)
+    with run_lock(args.config, wait=args.wait, what="sync", on_wait=_waiting):
+        return _sync(args)
+
+
+def _waiting(holder: str) -> None:
+    log.warning("waiting for the other regmirror syncing this config (%s)", holder)
+
+
+def _sync(args: argparse.Namespace) -> int:
     config = _load(args)
     _selected(config, args.task)
     progress = Progress(sys.stderr, enabled=not args.no_progress and not args.json and sys.stderr.isatty())
@@ -102,8 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from regmirror.cli.daemon import Daemon
 
     _selected(load_config(args.config), args.task)  # the daemon loads (and reloads) it, warnings and all
-    record = open_record(args)
-    return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()
+    with run_lock(args.config, wait=args.wait, what="run", on_wait=_waiting):
+        record = open_record(args)
+        return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()
 
 
 def open_record(args: argparse.Namespace) -> CopyRecord | None:

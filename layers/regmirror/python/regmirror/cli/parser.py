@@ -73,17 +73,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _record_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="queue behind another sync/run of this config instead of exiting 1",
+    )
     group = p.add_argument_group("copy record (trusted target checks; see README)")
     group.add_argument("--no-record", action="store_true", help="check every target, remember nothing")
     group.add_argument("--record-file", metavar="PATH", help="default: $XDG_STATE_HOME/regmirror/records/…")
     group.add_argument(
         "--record-ttl",
         metavar="DURATION",
-        type=_duration,
+        type=_record_ttl,
         default="1h",
-        help="how long a recorded target is trusted (Go duration: 90s, 30m, 1h30m)",
+        help="how long a recorded target is trusted (Go duration: 90s, 30m, 1h30m; at most 24h)",
     )
     group.add_argument("--verify", action="store_true", help="check every target this run (record TTL 0)")
+
+
+MAX_RECORD_TTL = 24 * 3600.0  # a target changed behind regmirror's back is found within a day at worst
+
+
+def _record_ttl(text: str) -> float:
+    seconds = _duration(text)
+    if seconds > MAX_RECORD_TTL:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than the 24h a recorded target may be trusted")
+    return seconds
 
 
 def _duration(text: str) -> float:

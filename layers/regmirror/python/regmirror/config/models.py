@@ -33,6 +33,7 @@ from regmirror.config.base import (
 )
 from regmirror.config.registry import RegistryConfig
 from regmirror.errors import ConfigError, ConfigProblem
+from regmirror.registries.paging import DEFAULT_NAME_LIMIT, DEFAULT_PAGE_LIMIT
 from regmirror.rules.mapping import Mapping
 from regmirror.rules.match import REGEX_PREFIX, ToRewriter, dregsy_anchor
 from regmirror.rules.tags import TagSelector
@@ -56,6 +57,9 @@ class GlobalListerConfig(StrictModel):
     max_items: MaxItems = Field(default=None, alias="maxItems")  # None = no limit (dregsy's 100 not applied)
     cache_duration: Duration = Field(default=DEFAULT_CACHE_DURATION, alias="cacheDuration")  # < 0: no cache
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, alias="pageSize", ge=1, le=1000)  # ours
+    # ours: a listing reading more pages or names than this fails (a registry paging without end)
+    page_limit: int = Field(default=DEFAULT_PAGE_LIMIT, alias="pageLimit", ge=1)
+    name_limit: int = Field(default=DEFAULT_NAME_LIMIT, alias="nameLimit", ge=1)
 
     @field_validator("max_items")
     @classmethod

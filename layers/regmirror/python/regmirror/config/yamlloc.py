@@ -221,14 +221,13 @@ def _later_document(loader: yaml.SafeLoader, doc: LocatedDocument) -> None:
 
 def load_located(text: str, filename: str) -> LocatedDocument:
     """Parse the first YAML document; raises ConfigError for anything that is not well-formed YAML."""
+    unreadable = _unreadable_character(text, filename)
+    if unreadable is not None:
+        raise ConfigError([unreadable])
     doc = LocatedDocument(filename)
     loader = yaml.SafeLoader(text)
     try:
-        loader.get_event()  # type: ignore[no-untyped-call]  # StreamStart
-        root = None if loader.check_event(yaml.StreamEndEvent) else loader.compose_document()
-        if root is not None:
-            doc.data = _Converter(loader, doc).convert(root, ())
-            _later_document(loader, doc)
+        _compose(loader, doc)
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(filename, exc)]) from None
     except yaml.YAMLError as exc:
@@ -237,8 +236,34 @@ def load_located(text: str, filename: str) -> LocatedDocument:
         raise ConfigError([exc.problem]) from None
     except _TooBig as exc:
         pos = _position(exc.node)
-        message = "document too large or nested too deeply (check anchors and aliases)"
-        raise ConfigError([ConfigProblem(filename, pos.line, pos.column, "", message)]) from None
+        raise ConfigError([ConfigProblem(filename, pos.line, pos.column, "", _TOO_BIG)]) from None
+    except RecursionError:  # the YAML composer recurses per level: far deeper than MAX_DEPTH
+        raise ConfigError([ConfigProblem(filename, 0, 0, "", _TOO_BIG)]) from None
     finally:
         loader.dispose()
     return doc
+
+
+_TOO_BIG = "document too large or nested too deeply (check anchors and aliases)"
+
+
+def _compose(loader: yaml.SafeLoader, doc: LocatedDocument) -> None:
+    loader.get_event()  # type: ignore[no-untyped-call]  # StreamStart
+    root = None if loader.check_event(yaml.StreamEndEvent) else loader.compose_document()
+    if root is not None:
+        doc.data = _Converter(loader, doc).convert(root, ())
+        _later_document(loader, doc)
+
+
+def _unreadable_character(text: str, filename: str) -> ConfigProblem | None:
+    """YAML refuses control characters (other than tab and line breaks) anywhere in the text; say where."""
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return None
+    before = text[: found.start()]
+    line, column = before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
+    code = ord(found.group())
+    message = (
+        f"control character U+{code:04X} is not allowed in YAML (remove it, or write it escaped in quotes)"
+    )
+    return ConfigProblem(filename, line, column, "", message)

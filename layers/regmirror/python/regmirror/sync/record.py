@@ -44,7 +44,7 @@ log = logging.getLogger("regmirror.record")
 RECORD_VERSION = 1
 DEFAULT_TTL = 3600.0  # seconds a target check may be skipped after the copy or the last check
 PRUNE_AFTER = 30 * 86400.0  # entries not refreshed for this long are dropped on save
-CLOCK_SKEW = 300.0  # an entry stamped further in the future than this is not trusted
+CLOCK_SKEW = 0.0  # an entry stamped in the future (the clock was set back) is never trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,22 +230,43 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _read(path: Path) -> dict[str, RecordEntry]:
+    """The entries on disk; a file that is not a record is set aside (renamed, with a warning) and the
+    run goes on as with an empty record: it is an optimisation, starting empty costs a full check."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         log.warning("copy record %s is unreadable (%s): starting with an empty record", path, exc)
         return {}
-    if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
-        log.warning("copy record %s has an unknown format: starting with an empty record", path)
+    entries = _parse(raw)
+    if entries is None:
+        _set_aside(path)
         return {}
-    entries: dict[str, RecordEntry] = {}
-    for key, value in (data.get("entries") or {}).items():
-        entry = _entry(value)
-        if entry is not None:
-            entries[str(key)] = entry
     return entries
+
+
+def _parse(raw: bytes) -> dict[str, RecordEntry] | None:
+    """The entries of a record file's bytes; None when they are no record of this version."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    body = data.get("entries") if isinstance(data, dict) and data.get("version") == RECORD_VERSION else None
+    if not isinstance(body, dict):
+        return None
+    found = ((str(key), _entry(value)) for key, value in body.items())
+    return {key: entry for key, entry in found if entry is not None}
+
+
+def _set_aside(path: Path) -> None:
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        path.rename(aside)
+    except OSError as exc:
+        log.warning("copy record %s is not a record and cannot be set aside (%s); ignoring it", path, exc)
+        return
+    log.warning("copy record %s is not a record: set aside as %s; starting with an empty record", path, aside)
 
 
 def _entry(value: Any) -> RecordEntry | None:

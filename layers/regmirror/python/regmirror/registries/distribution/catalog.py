@@ -14,6 +14,7 @@ import requests
 
 from regmirror.errors import AuthError, ListerError, RegistryResponseError, TokenError
 from regmirror.registries.distribution.names import string_list, valid_names
+from regmirror.registries.paging import PagingLimits
 from regmirror.rules import refs
 
 if TYPE_CHECKING:
@@ -26,18 +27,50 @@ FALLBACK_CATALOG_PAGE = 100  # what registries that refuse a larger `n` page by
 MAX_CATALOG_PAGE = 1000  # distribution rejects larger `n`
 
 
-def repositories(client: RegistryClient, page_size: int) -> Iterator[str]:
-    """Every repository name of the catalog (invalid names skipped with a warning)."""
+def repositories(client: RegistryClient, page_size: int, limits: PagingLimits | None = None) -> Iterator[str]:
+    """Every repository name of the catalog (invalid names skipped with a warning); ListerError when the
+    paging does not advance (a page of names all seen before) or passes the limits."""
+    limits = limits or PagingLimits()
     size = min(max(1, page_size), MAX_CATALOG_PAGE)
     body, answer = _first_page(client, size)
-    seen: set[str] = set()
-    while True:
-        names = string_list(body, "repositories", client.registry)
-        yield from valid_names(names, refs.valid_repository, "repository", client.registry)
-        path = client.next_page(answer, seen)
+    seen_pages: set[str] = set()
+    seen_names: set[str] = set()
+    for page in range(1, limits.pages + 1):
+        names = list(
+            valid_names(
+                string_list(body, "repositories", client.registry),
+                refs.valid_repository,
+                "repository",
+                client.registry,
+            )
+        )
+        _check_advance(client, names, seen_names, page, limits)
+        yield from names
+        path = client.next_page(answer, seen_pages)
         if path is None:
             return
         body, answer = client.catalog_page(path)
+    raise ListerError(
+        f"{client.registry}: the catalog names a next page after {limits.pages} pages; stopped "
+        "(a registry paging without end?). Raise lister.pageLimit if it really holds more."
+    )
+
+
+def _check_advance(
+    client: RegistryClient, names: list[str], seen: set[str], page: int, limits: PagingLimits
+) -> None:
+    fresh = [name for name in names if name not in seen]
+    if names and not fresh:
+        raise ListerError(
+            f"{client.registry}: catalog page {page} repeats names of earlier pages (from {names[0]!r}): "
+            "its paging does not advance; stopped"
+        )
+    seen.update(fresh)
+    if len(seen) > limits.names:
+        raise ListerError(
+            f"{client.registry}: the catalog passed {limits.names} names on page {page}; stopped. "
+            "Raise lister.nameLimit if it really holds more."
+        )
 
 
 def _first_page(client: RegistryClient, size: int) -> tuple[Any, requests.Response]:

@@ -31,6 +31,7 @@ from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.body import parse_json, read_capped
 from regmirror.registries.http.links import Loop, OtherHost, next_page, parse_link_next
 from regmirror.registries.http.session import USER_AGENT
+from regmirror.registries.paging import PagingLimits
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy, retry_after_seconds
 from regmirror.rules import refs
@@ -159,9 +160,9 @@ class RegistryClient:
                 registry=self.registry,
             )
 
-    def catalog(self, page_size: int = 100) -> Iterator[str]:
+    def catalog(self, page_size: int = 100, limits: PagingLimits | None = None) -> Iterator[str]:
         """Every repository name of `/v2/_catalog`, page by page (invalid names skipped with a warning)."""
-        return catalog_api.repositories(self, page_size)
+        return catalog_api.repositories(self, page_size, limits or PagingLimits())
 
     def catalog_page(self, path: str) -> tuple[Any, requests.Response]:
         return self._get_json(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, cast
 
+from regmirror.registries.paging import DEFAULT_NAME_LIMIT, DEFAULT_PAGE_LIMIT
+
 if TYPE_CHECKING:
     from regmirror.registries.endpoint import Endpoint
     from regmirror.registries.spec import RegistrySpec
@@ -90,6 +92,12 @@ class GlobalListerSpec(Protocol):
     @property
     def page_size(self) -> int | None: ...
 
+    @property
+    def page_limit(self) -> int: ...
+
+    @property
+    def name_limit(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class ListerSettings:
@@ -100,6 +108,8 @@ class ListerSettings:
     max_items: int | None  # None or negative: no limit
     cache_duration: float  # seconds; <= 0: no caching
     search: str | None = None  # `index` lister only
+    page_limit: int = DEFAULT_PAGE_LIMIT  # a listing reading more pages than this fails (paging without end)
+    name_limit: int = DEFAULT_NAME_LIMIT  # … or more names
 
 
 DEFAULT_PAGE_SIZE = 1000  # catalog; listers whose API allows less clamp it
@@ -141,6 +151,8 @@ def _with_globals(
         max_items=_first_set(max_items, global_lister.max_items),
         cache_duration=seconds(global_lister.cache_duration) or 0.0,
         search=search,
+        page_limit=global_lister.page_limit,
+        name_limit=global_lister.name_limit,
     )
 
 
