@@ -10,6 +10,7 @@ from typing import Any
 
 from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from regmirror.cli.render import Progress, print_json, render_match, render_plan, render_report
+from regmirror.cli.stopping import stop_on_signals
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError, UsageError
 from regmirror.rules.mapping import Mapping
@@ -74,7 +75,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         return cmd_plan(args)
-    with run_lock(args.config, wait=args.wait, what="sync", on_wait=_waiting):
+    with stop_on_signals(), run_lock(args.config, wait=args.wait, what="sync", on_wait=_waiting):
         return _sync(args)
 
 

@@ -18,6 +18,7 @@ from regmirror.cli.parser import (
     build_parser,
     translate_dregsy_args,
 )
+from regmirror.cli.stopping import Stopped
 from regmirror.errors import ConfigError, RegmirrorError, UsageError
 
 
@@ -49,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RegmirrorError, ValueError) as exc:
         print(f"regmirror: {exc}", file=sys.stderr)
         return EXIT_USAGE if args.command in {"validate", "match"} else EXIT_FAILED
+    except Stopped as exc:
+        print(
+            f"regmirror: stopped by {exc.name}; copies not finished are copied by the next run",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("regmirror: interrupted", file=sys.stderr)
         return 130

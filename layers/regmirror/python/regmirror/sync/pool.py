@@ -244,30 +244,39 @@ def run_items(
     stop = stop_event if stop_event is not None else threading.Event()
     # The overloads pair on_result's parameter type with on_error; inside, both shapes are one.
     pool: _Pool[T, R] = _Pool(worker, on_result, on_error, stop)  # type: ignore[arg-type]
+    finished = [threading.Event() for _ in range(workers)]
     threads = [
-        threading.Thread(target=pool.consume, args=(queue,), name=f"regmirror-worker-{n}", daemon=True)
-        for n in range(workers)
+        threading.Thread(target=_consume, args=(pool, queue, done), name=f"regmirror-worker-{n}", daemon=True)
+        for n, done in enumerate(finished)
     ]
     for thread in threads:
         thread.start()
     try:
         _feed(items, queue, stop)
         _finish_feeding(queue, stop)
-        _join(threads)
+        _join(finished)
     except BaseException:
         stop.set()  # also when the caller passed its own event: the run is over
         dropped = queue.cancel()
         log.warning("interrupted: %d queued items not started; waiting for running ones", len(dropped))
-        _join(threads)
+        _join(finished)
         raise
     return pool.results
 
 
-def _join(threads: list[threading.Thread]) -> None:
-    # Join in steps: a bare join() would make Ctrl-C wait for the slowest worker before it is seen.
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(POLL_SECONDS)
+def _consume(pool: _Pool[Any, Any], queue: LocalQueue[Any], done: threading.Event) -> None:
+    try:
+        pool.consume(queue)
+    finally:
+        done.set()
+
+
+def _join(finished: list[threading.Event]) -> None:
+    # Wait on events, in steps: a Ctrl-C interrupting Thread.join() can make is_alive() answer False
+    # for a running thread (CPython < 3.13), and a bare wait would hide the Ctrl-C until it returns.
+    for done in finished:
+        while not done.wait(POLL_SECONDS):
+            pass
 
 
 def _finish_feeding(queue: LocalQueue[Any], stop: threading.Event) -> None:

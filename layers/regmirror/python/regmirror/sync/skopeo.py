@@ -20,6 +20,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,8 +96,10 @@ class SkopeoRelay:
         self.binary = binary
         self.retry_times = retry_times
         self.timeout = timeout
-        self.tmpdir = tmpdir or "/tmp"  # noqa: S108 - Lambda can write nowhere else
+        # $TMPDIR as every tool honours it; /tmp otherwise (on Lambda nothing else is writable)
+        self.tmpdir = tmpdir or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
         self.policy_file = policy_file
+        remove_leftovers(self.tmpdir)
 
     def copy(
         self,
@@ -132,7 +135,7 @@ class SkopeoRelay:
         """Build argv and the private work dir it refers to; the dir is removed on exit."""
         refs = (source_reference(item, source), target_reference(item, target))
         global_args = platform_args(item.platform)  # validated before anything touches the disk
-        workdir = Path(tempfile.mkdtemp(prefix="regmirror-relay-", dir=self.tmpdir))
+        workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=self.tmpdir))
         _LIVE.add(workdir)
         try:
             side_args = self._side_args("src", source, source_creds, workdir)
@@ -296,6 +299,45 @@ class _LiveRuns:
 
 _LIVE = _LiveRuns()
 atexit.register(_LIVE.abort)
+
+
+WORKDIR_PREFIX = "regmirror-relay-"  # + the pid of the regmirror that made it
+_WORKDIR = re.compile(rf"{WORKDIR_PREFIX}([0-9]+)-")
+
+
+def remove_leftovers(tmpdir: str) -> int:
+    """Remove the work folders (auth files included) of regmirror processes that died without cleaning
+    up (SIGKILL, a crash): the next start does it. Folders of living processes, of other users and of
+    unknown names are left alone. Returns how many were removed."""
+    try:
+        entries = list(os.scandir(tmpdir))
+    except OSError:
+        return 0
+    removed = [entry.path for entry in entries if _left_behind(entry)]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    if removed:
+        log.warning("removed %d work folder(s) with credentials left by dead regmirror runs", len(removed))
+    return len(removed)
+
+
+def _left_behind(entry: os.DirEntry[str]) -> bool:
+    found = _WORKDIR.match(entry.name)
+    if found is None or not entry.is_dir(follow_symlinks=False):
+        return False
+    if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+        return False
+    return not _alive(int(found.group(1)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def abort_running() -> int:
