@@ -92,7 +92,7 @@ def test_a_signal_stops_within_the_grace_time_and_leaves_no_credentials(
     process.send_signal(getattr(signal, stop))
     _out, err = process.communicate(timeout=30)
     assert process.returncode == 128 + getattr(signal, stop)
-    assert time.monotonic() - started < 15  # the grace time (10 s), then the children are killed
+    assert time.monotonic() - started < 25  # the grace time (10 s), then the children are killed
     assert f"stopped by {stop}" in err
     assert _work_folders(tmpdir) == []
     assert not any(_alive(int(pid)) for pid in pids.read_text().split())
@@ -107,7 +107,7 @@ def test_a_second_signal_aborts_at_once(setup: tuple[Path, Path, Path]) -> None:
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=30)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 8  # at once: well before the 10 s grace would end
     assert process.returncode == 128 + signal.SIGTERM
     assert _work_folders(tmpdir) == []
 
@@ -138,3 +138,26 @@ def test_after_a_sigkill_the_next_run_removes_the_credentials_left_behind(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "removed 1 work folder(s) with credentials left by dead regmirror runs" in done.stderr
     assert _work_folders(tmpdir) == []
+
+
+def test_regmirror_run_stops_its_running_task_within_the_grace_time(setup: tuple[Path, Path, Path]) -> None:
+    """The daemon no longer finishes a long task first: its copies get the grace time, then go."""
+    config, tmpdir, pids = setup
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    process = subprocess.Popen(
+        [REGMIRROR, "run", "--no-record", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    assert time.monotonic() - started < 25
+    assert "SIGTERM: stopping; no new copies start, running ones get 10 s" in err
+    assert _work_folders(tmpdir) == []
+    assert not any(_alive(int(pid)) for pid in pids.read_text().split())

@@ -6,7 +6,8 @@ never run twice at once (tasks run one after the other; images inside a task run
 SIGHUP, or a change of the file with `watch: true` (after 5 s of quiet), restarts fully, as dregsy does:
 the config is read again, one-off tasks run again and periodic tasks are due at once; a running task
 finishes first. A new config that does not load is logged and the previous one stays (dregsy stops
-then: a daemon should not die of a typo in a watched file). SIGINT/SIGTERM stop after the running task.
+then: a daemon should not die of a typo in a watched file). SIGINT/SIGTERM stop the running task: no
+new copy starts, running copies get 10 s, then they are killed; a second signal kills them at once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from regmirror.sync.run import sync_config
 log = logging.getLogger("regmirror.daemon")
 
 WATCH_QUIET_SECONDS = 5.0
+STOP_GRACE_SECONDS = 10.0  # as `sync` (cli.stopping): inside the 30 s before Kubernetes' SIGKILL
 SyncFn = Callable[[Config, Task], SyncReport]
 
 
@@ -41,9 +43,11 @@ class TaskState:
     runs: int = 0
 
 
-def default_sync(concurrency: int, record: CopyRecord | None = None) -> SyncFn:
+def default_sync(
+    concurrency: int, record: CopyRecord | None = None, stop: threading.Event | None = None
+) -> SyncFn:
     def run(config: Config, task: Task) -> SyncReport:
-        return sync_config(config, tasks=[task], concurrency=concurrency, record=record)
+        return sync_config(config, tasks=[task], concurrency=concurrency, record=record, stop=stop)
 
     return run
 
@@ -62,10 +66,10 @@ class Daemon:
     ) -> None:
         self.config_path = config_path
         self.task_pattern = task_pattern
-        self.sync = sync or default_sync(concurrency, record)
+        self.stop_event = threading.Event()
+        self.sync = sync or default_sync(concurrency, record, self.stop_event)
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
         self.states: dict[str, TaskState] = {}
         self.config = load_config(config_path)
@@ -77,8 +81,24 @@ class Daemon:
         if threading.current_thread() is not threading.main_thread():
             return
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
-        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGTERM, self._stop_requested)
+        signal.signal(signal.SIGINT, self._stop_requested)
+
+    def _stop_requested(self, signum: int, frame: object) -> None:
+        """First signal: the running task starts no new copy, its copies get `STOP_GRACE_SECONDS`,
+        then they are killed (work folders removed); a second signal kills them at once."""
+        from regmirror.sync.skopeo import abort_running
+
+        name = signal.Signals(signum).name
+        if self.stop_event.is_set():
+            log.warning("second %s: aborting the running copies now", name)
+            abort_running()
+            return
+        self.stop_event.set()
+        log.warning("%s: stopping; no new copies start, running ones get %g s", name, STOP_GRACE_SECONDS)
+        timer = threading.Timer(STOP_GRACE_SECONDS, abort_running)
+        timer.daemon = True
+        timer.start()
 
     # --- main loop -----------------------------------------------------------------------------
     def run(self) -> int:

@@ -7,6 +7,7 @@ Adapters (cli, aws, functions/*) parse their input, call these (or `copy.sync_it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,8 +145,10 @@ def sync_config(
     on_result: Callable[[CopyResult], None] | None = None,
     record: CopyRecord | None = None,
     copy_retry: RetryPolicy | None = None,
+    stop: threading.Event | None = None,
 ) -> SyncReport:
     """Plan, then stream the items that need copying into a pool of relays as their check completes.
+    Once `stop` is set, no new copy starts (the running ones finish).
 
     A copy failing with a transient class (network, 5xx, timeout, rate limit) is run again within the
     run, as `copy_retry` allows (default: the config's `retry.copy-attempts`); its result is the last
@@ -180,7 +183,12 @@ def sync_config(
 
     try:
         report.results = run_items(
-            to_copy(), copy, concurrency=concurrency, on_result=on_result, on_error=CopyResult.failure
+            to_copy(),
+            copy,
+            concurrency=concurrency,
+            on_result=on_result,
+            on_error=CopyResult.failure,
+            stop_event=stop,
         )
     finally:
         if record is not None:
