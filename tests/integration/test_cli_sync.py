@@ -458,8 +458,11 @@ def test_copy_record_trusts_targets_until_verify(
     mark_src, mark_dst = src.mark(), dst.mark()
     code, second = sync_json(config, capsys, "--record-file", str(record_file))
     assert code == 0 and second["counts"]["in_sync"] == 3 and second["record"]["trusted"] == 3
+    assert second["counts"]["trusted"] == 3  # said in the counts: in sync by the record, not checked
     assert dst.requests(method="HEAD", path_regex=MANIFESTS, since=mark_dst) == []  # targets trusted
     assert len(src.requests(method="HEAD", path_regex=MANIFESTS, since=mark_src)) == 3  # sources always
+    code, text, _err = run_cli("sync", str(config), "--record-file", str(record_file), capsys=capsys)
+    assert "3 already in sync (3 trusted from the copy record, targets not checked)" in text
 
     # A tag deleted behind regmirror's back is found by --verify (and by any run after the TTL).
     from tests.testbed import delete_manifest

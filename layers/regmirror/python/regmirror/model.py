@@ -48,6 +48,20 @@ class FailureReason(StrEnum):
     CHECK_FAILED = "check-failed"  # the digest check before the copy failed
 
 
+_LOOPBACK_NAMES = {"localhost": "127.0.0.1", "localhost.localdomain": "127.0.0.1", "[::1]": "127.0.0.1"}
+
+
+def canonical_host(host: str) -> str:
+    """`LOCALHOST:5000` → `127.0.0.1:5000`, `Registry.Example.com.:443` → `registry.example.com`."""
+    name, port = host.lower(), ""
+    head, sep, tail = name.rpartition(":")
+    if sep and tail.isdigit() and (not head.startswith("[") or head.endswith("]")):
+        name, port = head, tail
+    name = name.rstrip(".")
+    name = _LOOPBACK_NAMES.get(name, name)
+    return name if port in ("", "443") else f"{name}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRef:
     """One image in one registry: `registry/repository` plus a tag and/or a digest."""
@@ -90,9 +104,11 @@ class SyncItem:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"reason": "push-event"}
 
     def key(self) -> str:
-        """Identity of the target write: two items with one key would overwrite each other."""
+        """Identity of the target write: two items with one key would overwrite each other. The host is
+        canonical (case, `localhost`, the default HTTPS port), so two spellings of one registry are one
+        target for the copy record and the duplicate-target guard."""
         t = self.target
-        return f"{t.registry}/{t.repository}:{t.tag or t.digest}"
+        return f"{canonical_host(t.registry)}/{t.repository}:{t.tag or t.digest}"
 
     def to_message(self) -> str:
         body = {"v": MESSAGE_VERSION, **asdict(self)}

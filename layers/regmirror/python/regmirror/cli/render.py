@@ -49,11 +49,17 @@ def render_plan(plan: Plan, out: TextIO) -> None:
                 out.write(_plan_row(p))
     counts = plan.counts()
     out.write(
-        f"{counts['total']} images: {counts['copy']} to copy, {counts['in-sync']} in sync, "
+        f"{counts['total']} images: {counts['copy']} to copy, "
+        f"{counts['in-sync']} in sync{_trusted(counts['trusted'])}, "
         f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed\n"
     )
     for error in plan.errors:
         out.write(f"error: {error}\n")
+
+
+def _trusted(count: int) -> str:
+    """How many of the in-sync images the copy record vouched for, their targets not checked."""
+    return f" ({count} trusted from the copy record, targets not checked)" if count else ""
 
 
 def _plan_row(p: PlannedItem) -> str:
@@ -74,8 +80,9 @@ def render_report(report: SyncReport, out: TextIO) -> None:
         out.write(f"error: {error}\n")
     c = report.counts()
     out.write(
-        f"{c['images']} images: {c['copied']} copied, {c['in_sync']} already in sync, {c['failed']} failed, "
-        f"{c['missing_at_source']} missing at source ({report.seconds:.1f} s)\n"
+        f"{c['images']} images: {c['copied']} copied, "
+        f"{c['in_sync']} already in sync{_trusted(c['trusted'])}, "
+        f"{c['failed']} failed, {c['missing_at_source']} missing at source ({report.seconds:.1f} s)\n"
     )
 
 

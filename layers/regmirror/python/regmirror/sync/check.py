@@ -17,7 +17,7 @@ from regmirror.model import ItemState, SyncItem
 from regmirror.registries.distribution.media import ManifestInfo, is_index
 from regmirror.registries.manifests import ManifestSource
 from regmirror.rules.refs import valid_digest
-from regmirror.sync.plan import PlannedItem
+from regmirror.sync.plan import TRUSTED_NOTE, PlannedItem
 
 if TYPE_CHECKING:
     from regmirror.sync.record import CopyRecord
@@ -100,7 +100,7 @@ def check_item(
         entry = record.trusted(item, src.digest) if record is not None else None
         if entry is not None:
             planned.target_digest = entry.target_digest
-            planned.state, planned.note = ItemState.IN_SYNC, "copy record (target not checked)"
+            planned.state, planned.note = ItemState.IN_SYNC, TRUSTED_NOTE
             return planned
         planned.target_digest = _target_digest(item, target)
         planned.state = _compare_with_record(planned, src, record)

@@ -10,6 +10,8 @@ from typing import Any
 
 from regmirror.model import ItemState, SyncItem
 
+TRUSTED_NOTE = "copy record (target not checked)"  # in sync by a fresh record entry, not by a check
+
 
 @dataclass(slots=True)
 class PlannedItem:
@@ -113,6 +115,9 @@ class Plan:
         for p in self.items:
             counts[p.state] = counts.get(p.state, 0) + 1
         counts["total"] = len(self.items)
+        counts["trusted"] = sum(
+            1 for p in self.items if p.state == ItemState.IN_SYNC and p.note == TRUSTED_NOTE
+        )
         return counts
 
     def to_dict(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class SyncReport:
         return {
             "images": planned["total"],
             "in_sync": planned[ItemState.IN_SYNC],
+            "trusted": planned["trusted"],  # of in_sync: by a fresh copy-record entry, target not checked
             "copied": copied,
             "failed": failed + planned[ItemState.CHECK_FAILED],
             "missing_at_source": planned[ItemState.MISSING],
