@@ -43,3 +43,23 @@ def test_the_token_is_reused_until_shortly_before_it_expires(adc: FakeAdc) -> No
     renewed = tokens.google_credentials(clock=lambda: now + 3600 - tokens.RENEW_BEFORE_SECONDS + 1)
     assert renewed.password == "token-2" and adc.refreshes == 2
     assert "token-2" not in repr(renewed)
+
+
+def test_absent_credentials_are_looked_up_once_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    """google-auth's lookup may wait on the metadata server: no credentials is remembered too."""
+    tokens.forget_google_credentials()
+    calls = []
+
+    def no_adc() -> Any:
+        calls.append(1)
+        raise tokens.NoGoogleCredentials("none configured")
+
+    monkeypatch.setattr(tokens, "_default", no_adc)
+    for offset in (0, 10, 200):
+        with pytest.raises(tokens.NoGoogleCredentials):
+            tokens.google_credentials(clock=lambda offset=offset: 1000.0 + offset)
+    assert len(calls) == 1
+    with pytest.raises(tokens.NoGoogleCredentials):
+        tokens.google_credentials(clock=lambda: 1000.0 + tokens.ABSENT_RECHECK_SECONDS + 1)
+    assert len(calls) == 2
+    tokens.forget_google_credentials()

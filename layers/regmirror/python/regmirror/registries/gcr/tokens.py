@@ -24,6 +24,7 @@ log = logging.getLogger("regmirror.credentials")
 USERNAME = "oauth2accesstoken"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 RENEW_BEFORE_SECONDS = 300.0  # a copy that starts with the token must finish with it
+ABSENT_RECHECK_SECONDS = 300.0  # no credentials found: look again only after this
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}  # "adc": the google-auth credentials object; "token": Credentials; "until"
@@ -40,7 +41,14 @@ def google_credentials(clock: Any = time.time) -> Credentials:
         token: Credentials | None = _state.get("token")
         if token is not None and clock() < _state["until"] - RENEW_BEFORE_SECONDS:
             return token
-        adc = _state.get("adc") or _default()
+        absent = _state.get("absent")
+        if absent is not None and clock() < absent[0] + ABSENT_RECHECK_SECONDS:
+            raise NoGoogleCredentials(absent[1])  # asked once: the lookup may probe the metadata server
+        try:
+            adc = _state.get("adc") or _default()
+        except NoGoogleCredentials as exc:
+            _state["absent"] = (clock(), str(exc))
+            raise
         _state["adc"] = adc
         access, expiry = _refresh(adc)
         origin = _origin()
