@@ -540,3 +540,29 @@ def test_abort_running_kills_skopeo_and_removes_auth_files(
     assert not Path(f"/proc/{pid}").exists()
     assert not authfile.exists()
     assert list(work.iterdir()) == []
+
+
+def test_a_long_copy_is_never_silent_and_ends_at_its_timeout(
+    tmp_path: Path,
+    plain_registry: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stalled copy (a skopeo that never finishes): heartbeat lines while it runs, killed at the timeout."""
+    from regmirror.sync import skopeo
+
+    slow = tmp_path / "stalled-skopeo"
+    slow.write_text("#!/bin/sh\nexec sleep 300\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(skopeo, "HEARTBEAT_SECONDS", 0.3)
+    work = tmp_path / "work"
+    work.mkdir()
+    relay = SkopeoRelay(binary=str(slow), tmpdir=str(work), timeout=1.3)
+    item = make_item(plain_registry, plain_registry, "team/app", "1.0")
+    with caplog.at_level("INFO", "regmirror.relay"):
+        result = relay.copy(item, endpoint_for(plain_registry), endpoint_for(plain_registry), None, None)
+    beats = [r.getMessage() for r in caplog.records if "still running after" in r.getMessage()]
+    assert len(beats) >= 3
+    assert beats[0].startswith(f"copy {item.target} still running after 0 s (timeout 1.3 s)")
+    assert (result.status, result.reason) == ("failed", "timeout")
+    assert list(work.iterdir()) == []

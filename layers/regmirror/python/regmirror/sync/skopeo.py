@@ -54,6 +54,7 @@ from regmirror.sync.skopeo_errors import classify_error, count_attempts
 log = logging.getLogger("regmirror.relay")
 
 DEFAULT_POLICY_FILE = "/etc/containers/policy.json"
+HEARTBEAT_SECONDS = 60.0  # a log line this often while one copy runs
 
 # Environment skopeo may inherit: how to reach the network and which roots to trust, nothing else.
 _INHERITED_ENV = (
@@ -202,7 +203,7 @@ class SkopeoRelay:
     def _execute(self, item: SyncItem, run: SkopeoRun, start: float, size_hint: int | None) -> CopyResult:
         log.info("copy %s -> %s (%s)", item.source, item.target, item.platform)
         log.debug("skopeo argv: %s", redact_argv(run.argv, run.secrets))
-        returncode, stderr = self._run_process(run)
+        returncode, stderr = self._run_process(run, what=str(item.target))
         duration = time.monotonic() - start
         stderr = redact(stderr, run.secrets)
         source_digest = item.source_digest or item.source.digest
@@ -235,7 +236,7 @@ class SkopeoRelay:
             return FailureReason.KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
         return classify_error(stderr), stderr.strip()
 
-    def _run_process(self, run: SkopeoRun) -> tuple[int | None, str]:
+    def _run_process(self, run: SkopeoRun, what: str = "") -> tuple[int | None, str]:
         """(exit code or None on timeout, stderr). The process gets its own process group so a
         timeout kills skopeo and anything it started; it is killed as well if we are interrupted."""
         with (run.workdir / "stderr").open("w+", encoding="utf-8", errors="replace") as err:
@@ -249,13 +250,24 @@ class SkopeoRelay:
             )
             _LIVE.add(proc)
             try:
-                returncode: int | None = proc.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                returncode = None
+                returncode = self._wait(proc, what or run.argv[-1])
             finally:
                 _kill_group(proc)
                 _LIVE.discard(proc)
             return returncode, _read_all(err)
+
+    def _wait(self, proc: subprocess.Popen[bytes], what: str) -> int | None:
+        """The exit code; None once `timeout` has passed. While it runs, a heartbeat line in the log every
+        `HEARTBEAT_SECONDS`, so a long or stalled copy is never silent."""
+        started = time.monotonic()
+        while (left := self.timeout - (time.monotonic() - started)) > 0:
+            try:
+                return proc.wait(timeout=min(HEARTBEAT_SECONDS, left))
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - started
+                if elapsed < self.timeout:
+                    log.info("copy %s still running after %.0f s (timeout %g s)", what, elapsed, self.timeout)
+        return None
 
 
 def _signal_group(proc: subprocess.Popen[bytes]) -> None:
