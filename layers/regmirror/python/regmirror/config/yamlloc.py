@@ -221,7 +221,7 @@ def _later_document(loader: yaml.SafeLoader, doc: LocatedDocument) -> None:
 
 def load_located(text: str, filename: str) -> LocatedDocument:
     """Parse the first YAML document; raises ConfigError for anything that is not well-formed YAML."""
-    unreadable = _unreadable_character(text, filename)
+    unreadable = _unreadable_character(text, filename) or _too_deep(text, filename)
     if unreadable is not None:
         raise ConfigError([unreadable])
     doc = LocatedDocument(filename)
@@ -253,6 +253,30 @@ def _compose(loader: yaml.SafeLoader, doc: LocatedDocument) -> None:
     if root is not None:
         doc.data = _Converter(loader, doc).convert(root, ())
         _later_document(loader, doc)
+
+
+_OPEN = (
+    yaml.BlockSequenceStartToken,
+    yaml.BlockMappingStartToken,
+    yaml.FlowSequenceStartToken,
+    yaml.FlowMappingStartToken,
+)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)
+
+
+def _too_deep(text: str, filename: str) -> ConfigProblem | None:
+    """Collections nested deeper than MAX_DEPTH, found by the (iterative) scanner before the composer,
+    which recurses per level, could exhaust the stack."""
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            depth += isinstance(token, _OPEN) - isinstance(token, _CLOSE)
+            if depth > MAX_DEPTH:
+                mark = token.start_mark
+                return ConfigProblem(filename, mark.line + 1, mark.column + 1, "", _TOO_BIG)
+    except yaml.YAMLError:
+        return None  # the composer reports it, with its position
+    return None
 
 
 def _unreadable_character(text: str, filename: str) -> ConfigProblem | None:
