@@ -207,14 +207,18 @@ def create_queue_pair(name: str, max_receive_count: int, visibility: int = 30) -
     return queue, dlq
 
 
-def queue_bodies(queue_url: str) -> list[str]:
-    """Receive (and delete) everything visible on a queue."""
+def queue_bodies(queue_url: str, *, at_least: int = 0, timeout: float = 30.0) -> list[str]:
+    """Receive (and delete) everything visible on a queue; with `at_least`, keep looking until that many
+    came (a message redriven to a dead-letter queue may stay invisible there for a moment)."""
     sqs = boto3.client("sqs")
     bodies: list[str] = []
+    deadline = time.monotonic() + timeout
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
+        if not messages and (len(bodies) >= at_least or time.monotonic() > deadline):
             return bodies
+        if not messages:
+            time.sleep(0.25)
         for message in messages:
             bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
