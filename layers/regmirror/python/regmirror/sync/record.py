@@ -64,12 +64,17 @@ class RecordEntry:
         )
 
 
-def default_record_path(config_file: str | os.PathLike[str]) -> Path:
-    """`$XDG_STATE_HOME/regmirror/records/<config stem>-<hash of its absolute path>.json`."""
+def state_path(config_file: str | os.PathLike[str], folder: str, suffix: str) -> Path:
+    """`$XDG_STATE_HOME/regmirror/<folder>/<config stem>-<hash of its absolute path><suffix>`."""
     config = Path(config_file).expanduser().absolute()
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     digest = hashlib.sha256(str(config).encode()).hexdigest()[:12]
-    return Path(state) / "regmirror" / "records" / f"{config.stem}-{digest}.json"
+    return Path(state) / "regmirror" / folder / f"{config.stem}-{digest}{suffix}"
+
+
+def default_record_path(config_file: str | os.PathLike[str]) -> Path:
+    """`$XDG_STATE_HOME/regmirror/records/<config stem>-<hash of its absolute path>.json`."""
+    return state_path(config_file, "records", ".json")
 
 
 class CopyRecord:

@@ -9,7 +9,6 @@ that a refused run can say who holds it; `--wait` queues behind it instead.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from regmirror.errors import RegmirrorError
+from regmirror.sync.record import state_path
 
 
 class ConfigBusy(RegmirrorError):
@@ -24,10 +24,7 @@ class ConfigBusy(RegmirrorError):
 
 
 def lock_path(config_file: str | os.PathLike[str]) -> Path:
-    config = Path(config_file).expanduser().absolute()
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    digest = hashlib.sha256(str(config).encode()).hexdigest()[:12]
-    return Path(state) / "regmirror" / "locks" / f"{config.stem}-{digest}.lock"
+    return state_path(config_file, "locks", ".lock")
 
 
 @contextmanager

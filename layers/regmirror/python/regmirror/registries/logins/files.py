@@ -86,8 +86,7 @@ class AuthFile:
         """The file's answers for `host`, to try in order: its helper (`credHelpers`, else `credsStore`),
         then what `auths` stores (used when the helper has nothing for the host)."""
         keys = lookup_keys(host)
-        found = [e for e in (self._helper(keys), self._stored(keys)) if e is not None]
-        return found
+        return [e for e in (self._helper(keys), self._saved(keys)) if e is not None]
 
     def _helper(self, keys: list[str]) -> FileEntry | None:
         helpers = {_key_host(k): v for k, v in self.cred_helpers.items()}
@@ -96,7 +95,7 @@ class AuthFile:
             return FileEntry(self.path, f"credHelpers['{key}']", helper=helpers[_key_host(key)])
         return FileEntry(self.path, "credsStore", helper=self.creds_store) if self.creds_store else None
 
-    def _stored(self, keys: list[str]) -> FileEntry | None:
+    def _saved(self, keys: list[str]) -> FileEntry | None:
         auths = {_key_host(k): (k, v) for k, v in self.auths.items()}
         stored = next((auths[_key_host(k)] for k in keys if _key_host(k) in auths), None)
         return _stored(self.path, *stored) if stored is not None else None
