@@ -19,7 +19,8 @@ from regmirror.redact import secret_forms
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
 from regmirror.sync.pool import run_items
-from regmirror.sync.skopeo import SkopeoRelay, abort_running
+from regmirror.sync.skopeo import SkopeoRelay
+from regmirror.sync.workdirs import abort_running
 
 from tests.testbed import RegistryServer, get_manifest, manifest_digest, push_image
 
@@ -548,21 +549,56 @@ def test_a_long_copy_is_never_silent_and_ends_at_its_timeout(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A stalled copy (a skopeo that never finishes): heartbeat lines while it runs, killed at the timeout."""
-    from regmirror.sync import skopeo
+    """A copy that never finishes (stall detection off): heartbeat lines while it runs, killed at the
+    timeout."""
+    from regmirror.sync import stalls
 
     slow = tmp_path / "stalled-skopeo"
     slow.write_text("#!/bin/sh\nexec sleep 300\n")
     slow.chmod(0o755)
-    monkeypatch.setattr(skopeo, "HEARTBEAT_SECONDS", 0.3)
+    monkeypatch.setattr(stalls, "HEARTBEAT_SECONDS", 0.3)
     work = tmp_path / "work"
     work.mkdir()
-    relay = SkopeoRelay(binary=str(slow), tmpdir=str(work), timeout=1.3)
+    relay = SkopeoRelay(binary=str(slow), tmpdir=str(work), timeout=1.3, stall_timeout=0)
     item = make_item(plain_registry, plain_registry, "team/app", "1.0")
     with caplog.at_level("INFO", "regmirror.relay"):
         result = relay.copy(item, endpoint_for(plain_registry), endpoint_for(plain_registry), None, None)
     beats = [r.getMessage() for r in caplog.records if "still running after" in r.getMessage()]
     assert len(beats) >= 3
-    assert beats[0].startswith(f"copy {item.target} still running after 0 s (timeout 1.3 s)")
+    assert beats[0].startswith(f"copy {item.target} still running after 0 s (")
+    assert beats[0].endswith("moved, timeout 1.3 s)")
     assert (result.status, result.reason) == ("failed", "timeout")
     assert list(work.iterdir()) == []
+
+
+def _script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_copy_that_moves_no_data_is_killed_as_stalled_long_before_its_timeout(
+    tmp_path: Path, plain_registry: RegistryServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    waiting = _script(tmp_path, "waiting-skopeo", "exec sleep 300")  # waits on nothing, moves nothing
+    work = tmp_path / "work"
+    work.mkdir()
+    relay = SkopeoRelay(binary=waiting, tmpdir=str(work), timeout=120, stall_timeout=1.0)
+    item = make_item(plain_registry, plain_registry, "team/app", "1.0")
+    with caplog.at_level("INFO", "regmirror.relay"):
+        result = relay.copy(item, endpoint_for(plain_registry), endpoint_for(plain_registry), None, None)
+    assert (result.status, result.reason) == ("failed", "stalled")
+    assert result.error is not None and "moved no data for 1s" in result.error
+    assert result.duration < 60  # the timeout (120 s) did not end it
+    assert any("killing it as stalled" in r.getMessage() for r in caplog.records)
+    assert list(work.iterdir()) == []
+
+
+def test_a_copy_that_keeps_moving_data_is_not_stalled(tmp_path: Path, plain_registry: RegistryServer) -> None:
+    """Bytes moving (read from /dev/zero, written to /dev/null) are progress: only the timeout ends it."""
+    busy = _script(tmp_path, "busy-skopeo", "exec dd if=/dev/zero of=/dev/null bs=64k")
+    relay = SkopeoRelay(binary=busy, tmpdir=str(tmp_path), timeout=3.0, stall_timeout=1.0)
+    item = make_item(plain_registry, plain_registry, "team/app", "1.0")
+    result = relay.copy(item, endpoint_for(plain_registry), endpoint_for(plain_registry), None, None)
+    assert (result.status, result.reason) == ("failed", "timeout")

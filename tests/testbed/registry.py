@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -269,6 +270,20 @@ class RegistryServer:
             self.token_server = None
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "registry not running"
+        return self._process.pid
+
+    def kill(self) -> None:
+        """Stop the process, keep its storage (a registry that went away)."""
+        self._kill()
+
+    def resume(self) -> None:
+        """SIGCONT: a registry frozen with SIGSTOP (a test's way to make one that accepts connections,
+        as the kernel does, and never answers) answers again."""
+        os.kill(self.pid, signal.SIGCONT)
 
     @property
     def running(self) -> bool:

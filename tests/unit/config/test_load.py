@@ -626,3 +626,29 @@ def test_config_import_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_stall_timeout_copy_timeout_and_circuit_breaker_settings() -> None:
+    config = parse_config(MINIMAL)
+    assert (config.skopeo.stall_timeout, config.skopeo.timeout) == (120.0, 1800.0)
+    assert (config.retry.breaker_failures, config.retry.breaker_cooldown) == (3, 30.0)
+    extra = "skopeo: {stall-timeout: 90s, timeout: 45}\nretry: {breaker-failures: 0, breaker-cooldown: 2m}\n"
+    config = parse_config(extra + MINIMAL)
+    # ours: a plain number is seconds (dregsy's bare-number nanoseconds apply only to dregsy's keys)
+    assert (config.skopeo.stall_timeout, config.skopeo.timeout) == (90.0, 45.0)
+    assert (config.retry.breaker_failures, config.retry.breaker_cooldown) == (0, 120.0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ("skopeo: {stall-timeout: -1s}", "skopeo.stall-timeout"),
+        ("skopeo: {stall-timeout: soon}", "skopeo.stall-timeout"),
+        ("skopeo: {timeout: 0}", "skopeo.timeout"),
+        ("retry: {breaker-failures: -1}", "retry.breaker-failures"),
+        ("retry: {breaker-cooldown: [1]}", "retry.breaker-cooldown"),
+    ],
+)
+def test_bad_stall_and_breaker_settings_are_located_errors(settings: str, field: str) -> None:
+    (problem,) = problems_of(settings + "\n" + MINIMAL)
+    assert problem.startswith("<string>:1:") and f": {field}: " in problem

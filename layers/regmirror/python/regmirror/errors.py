@@ -44,10 +44,20 @@ class ConfigProblem:
 class RegistryError(RegmirrorError):
     """A registry answered with an error or could not be reached."""
 
-    def __init__(self, message: str, *, status: int | None = None, registry: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, registry: str = "", unreachable: bool = False
+    ) -> None:
         self.status = status
         self.registry = registry
+        self.unreachable = unreachable  # no answer at all (refused, timed out): the circuit breaker counts it
         super().__init__(message)
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry's circuit breaker is open: several operations in a row got no answer from it, so
+    the rest of the run fails at once instead of waiting on it image by image."""
+
+    retryable = False
 
 
 class AuthError(RegistryError):

@@ -33,6 +33,8 @@ class FailureReason(StrEnum):
     """Why a copy failed (CopyResult.reason when status == "failed")."""
 
     TIMEOUT = "timeout"
+    STALLED = "stalled"  # no byte moved for `skopeo.stall-timeout`: killed, retried within the run
+    UNAVAILABLE = "unavailable"  # the registry's circuit breaker is open: not tried
     KILLED = "killed"  # by a signal: abort_running(), interpreter exit, or the OOM killer
     AUTH = "auth"
     NOT_FOUND = "not-found"

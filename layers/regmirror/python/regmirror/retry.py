@@ -51,12 +51,14 @@ _PERMANENT_5XX = frozenset({501, 505})
 
 # Copy failure classes (relay.CopyResult.reason) worth another skopeo run within the run.
 # Not: auth, not-found, tls, invalid-reference (asking again changes nothing), killed (an abort or
-# the OOM killer), other (unknown: not worth a blind repeat). index-rejected is ambiguous (a 5xx, or
+# the OOM killer), unavailable (the registry's circuit breaker is open), other (unknown: not worth
+# a blind repeat). index-rejected is ambiguous (a 5xx, or
 # a target that refuses the format) and cheap to try again within the bound.
 RETRYABLE_COPY_REASONS = frozenset(
     {
         FailureReason.NETWORK,
         FailureReason.TIMEOUT,
+        FailureReason.STALLED,
         FailureReason.RATE_LIMIT,
         FailureReason.SERVER_ERROR,
         FailureReason.INDEX_REJECTED,

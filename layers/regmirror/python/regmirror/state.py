@@ -4,7 +4,7 @@ one way to forget it all (tests, a config reload).
 Kept on purpose: the loaded config and its `sync.registries.Registries` (connections, tokens,
 listings, rate-limit budgets), the ECR package's AWS sessions, clients, tokens and known repositories,
 and the lister cache. Not forgotten here: the secrets the log filter redacts (forgetting one would let
-it into a log line) and skopeo's running children (`sync.skopeo.abort_running` stops them).
+it into a log line) and skopeo's running children (`sync.workdirs.abort_running` stops them).
 """
 
 from __future__ import annotations

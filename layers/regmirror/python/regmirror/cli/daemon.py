@@ -87,7 +87,7 @@ class Daemon:
     def _stop_requested(self, signum: int, frame: object) -> None:
         """First signal: the running task starts no new copy, its copies get `STOP_GRACE_SECONDS`,
         then they are killed (work folders removed); a second signal kills them at once."""
-        from regmirror.sync.skopeo import abort_running
+        from regmirror.sync.workdirs import abort_running
 
         name = signal.Signals(signum).name
         if self.stop_event.is_set():

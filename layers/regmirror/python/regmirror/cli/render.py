@@ -78,6 +78,8 @@ def render_report(report: SyncReport, out: TextIO) -> None:
         out.write(f"MISSING {p.item.source} -> {p.item.target}: {p.note}\n")
     for error in report.plan.errors:
         out.write(f"error: {error}\n")
+    for host, why in report.unavailable.items():
+        out.write(f"error: {host} unavailable: {why}\n")
     c = report.counts()
     out.write(
         f"{c['images']} images: {c['copied']} copied, "

@@ -3,7 +3,7 @@
 The first signal stops the run: no new copy starts, the running ones get `GRACE_SECONDS` to finish, then
 their skopeo processes are killed and their work folders (auth files included) removed; the command
 exits 128 + the signal number. A second signal aborts at once. A SIGKILL leaves the folders behind:
-the next start removes those of dead processes (`sync.skopeo.remove_leftovers`).
+the next start removes those of dead processes (`sync.workdirs.remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class _Stopper:
 
 
 def _abort() -> None:
-    from regmirror.sync.skopeo import abort_running  # loaded by then: a sync is running
+    from regmirror.sync.workdirs import abort_running  # loaded by then: a sync is running
 
     abort_running()
 

@@ -53,6 +53,8 @@ def null_as_empty(value: Any) -> Any:
 
 
 NANOSECOND = 1e-9
+DEFAULT_STALL_TIMEOUT = 120.0  # seconds a copy may move (nearly) no data (skopeo.stall-timeout)
+DEFAULT_COPY_TIMEOUT = 1800.0  # the longest one copy may take (skopeo.timeout)
 
 
 def _duration(value: Any) -> Any:
@@ -61,6 +63,15 @@ def _duration(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value) * NANOSECOND  # yaml.v2 decodes a bare number into time.Duration as nanoseconds
     raise Invalid("expected a Go duration such as '1h', '90m' or '1h30m'")
+
+
+def _seconds(value: Any) -> Any:
+    """ours: a Go duration ("90s", "2m") or a plain number of seconds (not dregsy's nanoseconds)."""
+    if isinstance(value, str):
+        return values.parse_go_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise Invalid("expected a duration such as '90s' or '2m', or a number of seconds")
 
 
 def _max_items(value: int | None) -> int | None:
@@ -73,6 +84,7 @@ def _max_items(value: int | None) -> int | None:
 Text = Annotated[str, BeforeValidator(scalar_text)]
 Name = Annotated[Text, AfterValidator(_not_blank)]
 Duration = Annotated[float, BeforeValidator(_duration)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
 MaxItems = Annotated[int | None, AfterValidator(_max_items)]
 
 

@@ -20,19 +20,23 @@ from pydantic import (
 from regmirror.config import values
 from regmirror.config.base import (
     DEFAULT_CACHE_DURATION,
+    DEFAULT_COPY_TIMEOUT,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_STALL_TIMEOUT,
     MIN_INTERVAL,
     NO_LIMIT,
     Duration,
     Invalid,
     MaxItems,
     Name,
+    Seconds,
     StrictModel,
     Text,
     null_as_empty,
 )
 from regmirror.config.registry import RegistryConfig
 from regmirror.errors import ConfigError, ConfigProblem
+from regmirror.registries.http.breaker import DEFAULT_COOLDOWN, DEFAULT_FAILURES
 from regmirror.registries.paging import DEFAULT_NAME_LIMIT, DEFAULT_PAGE_LIMIT
 from regmirror.rules.mapping import Mapping
 from regmirror.rules.match import REGEX_PREFIX, ToRewriter, dregsy_anchor
@@ -44,6 +48,10 @@ from regmirror.rules.tags import TagSelector
 class SkopeoConfig(StrictModel):
     binary: Name = "skopeo"
     certs_dir: Text | None = Field(default=None, alias="certs-dir")
+    # ours: a copy that moves no byte for this long is killed (and tried again); 0 = never
+    stall_timeout: Seconds = Field(default=DEFAULT_STALL_TIMEOUT, alias="stall-timeout", ge=0)
+    # ours: the longest one copy may take, stalled or not
+    timeout: Seconds = Field(default=DEFAULT_COPY_TIMEOUT, gt=0)
 
 
 class DockerConfig(StrictModel):
@@ -72,6 +80,9 @@ class RetryConfig(StrictModel):
 
     attempts: int = Field(default=5, ge=1, le=20)  # per registry API operation (page, HEAD, GET)
     copy_attempts: int = Field(default=3, alias="copy-attempts", ge=1, le=100)  # skopeo runs per image
+    # operations in a row without an answer that open a registry's circuit breaker (0 = never)
+    breaker_failures: int = Field(default=DEFAULT_FAILURES, alias="breaker-failures", ge=0, le=1000)
+    breaker_cooldown: Seconds = Field(default=DEFAULT_COOLDOWN, alias="breaker-cooldown", ge=0)
 
 
 # ---------------------------------------------------------------------------- tasks

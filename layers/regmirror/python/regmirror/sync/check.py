@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from regmirror.errors import RegmirrorError
+from regmirror.errors import RegistryUnavailable, RegmirrorError
 from regmirror.model import ItemState, SyncItem
 from regmirror.registries.distribution.media import ManifestInfo, is_index
 from regmirror.registries.manifests import ManifestSource
@@ -106,7 +106,9 @@ def check_item(
         planned.state = _compare_with_record(planned, src, record)
     except RegmirrorError as exc:
         planned.state, planned.note = ItemState.CHECK_FAILED, str(exc)
-        log.error("%s: digest check failed: %s", item.key(), exc)
+        # an open circuit breaker said so once, at its opening; its refusals are not logged again
+        level = logging.DEBUG if isinstance(exc, RegistryUnavailable) else logging.ERROR
+        log.log(level, "%s: digest check failed: %s", item.key(), exc)
     return planned
 
 

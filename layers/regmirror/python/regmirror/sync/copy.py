@@ -16,10 +16,12 @@ from regmirror.sync.check import check_item, finalize_item
 from regmirror.sync.plan import PlannedItem
 from regmirror.sync.registries import Registries, shared_registries
 from regmirror.sync.skopeo import SkopeoRelay
+from regmirror.sync.unavailable import refused, tell_breakers
 
 
 def make_relay(config: Config) -> SkopeoRelay:
-    return SkopeoRelay(binary=config.skopeo.binary)  # each endpoint names its certs.d folder
+    skopeo = config.skopeo  # each endpoint names its certs.d folder
+    return SkopeoRelay(binary=skopeo.binary, timeout=skopeo.timeout, stall_timeout=skopeo.stall_timeout)
 
 
 def copy_item(
@@ -36,6 +38,9 @@ def copy_item(
         floor = limits.floor_for(source)
         message = f"{source}: rate-limit budget below {floor} pulls; deferred, retry in {wait}s"
         return CopyResult.failure(item, message, reason=FailureReason.RATE_LIMIT)
+    not_tried = refused(registries, task, item)
+    if not_tried is not None:
+        return not_tried
     in_sync = _prepare_target(registries, item)
     if in_sync is not None:
         return in_sync
@@ -47,6 +52,7 @@ def copy_item(
             registries.credentials(task.source),
             registries.credentials(task.target),
         )
+    tell_breakers(registries, task, result)
     if result.status == "copied" and result.bytes is None:
         reference = result.target_digest or item.target.reference
         size = image_bytes(registries.client(task.target), item.target.repository, reference)

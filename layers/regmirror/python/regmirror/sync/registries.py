@@ -12,6 +12,7 @@ from typing import Any
 from regmirror.config import Config, RegistryConfig, Task
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.http.breaker import Breakers
 from regmirror.registries.kinds import RegistryKind, kind_of
 from regmirror.registries.listers import make_lister
 from regmirror.registries.manifests import ManifestSource
@@ -22,9 +23,9 @@ from regmirror.retry import RetryPolicy
 class Registries:
     """Clients, credentials and listers for a config, created once and shared by threads.
 
-    Owns what its clients share: the retry policy of their API calls (`retry.attempts`) and the
-    rate-limit budgets of the sources (`rate-limit-floor`, `max-concurrent-copies`), which the copies
-    of the run consult too.
+    Owns what its clients share: the retry policy of their API calls (`retry.attempts`), the
+    rate-limit budgets of the sources (`rate-limit-floor`, `max-concurrent-copies`) and the registries'
+    circuit breakers (`retry.breaker-*`), which the copies of the run consult too.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class Registries:
         self.config = config
         self.retry = retry or RetryPolicy(attempts=config.retry.attempts)
         self.rate_limits = configure_sources((t.source for t in config.tasks), rate_limits or RateLimits())
+        self.breakers = Breakers(config.retry.breaker_failures, config.retry.breaker_cooldown)
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], tuple[RegistryClient, Credentials | None]] = {}
         self._manifests: dict[tuple[Any, ...], ManifestSource] = {}
@@ -64,10 +66,14 @@ class Registries:
             cached = self._clients.get(key)
             # A renewed token (ECR) is a new Credentials object: the client is rebuilt with it.
             if cached is None or cached[1] != creds:
-                client = RegistryClient(rc.endpoint(), creds, retry=self.retry, rate_limits=self.rate_limits)
+                client = self._new_client(rc, creds)
                 cached = (client, creds)
                 self._clients[key] = cached
             return cached[0]
+
+    def _new_client(self, rc: RegistryConfig, creds: Credentials | None) -> RegistryClient:
+        limits, breakers = self.rate_limits, self.breakers
+        return RegistryClient(rc.endpoint(), creds, retry=self.retry, rate_limits=limits, breakers=breakers)
 
     def manifests(self, rc: RegistryConfig) -> ManifestSource:
         """What the planner asks for tags and digests (the registry's kind decides: ECR answers from

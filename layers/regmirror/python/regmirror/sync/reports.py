@@ -18,6 +18,7 @@ class SyncReport:
     plan: Plan
     results: list[CopyResult] = field(default_factory=list)
     seconds: float = 0.0
+    unavailable: dict[str, str] = field(default_factory=dict)  # host -> why its circuit breaker opened
 
     def counts(self) -> dict[str, int]:
         planned = self.plan.counts()
@@ -56,6 +57,7 @@ class SyncReport:
             "seconds": round(self.seconds, 3),
             "errors": self.plan.errors,
             "warnings": self.plan.warnings,
+            "unavailable": self.unavailable,
             "results": [check_failure_dict(p) for p in self.check_failures]
             + [result_dict(r) for r in self.results],
             "plan": self.plan.to_dict(),

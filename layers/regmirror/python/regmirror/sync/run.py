@@ -193,5 +193,6 @@ def sync_config(
     finally:
         if record is not None:
             record.save()
+    report.unavailable = registries.breakers.open_hosts()
     report.seconds = time.monotonic() - start
     return report

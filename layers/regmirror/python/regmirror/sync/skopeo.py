@@ -1,7 +1,8 @@
 """Copy one image with skopeo: argv built from validated parts, credentials only in a 0600 auth file.
 
 Every run gets a private 0700 work directory (auth files, CA dirs, digest file, skopeo's temp files)
-that is removed afterwards, whatever happened: success, failure, timeout or an exception.
+that is removed afterwards, whatever happened: success, failure, timeout, a stall or an exception
+(`workdirs`: also on an abort, and at the next start after a SIGKILL).
 
 skopeo 1.9 behaviour this relies on (checked against real registries, see tests/integration):
 - `--all --preserve-digests` keeps a multi-arch index byte for byte, so its digest is unchanged.
@@ -16,23 +17,20 @@ skopeo 1.9 behaviour this relies on (checked against real registries, see tests/
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import logging
 import os
-import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from regmirror.config.base import DEFAULT_COPY_TIMEOUT, DEFAULT_STALL_TIMEOUT
 from regmirror.model import CopyResult, FailureReason, SyncItem
 from regmirror.redact import redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
@@ -50,11 +48,12 @@ from regmirror.sync.skopeo_args import (
     write_private,
 )
 from regmirror.sync.skopeo_errors import classify_error, count_attempts
+from regmirror.sync.stalls import Ended, wait_watched
+from regmirror.sync.workdirs import LIVE, WORKDIR_PREFIX, kill_group, remove_leftovers
 
 log = logging.getLogger("regmirror.relay")
 
 DEFAULT_POLICY_FILE = "/etc/containers/policy.json"
-HEARTBEAT_SECONDS = 60.0  # a log line this often while one copy runs
 
 # Environment skopeo may inherit: how to reach the network and which roots to trust, nothing else.
 _INHERITED_ENV = (
@@ -90,13 +89,15 @@ class SkopeoRelay:
         *,
         binary: str = "skopeo",
         retry_times: int = 2,
-        timeout: float = 1800.0,
+        timeout: float = DEFAULT_COPY_TIMEOUT,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         tmpdir: str | None = None,
         policy_file: str | None = None,
     ) -> None:
         self.binary = binary
         self.retry_times = retry_times
         self.timeout = timeout
+        self.stall_timeout = stall_timeout  # no byte moved for this long: killed as stalled (0: never)
         # $TMPDIR as every tool honours it; /tmp otherwise (on Lambda nothing else is writable)
         self.tmpdir = tmpdir or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
         self.policy_file = policy_file
@@ -137,7 +138,7 @@ class SkopeoRelay:
         refs = (source_reference(item, source), target_reference(item, target))
         global_args = platform_args(item.platform)  # validated before anything touches the disk
         workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=self.tmpdir))
-        _LIVE.add(workdir)
+        LIVE.add(workdir)
         try:
             side_args = self._side_args("src", source, source_creds, workdir)
             side_args += self._side_args("dest", target, target_creds, workdir)
@@ -150,7 +151,7 @@ class SkopeoRelay:
             yield SkopeoRun(argv, self._env(workdir), workdir, digest_file, tuple(secrets))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            _LIVE.discard(workdir)
+            LIVE.discard(workdir)
 
     def _side_args(
         self, side: str, endpoint: Endpoint, creds: Credentials | None, workdir: Path
@@ -225,20 +226,26 @@ class SkopeoRelay:
             attempts=count_attempts(stderr),
         )
 
-    def _failure(self, returncode: int | None, stderr: str) -> tuple[FailureReason, str]:
-        """(reason, message) of a run that did not succeed; `returncode` None means timed out."""
-        if returncode is None:
+    def _failure(self, returncode: int | Ended, stderr: str) -> tuple[FailureReason, str]:
+        """(reason, message) of a run that did not succeed."""
+        if returncode is Ended.TIMEOUT:
             return (
                 FailureReason.TIMEOUT,
-                f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}",
+                f"skopeo did not finish within {self.timeout:g}s and was killed\n{stderr}".strip(),
+            )
+        if returncode is Ended.STALLED:
+            return (
+                FailureReason.STALLED,
+                f"skopeo moved no data for {self.stall_timeout:g}s (a registry stopped answering) and "
+                f"was killed\n{stderr}".strip(),
             )
         if returncode < 0:
             return FailureReason.KILLED, f"skopeo was killed by signal {-returncode}\n{stderr}"
         return classify_error(stderr), stderr.strip()
 
-    def _run_process(self, run: SkopeoRun, what: str = "") -> tuple[int | None, str]:
-        """(exit code or None on timeout, stderr). The process gets its own process group so a
-        timeout kills skopeo and anything it started; it is killed as well if we are interrupted."""
+    def _run_process(self, run: SkopeoRun, what: str = "") -> tuple[int | Ended, str]:
+        """(exit code, or why it was ended, and stderr). The process gets its own process group so
+        a timeout or a stall kills skopeo and anything it started; so does an interruption."""
         with (run.workdir / "stderr").open("w+", encoding="utf-8", errors="replace") as err:
             proc = subprocess.Popen(
                 run.argv,
@@ -248,114 +255,13 @@ class SkopeoRelay:
                 env=run.env,
                 start_new_session=True,
             )
-            _LIVE.add(proc)
+            LIVE.add(proc)
             try:
-                returncode = self._wait(proc, what or run.argv[-1])
+                returncode = wait_watched(proc, what or run.argv[-1], self.timeout, self.stall_timeout)
             finally:
-                _kill_group(proc)
-                _LIVE.discard(proc)
+                kill_group(proc)
+                LIVE.discard(proc)
             return returncode, _read_all(err)
-
-    def _wait(self, proc: subprocess.Popen[bytes], what: str) -> int | None:
-        """The exit code; None once `timeout` has passed. While it runs, a heartbeat line in the log every
-        `HEARTBEAT_SECONDS`, so a long or stalled copy is never silent."""
-        started = time.monotonic()
-        while (left := self.timeout - (time.monotonic() - started)) > 0:
-            try:
-                return proc.wait(timeout=min(HEARTBEAT_SECONDS, left))
-            except subprocess.TimeoutExpired:
-                elapsed = time.monotonic() - started
-                if elapsed < self.timeout:
-                    log.info("copy %s still running after %.0f s (timeout %g s)", what, elapsed, self.timeout)
-        return None
-
-
-def _signal_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    _signal_group(proc)
-    proc.wait()
-
-
-class _LiveRuns:
-    """Work dirs and skopeo processes in flight, so that an abort or the interpreter's exit (worker
-    threads are daemons and never reach their `finally`) leaves neither processes nor auth files."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: set[Path | subprocess.Popen[bytes]] = set()
-
-    def add(self, thing: Path | subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._items.add(thing)
-
-    def discard(self, thing: Path | subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._items.discard(thing)
-
-    def abort(self) -> int:
-        with self._lock:
-            things = list(self._items)
-        procs = [t for t in things if isinstance(t, subprocess.Popen)]
-        for proc in procs:
-            _signal_group(proc)  # the thread waiting on it reaps it and reports "killed"
-        for path in things:
-            if isinstance(path, Path):
-                shutil.rmtree(path, ignore_errors=True)
-        return len(procs)
-
-
-_LIVE = _LiveRuns()
-atexit.register(_LIVE.abort)
-
-
-WORKDIR_PREFIX = "regmirror-relay-"  # + the pid of the regmirror that made it
-_WORKDIR = re.compile(rf"{WORKDIR_PREFIX}([0-9]+)-")
-
-
-def remove_leftovers(tmpdir: str) -> int:
-    """Remove the work folders (auth files included) of regmirror processes that died without cleaning
-    up (SIGKILL, a crash): the next start does it. Folders of living processes, of other users and of
-    unknown names are left alone. Returns how many were removed."""
-    try:
-        entries = list(os.scandir(tmpdir))
-    except OSError:
-        return 0
-    removed = [entry.path for entry in entries if _left_behind(entry)]
-    for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    if removed:
-        log.warning("removed %d work folder(s) with credentials left by dead regmirror runs", len(removed))
-    return len(removed)
-
-
-def _left_behind(entry: os.DirEntry[str]) -> bool:
-    found = _WORKDIR.match(entry.name)
-    if found is None or not entry.is_dir(follow_symlinks=False):
-        return False
-    if entry.stat(follow_symlinks=False).st_uid != os.getuid():
-        return False
-    return not _alive(int(found.group(1)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def abort_running() -> int:
-    """Kill every skopeo run in flight (any relay, any thread) and remove the work dirs with their
-    auth files; returns how many processes were signalled. For a second Ctrl-C, or shutdown."""
-    return _LIVE.abort()
 
 
 def _read_all(handle: IO[str]) -> str:

@@ -84,6 +84,27 @@ _ERROR_CLASSES: tuple[tuple[FailureReason, tuple[str, ...]], ...] = (
 )
 
 
+# Of the network failures, those that got no answer at all (what a registry's circuit breaker counts):
+# not a 5xx, a reset or a cut body, which come from a registry (or proxy) that is there.
+_NO_ANSWER = (
+    "connection refused",
+    "no such host",
+    "i/o timeout",
+    "network is unreachable",
+    "no route to host",
+    "handshake timeout",
+    "context deadline exceeded",
+    "server misbehaving",
+)
+
+
+def got_no_answer(stderr: str) -> bool:
+    """Whether a skopeo run's final error says a registry did not answer at all."""
+    fatal = _FATAL_MSG.findall(stderr)
+    text = (fatal[-1] if fatal else stderr).lower()
+    return any(needle in text for needle in _NO_ANSWER)
+
+
 def classify_error(stderr: str) -> FailureReason:
     """Failure class of a skopeo run from its stderr (the final fatal message when there is one)."""
     fatal = _FATAL_MSG.findall(stderr)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import requests
 
-from regmirror.errors import RegistryError, RegistryResponseError
+from regmirror.errors import RegistryError, RegistryResponseError, RegistryUnavailable
 from regmirror.registries.distribution import catalog as catalog_api
 from regmirror.registries.distribution.media import (
     MANIFEST_ACCEPT,
@@ -29,8 +29,10 @@ from regmirror.registries.distribution.names import string_list, valid_names
 from regmirror.registries.distribution.session import RegistrySession
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.body import parse_json, read_capped
+from regmirror.registries.http.breaker import Breakers
 from regmirror.registries.http.links import Loop, OtherHost, next_page, parse_link_next
 from regmirror.registries.http.session import USER_AGENT
+from regmirror.registries.http.transport import TimedOut
 from regmirror.registries.paging import PagingLimits
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.retry import RetryPolicy, retry_after_seconds
@@ -57,9 +59,24 @@ def _retried(
     def run(client: RegistryClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         name = operation.__name__.strip("_")
         what = f"{client.registry}: {name} {' '.join(map(str, args))}".rstrip()
-        return client._retry.call(
-            lambda: operation(client, *args, **kwargs), what=what, on_retry=client._note_retry
-        )
+        breakers = client.breakers
+
+        def attempt() -> _R:
+            breakers.admit(client.registry)  # each attempt: a breaker opened meanwhile ends the retries
+            return operation(client, *args, **kwargs)
+
+        try:
+            result = client._retry.call(attempt, what=what, on_retry=client._note_retry)
+        except RegistryUnavailable:
+            raise
+        except RegistryError as exc:
+            if exc.unreachable:
+                breakers.unreachable(client.registry, str(exc))
+            else:
+                breakers.answered(client.registry)
+            raise
+        breakers.answered(client.registry)
+        return result
 
     return run
 
@@ -81,8 +98,10 @@ class RegistryClient:
         pool_size: int = 16,
         retry: RetryPolicy | None = None,
         rate_limits: RateLimits | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.breakers = breakers or Breakers()  # a run's clients share theirs (Registries)
         self.registry = endpoint.host
         self._rate_limits = rate_limits or RateLimits()  # a run's clients share theirs (Registries)
         self._session = RegistrySession(
@@ -159,6 +178,18 @@ class RegistryClient:
                 status=answer.status_code,
                 registry=self.registry,
             )
+
+    def answers_within(self, seconds: float) -> bool:
+        """Whether the registry answers GET /v2/ at all (any status, a TLS refusal included) within
+        `seconds`: one request, no retry, no credentials. After a stalled copy: which side froze."""
+        url = self._session.url("/v2/")
+        try:
+            self._session.http.send("GET", url, {}, kind="ping", timeout=seconds).close()
+        except requests.exceptions.SSLError:
+            return True
+        except (TimedOut, requests.exceptions.ConnectionError):
+            return False
+        return True
 
     def catalog(self, page_size: int = 100, limits: PagingLimits | None = None) -> Iterator[str]:
         """Every repository name of `/v2/_catalog`, page by page (invalid names skipped with a warning)."""

@@ -16,7 +16,7 @@ from regmirror.registries.distribution.media import MANIFEST_ACCEPT
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.auth import Authenticator
 from regmirror.registries.http.body import registry_error_codes
-from regmirror.registries.http.diagnose import short, transport_problem
+from regmirror.registries.http.diagnose import short, transport_problem, unanswered
 from regmirror.registries.http.fallback import SchemeChoice
 from regmirror.registries.http.lean_head import LeanTransportError, basic_authorization, lean_head, release
 from regmirror.registries.http.session import TRANSPORT_ERRORS, client_cert, registry_verify
@@ -80,7 +80,7 @@ class RegistrySession:
         try:
             return self.http.send(method, url, headers, kind=kind, auth=auth, data=data)
         except TimedOut as exc:
-            raise RegistryError(f"{self.registry}: {exc}", registry=self.registry) from None
+            raise RegistryError(f"{self.registry}: {exc}", registry=self.registry, unreachable=True) from None
         except TRANSPORT_ERRORS:
             raise  # the caller decides about the plain-HTTP fallback
         except requests.RequestException as exc:
@@ -102,6 +102,7 @@ class RegistrySession:
                 raise RegistryError(
                     f"{self.registry}: cannot reach {url}: {transport_problem(exc, url)}",
                     registry=self.registry,
+                    unreachable=unanswered(exc),
                 ) from None
             if first:
                 log.info("%s: no HTTPS answer, using plain HTTP (skip-tls-verify)", self.registry)
@@ -111,7 +112,9 @@ class RegistrySession:
                 answer = self.send(method, url, headers, auth, kind)
             except TRANSPORT_ERRORS as exc2:
                 raise RegistryError(
-                    f"{self.registry}: cannot reach over HTTPS or HTTP: {transport_problem(exc2, url)}"
+                    f"{self.registry}: cannot reach over HTTPS or HTTP: {transport_problem(exc2, url)}",
+                    registry=self.registry,
+                    unreachable=unanswered(exc2),
                 ) from None
         self.http.schemes.answered(url)
         return answer
@@ -171,7 +174,8 @@ class RegistrySession:
                 message = f"{self.registry}: HEAD {url} timed out ({exc.cause.__class__.__name__})"
             else:
                 message = f"{self.registry}: cannot reach {url}: {transport_problem(exc.cause, url)}"
-            raise RegistryError(message, registry=self.registry) from None
+            unreachable = exc.timed_out or unanswered(exc.cause)
+            raise RegistryError(message, registry=self.registry, unreachable=unreachable) from None
 
     def _lean_headers(self, url: str, scope: str) -> dict[str, str] | None:
         """Headers of a lean HEAD, or None when the full path must go (see `lean_head`)."""

@@ -6,7 +6,11 @@ A requests/urllib3 error chain names the real cause deep inside (`[Errno 111] Co
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
 
 MAX_DETAIL_CHARS = 200
 
@@ -46,14 +50,28 @@ def transport_problem(exc: BaseException, url: str) -> str:
     return short(exc)
 
 
+def unanswered(exc: BaseException) -> bool:
+    """A transport failure that got no answer from the host (refused, reset, timed out, unresolvable);
+    not a TLS failure, which is an answer the client refused and no sign of an unavailable host."""
+    return not any(isinstance(cause, _TLS_ERRORS) for cause in _chain(exc))
+
+
+_TLS_ERRORS = (requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found) and len(found) < 12:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
 def _chain_text(exc: BaseException) -> str:
     """The text of an exception and of its causes (requests wraps urllib3 wraps the OS error)."""
     parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(parts) < 12:
-        seen.add(id(current))
+    for current in _chain(exc):
         parts.append(f"{current!r} {current}")
         parts.extend(str(arg) for arg in getattr(current, "args", ()) if not isinstance(arg, str))
-        current = current.__cause__ or current.__context__
     return " ".join(parts)

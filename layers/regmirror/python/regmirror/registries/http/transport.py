@@ -88,9 +88,10 @@ class Transport:
         auth: Any = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> requests.Response:
         """One request, body streamed (read it with `body.read_capped`); redirects followed (requests
-        drops Authorization when a redirect changes host)."""
+        drops Authorization when a redirect changes host). `timeout` replaces the transport's own."""
         self.stats.count(kind)
         try:
             answer = self.session.request(
@@ -102,7 +103,7 @@ class Transport:
                 data=data,
                 verify=self.verify,
                 cert=self.cert,
-                timeout=self.timeout,
+                timeout=self.timeout if timeout is None else timeouts(timeout),
                 proxies=self.proxies.for_url(url),
                 allow_redirects=True,
                 stream=True,
