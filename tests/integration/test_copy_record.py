@@ -3,6 +3,7 @@ registries' access logs."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,32 @@ def test_fresh_record_replaces_target_checks_but_never_source_checks(
     assert len(CopyRecord.open(path)) == 4
 
     src_mark, dst_mark = src.mark(), dst.mark()
-    second = sync(config, CopyRecord.open(path))
+    second = sync(config, CopyRecord.open(path, spot_fraction=0))
     assert second.counts()["in_sync"] == 4 and second.counts()["copied"] == 0
-    assert heads(dst, dst_mark) == 0  # every target check came from the record
+    # the target is asked once per repository (the spot check's probe), the record answers the rest
+    assert heads(dst, dst_mark) == 2
+    assert (second.counts()["spot_checked"], second.counts()["trusted"]) == (2, 2)
     assert heads(src, src_mark) == 4  # the source is asked every time
     assert not src.requests("GET", MANIFESTS, since=src_mark)
     assert all(p.note.startswith("copy record") for p in second.plan.items)
+
+
+def test_a_wiped_target_is_found_by_the_next_run_however_fresh_the_record(
+    source: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    """The issue's "60 images: 0 copied, 60 already in sync" with nothing in the target: each target
+    repository's probe finds it empty, and every image of it is checked, then copied."""
+    src, dst = source, second_plain_registry
+    config = make_config(config_file, src, dst)
+    path = tmp_path / "record.json"
+    sync(config, CopyRecord.open(path))
+    shutil.rmtree(dst.storage_dir / "docker" / "registry" / "v2" / "repositories")
+    again = sync(config, CopyRecord.open(path, ttl=3600, spot_fraction=0))
+    assert again.counts()["copied"] == 4 and again.counts()["trusted"] == 0
+    assert manifest_digest(dst, "team/app", "2.0") == manifest_digest(src, "team/app", "2.0")
 
 
 def test_changed_source_is_copied_despite_a_fresh_record(
@@ -109,12 +130,17 @@ def test_target_changes_are_found_once_the_ttl_is_over(
     expected = manifest_digest(src, "team/app", "2.0")
     push_image(dst, "team/app", "2.0", seed="tampered in the target")
 
-    trusting = sync(config, CopyRecord.open(path, ttl=3600))
-    assert trusting.counts()["copied"] == 0  # within the TTL the record is believed (bounded trust)
-    assert manifest_digest(dst, "team/app", "2.0") != expected
-
+    # within the TTL the record is believed but for the spot checks: one probe per repository (which
+    # may be this very tag) and a sample; a sample of all finds it for sure
     dst_mark = dst.mark()
-    verifying = sync(config, CopyRecord.open(path, ttl=0))  # full re-verification
+    sampled = sync(config, CopyRecord.open(path, ttl=3600, spot_fraction=1))
+    assert heads(dst, dst_mark) == 4
+    assert [r.item.target.tag for r in sampled.results] == ["2.0"]
+    assert manifest_digest(dst, "team/app", "2.0") == expected
+
+    push_image(dst, "team/app", "2.0", seed="tampered again")
+    dst_mark = dst.mark()
+    verifying = sync(config, CopyRecord.open(path, ttl=0, spot_fraction=0))  # full re-verification
     assert heads(dst, dst_mark) == 4
     assert [r.item.target.tag for r in verifying.results] == ["2.0"]
     assert manifest_digest(dst, "team/app", "2.0") == expected
@@ -159,7 +185,7 @@ class ListedSource:
         return {t: d for t, d in self.digests.get(repository, {}).items() if t in self.list_tags(repository)}
 
 
-def test_digest_listing_and_record_make_an_unchanged_tag_cost_no_request(
+def test_digest_listing_and_record_leave_one_target_head_per_repository(
     source: RegistryServer,
     second_plain_registry: RegistryServer,
     config_file: Callable[[str], Path],
@@ -183,9 +209,9 @@ def test_digest_listing_and_record_make_an_unchanged_tag_cost_no_request(
 
     registries = Listing(config)
     src_mark, dst_mark = src.mark(), dst.mark()
-    report = sync(config, CopyRecord.open(path), registries)
+    report = sync(config, CopyRecord.open(path, spot_fraction=0), registries)
     assert report.counts()["in_sync"] == 4
-    assert heads(src, src_mark) == 0 and heads(dst, dst_mark) == 0
+    assert heads(src, src_mark) == 0 and heads(dst, dst_mark) == 2  # the target: one probe per repository
     assert not src.requests("GET", MANIFESTS, since=src_mark)
     assert registries.listed is not None and registries.listed.listings == 2  # one per repository
 
@@ -202,9 +228,9 @@ def test_plan_uses_the_record_without_saving_it(
     sync(config, CopyRecord.open(path))
     before = path.read_bytes()
     dst_mark = dst.mark()
-    plan = plan_config(config, record=CopyRecord.open(path))
+    plan = plan_config(config, record=CopyRecord.open(path, spot_fraction=0))
     assert plan.counts()["in-sync"] == 4
-    assert heads(dst, dst_mark) == 0
+    assert heads(dst, dst_mark) == 2
     assert path.read_bytes() == before
 
 

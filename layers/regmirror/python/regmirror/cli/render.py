@@ -50,16 +50,20 @@ def render_plan(plan: Plan, out: TextIO) -> None:
     counts = plan.counts()
     out.write(
         f"{counts['total']} images: {counts['copy']} to copy, "
-        f"{counts['in-sync']} in sync{_trusted(counts['trusted'])}, "
+        f"{counts['in-sync']} in sync{_trusted(counts['trusted'], counts['spot_checked'])}, "
         f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed\n"
     )
     for error in plan.errors:
         out.write(f"error: {error}\n")
 
 
-def _trusted(count: int) -> str:
-    """How many of the in-sync images the copy record vouched for, their targets not checked."""
-    return f" ({count} trusted from the copy record, targets not checked)" if count else ""
+def _trusted(count: int, spot_checked: int) -> str:
+    """How many of the in-sync images the copy record vouched for, their targets not checked, and how
+    many of its entries were checked anyway (spot checks)."""
+    spot = f"{spot_checked} spot-checked" if spot_checked else ""
+    if not count:
+        return f" ({spot} from the copy record)" if spot else ""
+    return f" ({count} trusted from the copy record, targets not checked{'; ' + spot if spot else ''})"
 
 
 def _plan_row(p: PlannedItem) -> str:
@@ -83,7 +87,7 @@ def render_report(report: SyncReport, out: TextIO) -> None:
     c = report.counts()
     out.write(
         f"{c['images']} images: {c['copied']} copied, "
-        f"{c['in_sync']} already in sync{_trusted(c['trusted'])}, "
+        f"{c['in_sync']} already in sync{_trusted(c['trusted'], c['spot_checked'])}, "
         f"{c['failed']} failed, {c['missing_at_source']} missing at source ({report.seconds:.1f} s)\n"
     )
 

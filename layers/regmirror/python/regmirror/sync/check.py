@@ -17,7 +17,8 @@ from regmirror.model import ItemState, SyncItem
 from regmirror.registries.distribution.media import ManifestInfo, is_index
 from regmirror.registries.manifests import ManifestSource
 from regmirror.rules.refs import valid_digest
-from regmirror.sync.plan import TRUSTED_NOTE, PlannedItem
+from regmirror.sync.plan import SPOT_CHECKED_NOTE, TRUSTED_NOTE, PlannedItem
+from regmirror.sync.spotcheck import SpotChecks
 
 if TYPE_CHECKING:
     from regmirror.sync.record import CopyRecord
@@ -36,9 +37,11 @@ def check_items(
     """Phase 2: source digest (listing or HEAD) and target check (record or HEAD) per item, in
     parallel; yields items in input order as their state is known."""
     listings = TagDigestListings()
+    spot = SpotChecks(record.spot_fraction) if record is not None else None
 
     def check(p: PlannedItem) -> PlannedItem:
-        return check_item(p, source_for(p.item), target_for(p.item), record=record, listings=listings)
+        target = target_for(p.item)
+        return check_item(p, source_for(p.item), target, record=record, listings=listings, spot=spot)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
         yield from pool.map(check, items)
@@ -87,9 +90,11 @@ def check_item(
     *,
     record: CopyRecord | None = None,
     listings: TagDigestListings | None = None,
+    spot: SpotChecks | None = None,
 ) -> PlannedItem:
     """One item's state. The source digest always comes from the source (a digest-bearing listing or
-    a HEAD); the target check may be replaced by a fresh copy-record entry for that source digest."""
+    a HEAD); the target check may be replaced by a fresh copy-record entry for that source digest,
+    unless `spot` picks the entry for a check anyway."""
     item = planned.item
     try:
         src = _source_manifest(item, source, listings)
@@ -97,12 +102,11 @@ def check_item(
             planned.state, planned.note = ItemState.MISSING, _missing(item, source)
             return planned
         planned.source_digest = src.digest
-        entry = record.trusted(item, src.digest) if record is not None else None
-        if entry is not None:
-            planned.target_digest = entry.target_digest
-            planned.state, planned.note = ItemState.IN_SYNC, TRUSTED_NOTE
+        by_record = _by_record(planned, src.digest, record, target, spot) if record else _NO_ENTRY
+        if by_record == _TRUSTED:
             return planned
-        planned.target_digest = _target_digest(item, target)
+        if by_record == _NO_ENTRY:
+            planned.target_digest = _target_digest(item, target)
         planned.state = _compare_with_record(planned, src, record)
     except RegmirrorError as exc:
         planned.state, planned.note = ItemState.CHECK_FAILED, str(exc)
@@ -110,6 +114,33 @@ def check_item(
         level = logging.DEBUG if isinstance(exc, RegistryUnavailable) else logging.ERROR
         log.log(level, "%s: digest check failed: %s", item.key(), exc)
     return planned
+
+
+_TRUSTED, _SPOT_CHECKED, _NO_ENTRY = "trusted", "spot-checked", "no entry"
+
+
+def _by_record(
+    planned: PlannedItem,
+    source_digest: str,
+    record: CopyRecord,
+    target: ManifestSource,
+    spot: SpotChecks | None,
+) -> str:
+    """What a fresh record entry does for the target check: `_TRUSTED` (in sync, target not checked),
+    `_SPOT_CHECKED` (checked anyway: `planned.target_digest` holds what the target has) or `_NO_ENTRY`."""
+    item = planned.item
+    entry = record.fresh(item, source_digest)
+    if entry is None:
+        return _NO_ENTRY
+    if spot is not None:
+        checked, digest = spot.check(item, entry, lambda: _target_digest(item, target))
+        if checked:
+            planned.target_digest, planned.note = digest, SPOT_CHECKED_NOTE
+            return _SPOT_CHECKED
+    record.believed()
+    planned.target_digest = entry.target_digest
+    planned.state, planned.note = ItemState.IN_SYNC, TRUSTED_NOTE
+    return _TRUSTED
 
 
 def _missing(item: SyncItem, source: ManifestSource) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from regmirror.model import ItemState, SyncItem
 
 TRUSTED_NOTE = "copy record (target not checked)"  # in sync by a fresh record entry, not by a check
+SPOT_CHECKED_NOTE = "copy record, spot-checked"  # a fresh entry checked anyway (sync.spotcheck)
 
 
 @dataclass(slots=True)
@@ -115,9 +116,9 @@ class Plan:
         for p in self.items:
             counts[p.state] = counts.get(p.state, 0) + 1
         counts["total"] = len(self.items)
-        counts["trusted"] = sum(
-            1 for p in self.items if p.state == ItemState.IN_SYNC and p.note == TRUSTED_NOTE
-        )
+        in_sync = [p.note for p in self.items if p.state == ItemState.IN_SYNC]
+        counts["trusted"] = in_sync.count(TRUSTED_NOTE)
+        counts["spot_checked"] = in_sync.count(SPOT_CHECKED_NOTE)
         return counts
 
     def to_dict(self) -> dict[str, Any]:

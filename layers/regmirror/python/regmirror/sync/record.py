@@ -3,7 +3,8 @@
 One entry per target reference (`SyncItem.key()`): the source reference and platform it came from, the
 source digest, the digest written to the target, and when that was last known to be true (the copy,
 or a HEAD of the target that confirmed it). A planner may skip the target HEAD for an entry younger
-than the TTL whose source reference, platform and source digest all equal the current ones. The
+than the TTL whose source reference, platform and source digest all equal the current ones (some of
+them are checked anyway, every run: `sync.spotcheck`). The
 source digest is never taken from the record: it always comes from the source (HEAD or a
 digest-bearing listing), so a changed source image is always copied. What the record trusts, for at
 most `ttl` seconds, is only that nobody changed the *target* behind regmirror's back; older entries
@@ -45,6 +46,7 @@ RECORD_VERSION = 1
 DEFAULT_TTL = 3600.0  # seconds a target check may be skipped after the copy or the last check
 PRUNE_AFTER = 30 * 86400.0  # entries not refreshed for this long are dropped on save
 CLOCK_SKEW = 0.0  # an entry stamped in the future (the clock was set back) is never trusted
+SPOT_FRACTION = 0.05  # of the fresh entries beyond each repository's probe, checked at random anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +88,11 @@ class CopyRecord:
         ttl: float = DEFAULT_TTL,
         *,
         clock: Callable[[], float] = time.time,
+        spot_fraction: float = SPOT_FRACTION,
     ) -> None:
         self.path = path
         self.ttl = ttl
+        self.spot_fraction = spot_fraction  # of fresh entries checked anyway, beyond one per repository
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[str, RecordEntry] = {}
@@ -98,11 +102,16 @@ class CopyRecord:
 
     @classmethod
     def open(
-        cls, path: Path, ttl: float = DEFAULT_TTL, *, clock: Callable[[], float] = time.time
+        cls,
+        path: Path,
+        ttl: float = DEFAULT_TTL,
+        *,
+        clock: Callable[[], float] = time.time,
+        spot_fraction: float = SPOT_FRACTION,
     ) -> CopyRecord:
         """Load `path` (absent: empty). An unreadable or malformed file is logged and ignored: the
         record is an optimisation, and starting empty only costs a full check."""
-        record = cls(path, ttl, clock=clock)
+        record = cls(path, ttl, clock=clock, spot_fraction=spot_fraction)
         record._entries = _read(path)
         return record
 
@@ -115,18 +124,26 @@ class CopyRecord:
             return self._entries.get(key)
 
     # -- what the planner asks ---------------------------------------------------------------------
-    def trusted(self, item: SyncItem, source_digest: str) -> RecordEntry | None:
+    def fresh(self, item: SyncItem, source_digest: str) -> RecordEntry | None:
         """The entry for `item` if it may replace a target check now: it describes the item's current
-        source digest and was confirmed less than `ttl` seconds ago."""
+        source digest and was confirmed less than `ttl` seconds ago (and not in the future)."""
         entry = self.get(item.key())
         if entry is None or not entry.describes(item, source_digest):
             return None
         age = self._clock() - entry.verified_at
-        if not -CLOCK_SKEW <= age < self.ttl:
-            return None
+        return entry if -CLOCK_SKEW <= age < self.ttl else None
+
+    def trusted(self, item: SyncItem, source_digest: str) -> RecordEntry | None:
+        """`fresh`, counted as trusted: the caller believes it without a check."""
+        entry = self.fresh(item, source_digest)
+        if entry is not None:
+            self.believed()
+        return entry
+
+    def believed(self) -> None:
+        """A fresh entry stood in for a target check."""
         with self._lock:
             self.counts["trusted"] += 1
-        return entry
 
     def proves(self, item: SyncItem, source_digest: str, target_digest: str | None) -> bool:
         """Whether the target's current digest is the one recorded for this exact source digest

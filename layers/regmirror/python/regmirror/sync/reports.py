@@ -28,6 +28,7 @@ class SyncReport:
             "images": planned["total"],
             "in_sync": planned[ItemState.IN_SYNC],
             "trusted": planned["trusted"],  # of in_sync: by a fresh copy-record entry, target not checked
+            "spot_checked": planned["spot_checked"],  # of in_sync: a fresh entry checked anyway
             "copied": copied,
             "failed": failed + planned[ItemState.CHECK_FAILED],
             "missing_at_source": planned[ItemState.MISSING],
