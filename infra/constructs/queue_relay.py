@@ -149,6 +149,9 @@ class QueueAndRelay(Construct):
                 max_concurrency=relay.copy_budget,
             )
         )
+        # A copy deferred by a short rate-limit budget is sent to this queue again with a delay
+        # (aws.sqs.requeue_with_delay); the event source grants only what consuming needs.
+        self.queue.grant_send_messages(role)
         config.grant_config_read(role, "Relay")
         config.grant_registry_access(role, "Relay", write_targets=True)
         suppress_xray_wildcard(self.function)

@@ -385,6 +385,12 @@ def repo(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{name}"
 
 
+def test_relay_may_send_to_its_own_queue_only_to_defer_a_copy(s: Synthesized) -> None:
+    """A short rate-limit budget puts the message back with a delay (aws.sqs.requeue_with_delay)."""
+    statements = statements_of(s, role_id_of(s, s.stack.copy.function))
+    assert actions_on(statements, "sqs:SendMessage") == [arn_of(s.logical_id(s.stack.copy.queue))]
+
+
 def test_relay_pushes_only_to_the_target_repositories_the_mappings_name(s: Synthesized) -> None:
     statements = statements_of(s, role_id_of(s, s.stack.copy.function))
     assert sorted(actions_on(statements, "ecr:PutImage")) == sorted(

@@ -28,6 +28,7 @@ from regmirror.aws import names
 from regmirror.state import reset_process_state
 
 from infra.config_bundle import stage_config_bundle
+from tests.integration.aws_grants import RECORDER, recorded, ungranted
 from tests.testbed.registry import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +95,7 @@ def load_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     # Powertools reuses the handler of an earlier logger of the same name, bound to an earlier
     # test's (possibly closed) stdout.
     log_to_stdout(module)
+    module.lambda_handler = recorded(function, module.lambda_handler)  # its AWS calls vs its grants
     return module
 
 
@@ -345,5 +347,8 @@ def aws_environment(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     moto.apply_env(monkeypatch)
     moto.reset()
     reset_process_caches()
+    RECORDER.take()
     yield AwsEnv(moto, monkeypatch)
     reset_process_caches()
+    missing = ungranted(RECORDER.take())
+    assert not missing, f"AWS calls the stack grants no permission for: {missing}"

@@ -12,6 +12,7 @@ from regmirror.model import ImageRef, SyncItem
 from regmirror.sync.registries import shared_registries
 
 from tests.conftest import RegistryFactory
+from tests.integration.aws_grants import RECORDER
 from tests.integration.aws_harness import (
     AwsEnv,
     QueueDriver,
@@ -62,3 +63,6 @@ def test_short_budget_defers_the_message_with_a_delay(
     output = capsys.readouterr().out
     assert emf_metrics(output)["ImagesDeferred"] == 1
     assert "ImagesFailed" not in emf_metrics(output)
+    # the deferral is a send to its own queue: a call the relay's role must be granted (checked
+    # against the synthesized role when the test ends, tests/integration/aws_grants.py)
+    assert "sqs:SendMessage" in RECORDER.calls["relay"]
