@@ -36,8 +36,12 @@ class RelaySettings(_Strict):
     # skopeo streams layers but keeps its temp files (and an uncompressed layer when it must
     # recompress) under TMPDIR=/tmp: the largest layer you mirror must fit.
     ephemeral_storage_mb: int = Field(default=4096, ge=512, le=10240)
-    # Reserved concurrency: at most this many copies run at once, so an upstream's rate limits hold.
+    # At most this many copies run at once, so an upstream's rate limits hold: the SQS event source's
+    # maximum concurrency (what AWS recommends for SQS), and the reserved concurrency too when
+    # `reserve_concurrency` (off by default: a reservation comes out of the account's quota, and new
+    # accounts, whose quota may be 10, refuse it at `cdk deploy`).
     copy_budget: int = Field(default=4, ge=2, le=1000)
+    reserve_concurrency: bool = False
     batch_size: int = Field(default=1, ge=1, le=10)
     max_batching_window_seconds: int = Field(default=0, ge=0, le=300)
     # A failed copy's message comes back after this many seconds, doubled per attempt.

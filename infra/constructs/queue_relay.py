@@ -124,7 +124,7 @@ class QueueAndRelay(Construct):
             memory_size=relay.memory_mb,
             timeout=Duration.seconds(relay.timeout_seconds),
             ephemeral_storage_size=Size.mebibytes(relay.ephemeral_storage_mb),
-            reserved_concurrent_executions=relay.copy_budget,
+            reserved_concurrent_executions=relay.copy_budget if relay.reserve_concurrency else None,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -144,8 +144,9 @@ class QueueAndRelay(Construct):
                 if relay.max_batching_window_seconds
                 else None,
                 report_batch_item_failures=True,
-                # Matches the reserved concurrency: the poller never invokes more relays than may
-                # run, so throttling does not burn receive counts and push messages to the DLQ.
+                # The copy budget: the poller never invokes more relays than that, so the upstream's
+                # limits hold; being the event source's own bound (not a reservation alone), no
+                # throttled invocation burns a receive count and pushes messages to the DLQ.
                 max_concurrency=relay.copy_budget,
             )
         )

@@ -57,7 +57,13 @@ def test_app_synthesizes_dev_and_prod_with_their_accounts_regions_and_sizing(all
         images = [r for r in resources.values() if r["Properties"].get("PackageType") == "Image"]
         (relay,) = images
         assert relay["Properties"]["MemorySize"] == memory
-        assert relay["Properties"]["ReservedConcurrentExecutions"] == budget
+        assert "ReservedConcurrentExecutions" not in relay["Properties"]  # the examples reserve none
+        concurrency = [
+            r["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        ]
+        assert budget in concurrency  # the relay's copy budget bounds its event source
     report = json.loads((all_environments / "validation-report.json").read_text())
     assert [r for r in report["pluginReports"] if r.get("conclusion") == "failure"] == []
 

@@ -176,7 +176,6 @@ def test_relay_is_the_docker_image_function_with_configured_sizing(s: Synthesize
     assert relay["MemorySize"] == 1536
     assert relay["Timeout"] == 600
     assert relay["EphemeralStorage"] == {"Size": 3072}
-    assert relay["ReservedConcurrentExecutions"] == 3
     assert relay["TracingConfig"] == {"Mode": "Active"}
     assert relay["Architectures"] == ["x86_64"]
     env = relay["Environment"]["Variables"]
@@ -383,6 +382,38 @@ def test_registry_functions_read_exactly_the_secrets_the_config_names(s: Synthes
 
 def repo(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{name}"
+
+
+def relay_mapping(s: Synthesized) -> dict[str, Any]:
+    relay = ref(s.logical_id(s.stack.copy.function))
+    (mapping,) = [
+        m["Properties"]
+        for m in s.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == relay
+    ]
+    return mapping
+
+
+def test_copies_at_once_are_bounded_by_the_event_source_without_reserving_concurrency(s: Synthesized) -> None:
+    """A reservation would fail `cdk deploy` in accounts with a small concurrency quota (new ones)."""
+    relay = s.raw["Resources"][s.logical_id(s.stack.copy.function)]["Properties"]
+    assert "ReservedConcurrentExecutions" not in relay
+    assert relay_mapping(s)["ScalingConfig"] == {"MaximumConcurrency": 3}
+
+
+def test_reserved_concurrency_is_an_opt_in_equal_to_the_copy_budget(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    config = tmp_path_factory.mktemp("reserved") / "regmirror.yaml"
+    config.write_text(
+        f"tasks:\n  - name: t\n    source: {{registry: {ECR}}}\n    target: {{registry: {ECR}}}\n"
+        "    mappings: [{from: team/app, to: mirror/app}]\n"
+    )
+    settings = make_settings(config, relay={"copy_budget": 7, "reserve_concurrency": True})
+    reserved = synth_stack(settings, tmp_path_factory.mktemp("cdk.out"))
+    relay = reserved.raw["Resources"][reserved.logical_id(reserved.stack.copy.function)]["Properties"]
+    assert relay["ReservedConcurrentExecutions"] == 7
+    assert relay_mapping(reserved)["ScalingConfig"] == {"MaximumConcurrency": 7}
 
 
 def test_relay_may_send_to_its_own_queue_only_to_defer_a_copy(s: Synthesized) -> None:
