@@ -109,7 +109,7 @@ def python_function(
     environment: dict[str, str],
 ) -> lambda_.Function:
     """A zip Python 3.12 handler (`handler.lambda_handler`) on the core layer, traced, with its own
-    role and log group; asynchronous invocations are retried twice."""
+    role and log group (asynchronous invocations: `constructs.event_delivery.failures_kept`)."""
     return lambda_.Function(
         scope,
         construct_id,
@@ -124,6 +124,5 @@ def python_function(
         role=role,
         log_group=log_group,
         tracing=lambda_.Tracing.ACTIVE,
-        retry_attempts=2,
         environment=environment,
     )

@@ -11,7 +11,7 @@ from infra.config_facts import ConfigFacts, read_config_facts
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.push_events import PushEvents, warn_about_other_sources
-from infra.constructs.queue_relay import QueueAndRelay
+from infra.constructs.queue_relay import QueueAndRelay, dead_letter_queue
 from infra.constructs.schedule_lister import ScheduleAndLister
 from infra.settings import EnvironmentSettings
 
@@ -49,6 +49,10 @@ class RegmirrorStack(Stack):
             description="regmirror core package with its pinned runtime dependencies",
         )
         self.copy = QueueAndRelay(self, "Copy", settings=settings, config=self.config)
+        # scheduled and push events that could not be delivered or handled (infra.constructs.event_delivery)
+        self.event_dead_letters = dead_letter_queue(
+            self, "EventDeadLetterQueue", settings.queue.dlq_retention_days
+        )
         self.planning = ScheduleAndLister(
             self,
             "Planning",
@@ -57,6 +61,7 @@ class RegmirrorStack(Stack):
             config=self.config,
             layer=self.layer,
             copy_queue=self.copy.queue,
+            event_dead_letters=self.event_dead_letters,
         )
         self.push = self._push_events()
         functions: dict[str, lambda_.IFunction] = {
@@ -73,6 +78,7 @@ class RegmirrorStack(Stack):
             dead_letter_queues={
                 "CopyQueue": self.copy.dead_letter_queue,
                 "PlanQueue": self.planning.dead_letter_queue,
+                "Events": self.event_dead_letters,
             },
             copy_queue=self.copy.queue,
         )
@@ -92,6 +98,7 @@ class RegmirrorStack(Stack):
             config=self.config,
             layer=self.layer,
             copy_queue=self.copy.queue,
+            event_dead_letters=self.event_dead_letters,
         )
 
     def _outputs(self) -> None:

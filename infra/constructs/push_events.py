@@ -14,7 +14,6 @@ from typing import Any
 
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -30,6 +29,7 @@ from infra.common import (
 )
 from infra.config_facts import ConfigFacts, PushSource
 from infra.constructs.config_secrets import ConfigAndSecrets
+from infra.constructs.event_delivery import failures_kept, rule_target
 from infra.settings import REPO_ROOT, EnvironmentSettings
 
 PUSH_CODE = REPO_ROOT / "functions" / "push"
@@ -64,6 +64,7 @@ class PushEvents(Construct):
         config: ConfigAndSecrets,
         layer: lambda_.ILayerVersion,
         copy_queue: sqs.IQueue,
+        event_dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.sources = facts.push_sources_in(settings.account, settings.region)
@@ -91,15 +92,14 @@ class PushEvents(Construct):
         config.grant_config_read(role, "Push")
         suppress_xray_wildcard(self.function)
         suppress_runtime(self.function)
+        failures_kept(self.function, event_dead_letters)
         self.rules = [
             events.Rule(
                 self,
                 f"EcrPush{index}",
                 description=f"regmirror: pushes to {source.registry}"[:512],
                 event_pattern=_pattern(source),
-                targets=[
-                    targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=Duration.hours(1))
-                ],
+                targets=[rule_target(self.function, event_dead_letters)],
             )
             for index, source in enumerate(self.sources)
         ]

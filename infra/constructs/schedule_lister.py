@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -34,6 +33,7 @@ from infra.common import (
 )
 from infra.config_facts import ConfigFacts
 from infra.constructs.config_secrets import ConfigAndSecrets
+from infra.constructs.event_delivery import failures_kept, rule_target
 from infra.constructs.queue_relay import dead_letter_queue, encrypted_queue, visibility_timeout_seconds
 from infra.settings import REPO_ROOT, EnvironmentSettings
 
@@ -67,8 +67,10 @@ class ScheduleAndLister(Construct):
         config: ConfigAndSecrets,
         layer: lambda_.ILayerVersion,
         copy_queue: sqs.IQueue,
+        event_dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.event_dead_letters = event_dead_letters
         lister = settings.lister
         self.dead_letter_queue = dead_letter_queue(
             self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days
@@ -118,6 +120,7 @@ class ScheduleAndLister(Construct):
         config.grant_registry_access(role, "Lister", write_targets=False)
         suppress_xray_wildcard(self.function)
         suppress_runtime(self.function)
+        failures_kept(self.function, event_dead_letters)
         self.rules = self._schedules(facts)
 
     def _schedules(self, facts: ConfigFacts) -> dict[str, events.Rule]:
@@ -136,11 +139,8 @@ class ScheduleAndLister(Construct):
                 description=f"regmirror task {schedule.task}: {schedule.expression}"[:512],
                 schedule=events.Schedule.expression(schedule.expression),
                 targets=[
-                    targets.LambdaFunction(
-                        self.function,
-                        event=scheduled_event_input(schedule.task),
-                        retry_attempts=2,
-                        max_event_age=Duration.hours(1),
+                    rule_target(
+                        self.function, self.event_dead_letters, event=scheduled_event_input(schedule.task)
                     )
                 ],
             )

@@ -156,7 +156,7 @@ def test_plan_queue_is_encrypted_redrives_and_outlasts_six_lister_timeouts(s: Sy
 
 def test_every_queue_refuses_requests_without_tls(s: Synthesized) -> None:
     queues = set(s.resources("AWS::SQS::Queue"))
-    assert len(queues) == 4
+    assert len(queues) == 5  # copy, plan, their dead letters, and the events' dead letters
     protected = set()
     for policy in s.resources("AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -344,7 +344,40 @@ def test_push_function_may_only_read_the_config_and_send_copy_messages(s: Synthe
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     }
-    assert actions_on(statements, "sqs:SendMessage") == [arn_of(s.logical_id(s.stack.copy.queue))]
+    assert sorted(map(json.dumps, actions_on(statements, "sqs:SendMessage"))) == sorted(
+        json.dumps(arn_of(s.logical_id(q))) for q in (s.stack.copy.queue, s.stack.event_dead_letters)
+    )
+
+
+def test_events_that_cannot_be_delivered_or_handled_end_in_an_alarmed_dead_letter_queue(
+    s: Synthesized,
+) -> None:
+    """EventBridge → Lambda is asynchronous: without these, a failed schedule tick or push is dropped."""
+    dead_letters = arn_of(s.logical_id(s.stack.event_dead_letters))
+    rules = s.resources("AWS::Events::Rule")
+    assert len(rules) >= 4  # the periodic tasks' schedules and the push rule
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": dead_letters}
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+    assert s.stack.push is not None
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in s.resources("AWS::Lambda::EventInvokeConfig").values()
+    }
+    for function in (s.stack.planning.function, s.stack.push.function):
+        config = configs[s.logical_id(function)]
+        assert config["MaximumRetryAttempts"] == 2 and config["MaximumEventAgeInSeconds"] == 6 * 3600
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": dead_letters}}
+    # EventBridge may send to it, and only for this stack's rules
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in s.resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [ref(s.logical_id(s.stack.event_dead_letters))]
+    ]
+    senders = [st for st in policy if st["Effect"] == "Allow"]
+    assert {st["Principal"]["Service"] for st in senders} == {"events.amazonaws.com"}
+    assert all("aws:SourceArn" in json.dumps(st["Condition"]) for st in senders)
 
 
 # ------------------------------------------------------------------------------------------ IAM
@@ -460,7 +493,8 @@ def test_lister_reads_sources_and_targets_but_writes_no_repository(s: Synthesize
     assert repo("mirror/busybox") in described  # digest checks on targets
     assert not [st for st in statements if "kms:CreateGrant" in as_list(st["Action"])]
     assert sorted(map(json.dumps, actions_on(statements, "sqs:SendMessage"))) == sorted(
-        json.dumps(arn_of(s.logical_id(q))) for q in (s.stack.copy.queue, s.stack.planning.queue)
+        json.dumps(arn_of(s.logical_id(q)))
+        for q in (s.stack.copy.queue, s.stack.planning.queue, s.stack.event_dead_letters)
     )
 
 
@@ -524,16 +558,20 @@ def test_alarms_cover_dead_letters_function_and_planning_errors_and_queue_age(s:
         if props["MetricName"] == "PlanErrors":
             assert props["Namespace"] == "Regmirror"
             assert props["Dimensions"] == [{"Name": "service", "Value": "regmirror-lister"}]
+    dead_letters = (
+        s.stack.copy.dead_letter_queue,
+        s.stack.planning.dead_letter_queue,
+        s.stack.event_dead_letters,
+    )
     assert sorted(map(json.dumps, seen["ApproximateNumberOfMessagesVisible"])) == sorted(
-        json.dumps({"Fn::GetAtt": [s.logical_id(q), "QueueName"]})
-        for q in (s.stack.copy.dead_letter_queue, s.stack.planning.dead_letter_queue)
+        json.dumps({"Fn::GetAtt": [s.logical_id(q), "QueueName"]}) for q in dead_letters
     )
     assert sorted(map(json.dumps, seen["Errors"])) == sorted(
         json.dumps(ref(s.logical_id(f)))
         for f in (s.stack.planning.function, s.stack.copy.function, s.stack.push.function)  # type: ignore[union-attr]
     )
     assert seen["PlanErrors"] == ["regmirror-lister"]
-    assert len(alarms) == 7
+    assert len(alarms) == 8
     (age,) = [a for a in alarms.values() if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]
     assert age["Properties"]["Threshold"] == 30 * 60
 
@@ -588,5 +626,10 @@ def test_cdk_nag_ran_and_every_acknowledgment_carries_a_reason(s: Synthesized) -
     }
     queues = set(s.resources("AWS::SQS::Queue"))
     assert sorted(set(acknowledged["AwsSolutions-SQS3"]) & queues) == sorted(
-        s.logical_id(q) for q in (s.stack.copy.dead_letter_queue, s.stack.planning.dead_letter_queue)
+        s.logical_id(q)
+        for q in (
+            s.stack.copy.dead_letter_queue,
+            s.stack.planning.dead_letter_queue,
+            s.stack.event_dead_letters,
+        )
     )
