@@ -8,12 +8,14 @@ touch, and which ECR pushes should trigger a copy.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from regmirror.config import Config, MappingConfig, RegistryConfig, Task, load_config
+from regmirror.errors import ConfigProblem
 from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME
 from regmirror.sync.conflicts import check_static_targets
 
@@ -253,6 +255,59 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
             any_repository,
         )
     )
+
+
+def push_loops(facts: ConfigFacts, account: str, region: str) -> list[ConfigProblem]:
+    """Mappings that write into an ECR registry whose pushes this stack follows, where what they write
+    matches what is followed: each copy would trigger the next (`team-a` → `team-mirror/team-a` →
+    `team-mirror/team-mirror/team-a` …). Refused at synth; the push planner also drops such copies."""
+    followed = {(p.account, p.region): p for p in facts.push_sources_in(account, region)}
+    problems: list[ConfigProblem] = []
+    for i, task in enumerate(facts.config.tasks):
+        key = _ecr_key(task.target)
+        push = followed.get(key) if key else None
+        if push is None:
+            continue
+        for j, mapping in enumerate(task.mappings):
+            written = _written_pattern(mapping, task.target)
+            overlap = _followed_overlap(written, push)
+            if overlap is None:
+                continue
+            message = (
+                f"writes {written!r} into {task.target.registry}, whose pushes this config follows "
+                f"({overlap}): each copy would be pushed, followed and copied again without end. Give "
+                "`to` a path outside the followed names, or set `push_events: false` for this environment"
+            )
+            problems.append(
+                ConfigProblem(str(facts.path), mapping.line, 0, f"tasks[{i}].mappings[{j}]", message)
+            )
+    return problems
+
+
+def _written_pattern(mapping: MappingConfig, target: RegistryConfig) -> str:
+    """`_target_pattern`, but a `to` regex writes under its replacement's literal start (a path the
+    regex does not match stays as it is: a copy onto itself, found in sync, no loop)."""
+    to = mapping.rule.destination
+    if to.kind == "regex":
+        return target.repository(to.replacement.split("$", 1)[0].lstrip("/") + "*")
+    return _target_pattern(mapping, target)
+
+
+def _followed_overlap(written: str, push: PushSource) -> str | None:
+    """Which followed name filter the written pattern (a name or `prefix*`) meets, if any."""
+    if push.any_repository:
+        return "a mapping there follows every repository"
+    stem = written[:-1] if written.endswith("*") else None
+    for name in push.exact:
+        if fnmatch.fnmatchcase(name, written):
+            return f"repository {name!r}"
+    for prefix in push.prefixes:
+        meets = (
+            written.startswith(prefix) if stem is None else stem.startswith(prefix) or prefix.startswith(stem)
+        )
+        if meets:
+            return f"names starting with {prefix!r}"
+    return None
 
 
 def read_config_facts(path: Path) -> ConfigFacts:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+from regmirror.errors import ConfigError
 
 from infra.bundling import core_layer_code
-from infra.config_facts import ConfigFacts, read_config_facts
+from infra.config_facts import ConfigFacts, push_loops, read_config_facts
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.push_events import PushEvents, warn_about_other_sources
@@ -90,6 +91,9 @@ class RegmirrorStack(Stack):
         warn_about_other_sources(self, settings, self.facts)
         if not (settings.push_events and self.facts.push_sources_in(settings.account, settings.region)):
             return None
+        loops = push_loops(self.facts, settings.account, settings.region)
+        if loops:
+            raise ConfigError(loops)
         return PushEvents(
             self,
             "Push",

@@ -9,8 +9,15 @@ import pytest
 from regmirror.errors import ConfigError
 
 from infra.config_bundle import referenced_files, stage_config_bundle
-from infra.config_facts import interval_schedule, literal_prefix, read_config_facts, secret_arn_patterns
+from infra.config_facts import (
+    interval_schedule,
+    literal_prefix,
+    push_loops,
+    read_config_facts,
+    secret_arn_patterns,
+)
 from infra.settings import SettingsError, load_environment
+from tests.infrastructure.conftest import make_settings, synth_stack
 
 
 @pytest.mark.parametrize(
@@ -185,3 +192,47 @@ def test_example_environments_load() -> None:
     assert (dev.account, dev.region, dev.relay.copy_budget) == ("111111111111", "eu-west-1", 2)
     assert (prod.account, prod.region, prod.relay.timeout_seconds) == ("222222222222", "eu-central-1", 900)
     assert read_config_facts(prod.config_path).secret_ids == ["regmirror/prod/internal-registry"]
+
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "followed"),
+    [
+        ('{from: "regex:team.*", to: team-mirror}', "names starting with 'team'"),  # the issue's loop
+        ("{from: team/app, to: team/app-copy}", None),  # exact name, written elsewhere: fine
+        ('{from: "regex:team/.*", to: mirror}', None),  # written under mirror/, followed team/*: fine
+        ('{from: "regex:.*app", to: mirror}', "a mapping there follows every repository"),
+        ('{from: "regex:team/.*", to: "regex:^/team/(.*),/team-copy/$1"}', None),
+        ('{from: "regex:team/.*", to: "regex:^/(.*),/$1-copy"}', "names starting with 'team/'"),
+    ],
+)
+def test_a_mapping_writing_what_push_events_follow_in_the_same_registry_fails_the_synth(
+    tmp_path: Path, mapping: str, followed: str | None
+) -> None:
+    config = write(
+        tmp_path / "loop.yaml",
+        f"""\
+        tasks:
+          - name: mirror
+            source: {{registry: {ECR}}}
+            target: {{registry: {ECR}}}
+            mappings:
+              - {mapping}
+        """,
+    )
+    facts = read_config_facts(config)
+    problems = push_loops(facts, "123456789012", "eu-west-1")
+    if followed is None:
+        assert problems == []
+        return
+    (problem,) = problems
+    assert str(problem).startswith(f"{config}:6:0: tasks[0].mappings[0]: writes ")
+    assert f"({followed})" in str(problem) and "push_events: false" in str(problem)
+    assert push_loops(facts, "123456789012", "us-east-1") == []  # push events of another region: none
+    settings = make_settings(config)
+    with pytest.raises(ConfigError) as raised:
+        synth_stack(settings, tmp_path / "cdk.out")
+    assert "tasks[0].mappings[0]" in str(raised.value)
+    synth_stack(make_settings(config, push_events=False), tmp_path / "cdk.out.quiet")  # follows none: fine

@@ -88,6 +88,21 @@ class Mapping:
         """Where the repository `name` goes (`to` applied)."""
         return self.destination.rewrite(name)
 
+    def may_write(self, path: str) -> bool:
+        """Could this mapping write the repository `path` (no leading `/`)? Exact for a plain `to`
+        or none; for a `to` regex (not invertible) any path under the replacement's literal start,
+        and any name it selects (a path the regex does not match stays as it is)."""
+        to = self.destination
+        if to.kind == "keep":
+            return self.selects(path)
+        if to.kind == "replace":
+            return path == to.target
+        if to.kind == "prefix":
+            head = f"{to.target}/"
+            return path.startswith(head) and self.selects(path[len(head) :])
+        literal = to.replacement.split("$", 1)[0].lstrip("/")
+        return path.startswith(literal) or self.selects(path)
+
     def select_tags(self, listed: list[str] | None) -> list[str]:
         """The tags (and digests) to mirror of a repository whose tags are `listed` (None when the
         entries need no listing, see `tags.needs_listing`)."""

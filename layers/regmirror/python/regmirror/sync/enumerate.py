@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from regmirror.config import Config, MappingConfig, Task
 from regmirror.errors import PlanLimitError, RegmirrorError
-from regmirror.model import ImageRef, SyncItem
+from regmirror.model import ImageRef, SyncItem, canonical_host
 from regmirror.registries.manifests import ManifestSource
 from regmirror.rules.refs import valid_digest
 from regmirror.rules.tags import TagSelector
@@ -172,8 +172,46 @@ def _log_mapping(m: MappingPlan) -> None:
         log.warning("task %s mapping %d: `to` %r did not match: %s", m.task, m.index, m.to, note)
 
 
+def written_by(config: Config, registry_host: str, repository: str) -> str | None:
+    """The mapping (`tasks[i].mappings[j]`) that may write `repository` of `registry_host`, if any:
+    a push there may be one of our own copies."""
+    host = canonical_host(registry_host)
+    for i, task in enumerate(config.tasks):
+        name = task.target.relative(repository)
+        if canonical_host(task.target.registry) != host or not name:
+            continue
+        for j, mapping in enumerate(task.mappings):
+            if mapping.rule.may_write(name):
+                return f"tasks[{i}].mappings[{j}]"
+    return None
+
+
 def plan_push_event(config: Config, registry_host: str, repository: str, tag: str) -> list[SyncItem]:
-    """Items for one pushed image: every task whose source is that registry and whose mapping matches."""
+    """Items for one pushed image: every task whose source is that registry and whose mapping matches.
+
+    A push to a repository this config writes may be one of our own copies: its items that would
+    write into the same registry again are dropped, or a push loop would copy our copies without end
+    (`team-a` → `team-mirror/team-a` → `team-mirror/team-mirror/team-a` …). Items for other
+    registries stay: a chain (upstream → ECR → a partner registry) is what such a config is for."""
+    writer = written_by(config, registry_host, repository)
+    items: list[SyncItem] = []
+    for item in _push_items(config, registry_host, repository, tag):
+        if writer is not None and canonical_host(item.target.registry) == canonical_host(registry_host):
+            log.warning(
+                "push of %s/%s:%s not copied to %s: %s writes that repository, so the push may be our "
+                "own copy, and copying it into the same registry again would never end",
+                registry_host,
+                repository,
+                tag,
+                item.target,
+                writer,
+            )
+            continue
+        items.append(item)
+    return items
+
+
+def _push_items(config: Config, registry_host: str, repository: str, tag: str) -> list[SyncItem]:
     items: list[SyncItem] = []
     for task in config.tasks:
         name = task.source.relative(repository)
