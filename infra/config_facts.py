@@ -222,10 +222,8 @@ def _add_task(facts: ConfigFacts, task: Task) -> None:
     _add_push_source(facts, task)
 
 
-def _add_push_source(facts: ConfigFacts, task: Task) -> None:
-    key = _ecr_key(task.source)
-    if key is None:
-        return
+def _followed_names(task: Task) -> tuple[set[str], set[str], bool]:
+    """(exact names, name prefixes, any name) of the source repositories the task's mappings read."""
     exact: set[str] = set()
     prefixes: set[str] = set()
     any_repository = False
@@ -238,6 +236,14 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
             prefixes.add(task.source.repository(prefix))
         else:
             any_repository = True
+    return exact, prefixes, any_repository
+
+
+def _add_push_source(facts: ConfigFacts, task: Task) -> None:
+    key = _ecr_key(task.source)
+    if key is None:
+        return
+    exact, prefixes, any_repository = _followed_names(task)
     for i, known in enumerate(facts.push_sources):
         if (known.account, known.region) == key:
             exact |= set(known.exact)
@@ -258,30 +264,58 @@ def _add_push_source(facts: ConfigFacts, task: Task) -> None:
 
 
 def push_loops(facts: ConfigFacts, account: str, region: str) -> list[ConfigProblem]:
-    """Mappings that write into an ECR registry whose pushes this stack follows, where what they write
-    matches what is followed: each copy would trigger the next (`team-a` → `team-mirror/team-a` →
-    `team-mirror/team-mirror/team-a` …). Refused at synth; the push planner also drops such copies."""
-    followed = {(p.account, p.region): p for p in facts.push_sources_in(account, region)}
+    """Mappings whose copies would be followed back into the registry they were written to: an ECR
+    registry of this stack's account and region that a task reads *and* writes (its pushes are
+    followed, its copies land there again), and a mapping writing names those reads match. Each copy
+    would trigger the next (`team-a` → `team-mirror/team-a` → `team-mirror/team-mirror/team-a` …).
+    Refused at synth; the push planner also drops such copies. Following a push onward to another
+    registry (a chain) is no loop."""
+    looping = _followed_back(facts, (account, region))
     problems: list[ConfigProblem] = []
     for i, task in enumerate(facts.config.tasks):
         key = _ecr_key(task.target)
-        push = followed.get(key) if key else None
-        if push is None:
-            continue
-        for j, mapping in enumerate(task.mappings):
-            written = _written_pattern(mapping, task.target)
-            overlap = _followed_overlap(written, push)
-            if overlap is None:
-                continue
-            message = (
-                f"writes {written!r} into {task.target.registry}, whose pushes this config follows "
-                f"({overlap}): each copy would be pushed, followed and copied again without end. Give "
-                "`to` a path outside the followed names, or set `push_events: false` for this environment"
-            )
-            problems.append(
-                ConfigProblem(str(facts.path), mapping.line, 0, f"tasks[{i}].mappings[{j}]", message)
-            )
+        followed = looping.get(key) if key else None
+        if followed is not None:
+            problems += _loops_of(facts, i, task, followed)
     return problems
+
+
+def _loops_of(facts: ConfigFacts, index: int, task: Task, followed: PushSource) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for j, mapping in enumerate(task.mappings):
+        written = _written_pattern(mapping, task.target)
+        overlap = _followed_overlap(written, followed)
+        if overlap is not None:
+            message = _loop_message(written, task.target.registry, overlap)
+            where = f"tasks[{index}].mappings[{j}]"
+            problems.append(ConfigProblem(str(facts.path), mapping.line, 0, where, message))
+    return problems
+
+
+def _followed_back(facts: ConfigFacts, here: tuple[str, str]) -> dict[tuple[str, str], PushSource]:
+    """The names followed by tasks reading and writing one ECR registry of this account and region."""
+    looping: dict[tuple[str, str], PushSource] = {}
+    for task in facts.config.tasks:
+        key = _ecr_key(task.source)
+        if key is None or key != _ecr_key(task.target) or key != here:
+            continue
+        exact, prefixes, anything = _followed_names(task)
+        known = looping.get(key)
+        if known is not None:
+            exact, prefixes = exact | set(known.exact), prefixes | set(known.prefixes)
+            anything = anything or known.any_repository
+        looping[key] = PushSource(
+            *key, task.source.registry, tuple(sorted(exact)), tuple(sorted(prefixes)), anything
+        )
+    return looping
+
+
+def _loop_message(written: str, registry: str, overlap: str) -> str:
+    return (
+        f"writes {written!r} into {registry}, whose pushes this config follows back into it "
+        f"({overlap}): each copy would be pushed, followed and copied again without end. Give `to` "
+        "a path outside the followed names, or set `push_events: false` for this environment"
+    )
 
 
 def _written_pattern(mapping: MappingConfig, target: RegistryConfig) -> str:

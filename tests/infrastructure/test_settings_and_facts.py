@@ -236,3 +236,21 @@ def test_a_mapping_writing_what_push_events_follow_in_the_same_registry_fails_th
         synth_stack(settings, tmp_path / "cdk.out")
     assert "tasks[0].mappings[0]" in str(raised.value)
     synth_stack(make_settings(config, push_events=False), tmp_path / "cdk.out.quiet")  # follows none: fine
+
+
+def test_following_our_own_copies_onward_to_another_registry_is_a_chain_not_a_loop(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "chain.yaml",
+        f"""\
+        tasks:
+          - name: in
+            source: {{registry: upstream.example.com}}
+            target: {{registry: {ECR}}}
+            mappings: [{{from: "regex:team/.*", to: mirror}}]
+          - name: out
+            source: {{registry: {ECR}}}
+            target: {{registry: partner.example.com}}
+            mappings: [{{from: "regex:mirror/.*"}}]
+        """,
+    )
+    assert push_loops(read_config_facts(config), "123456789012", "eu-west-1") == []

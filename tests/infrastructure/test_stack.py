@@ -213,6 +213,16 @@ def test_relay_image_asset_builds_functions_relay_dockerfile_from_a_minimal_cont
         for f in files
     ), sorted(files)
     assert not any("__pycache__" in f for f in files)
+    # bytecode is built in the image, by its Python 3.12, after the core is copied in (the task root
+    # is read-only on Lambda: without it each cold start compiles the core)
+    steps = [
+        line.split()[0]
+        for line in (context / "functions/relay/Dockerfile").read_text().splitlines()
+        if line[:1].isupper()
+    ]
+    text = (context / "functions/relay/Dockerfile").read_text()
+    compile_at = text.index('RUN python -m compileall -q -j 0 "${LAMBDA_TASK_ROOT}/regmirror"')
+    assert compile_at > text.index("COPY layers/regmirror/python/regmirror") and "CMD" in steps
 
 
 def test_relay_consumes_the_copy_queue_with_batch_item_failures_within_its_budget(s: Synthesized) -> None:
