@@ -47,10 +47,15 @@ def fan_out(event: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"no task named {', '.join(map(repr, unknown))} in {config.source_file}")
         tasks = list(request.tasks)
     messages = [PlanMessage(t, request.correlation_id, request.trigger).to_message() for t in tasks]
-    sent = QueueSender(ListerEnvironment.from_env().plan_queue_url).send(messages)
+    plan_queue = QueueSender(ListerEnvironment.from_env().plan_queue_url, fifo_keys=_plan_keys)
+    sent = plan_queue.send(messages)
     metrics.add_metric(name=names.TASKS_QUEUED, unit=MetricUnit.Count, value=sent)
     logger.info("queued planning", extra={"tasks": tasks, "trigger": request.trigger})
     return {"planning": tasks, "queued": sent}
+
+
+def _plan_keys(body: str) -> tuple[str, str]:
+    return PlanMessage.from_message(body).fifo_keys()  # one planning run per task at a time
 
 
 def _record_metrics(outcome: PlanOutcome) -> None:

@@ -59,7 +59,13 @@ def visibility_timeout_seconds(function_timeout: int, batching_window: int = 0) 
 
 
 def encrypted_queue(
-    scope: Construct, name: str, *, visibility: int, dlq: sqs.Queue | None, max_receive: int
+    scope: Construct,
+    name: str,
+    *,
+    visibility: int,
+    dlq: sqs.Queue | None,
+    max_receive: int,
+    fifo: bool = False,
 ) -> sqs.Queue:
     return sqs.Queue(
         scope,
@@ -69,16 +75,19 @@ def encrypted_queue(
         visibility_timeout=Duration.seconds(visibility),
         retention_period=Duration.days(4),
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive) if dlq else None,
+        fifo=fifo or None,
     )
 
 
-def dead_letter_queue(scope: Construct, name: str, retention_days: int) -> sqs.Queue:
+def dead_letter_queue(scope: Construct, name: str, retention_days: int, *, fifo: bool = False) -> sqs.Queue:
+    """A FIFO queue's dead letters must go to a FIFO queue."""
     queue = sqs.Queue(
         scope,
         name,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(retention_days),
+        fifo=fifo or None,
     )
     acknowledge(queue, "AwsSolutions-SQS3", DLQ_REASON)
     return queue

@@ -72,8 +72,11 @@ class ScheduleAndLister(Construct):
         super().__init__(scope, construct_id)
         self.event_dead_letters = event_dead_letters
         lister = settings.lister
+        # FIFO, one message group per task (aws.events.PlanMessage.fifo_keys): SQS never hands out a
+        # task's next planning run while one is in flight, however the schedule ticks pile up behind
+        # a failed run; a redelivered tick is deduplicated.
         self.dead_letter_queue = dead_letter_queue(
-            self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days
+            self, "PlanDeadLetterQueue", settings.queue.dlq_retention_days, fifo=True
         )
         self.queue = encrypted_queue(
             self,
@@ -81,6 +84,7 @@ class ScheduleAndLister(Construct):
             visibility=visibility_timeout_seconds(lister.timeout_seconds),
             dlq=self.dead_letter_queue,
             max_receive=settings.queue.max_receive_count,
+            fifo=True,
         )
         log_group = function_log_group(self, "Lister", settings)
         role = function_role(

@@ -152,6 +152,10 @@ def test_plan_queue_is_encrypted_redrives_and_outlasts_six_lister_timeouts(s: Sy
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["VisibilityTimeout"] == 6 * 300
     assert queue["RedrivePolicy"] == {"deadLetterTargetArn": arn_of(dlq_id), "maxReceiveCount": 4}
+    # FIFO, a group per task (the lister's fifo_keys): one planning run per task at a time
+    assert queue["FifoQueue"] is True and s.raw["Resources"][dlq_id]["Properties"]["FifoQueue"] is True
+    copy = s.raw["Resources"][s.logical_id(s.stack.copy.queue)]["Properties"]
+    assert "FifoQueue" not in copy  # copies of one task run in parallel
 
 
 def test_every_queue_refuses_requests_without_tls(s: Synthesized) -> None:

@@ -198,13 +198,18 @@ def sqs_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ SQS
 
 
-def create_queue_pair(name: str, max_receive_count: int, visibility: int = 30) -> tuple[str, str]:
+def create_queue_pair(
+    name: str, max_receive_count: int, visibility: int = 30, *, fifo: bool = False
+) -> tuple[str, str]:
+    """A queue and its dead-letter queue; `fifo` makes both FIFO (`<name>.fifo`), as the stack's
+    planning queue is."""
     sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    suffix, kind = (".fifo", {"FifoQueue": "true"}) if fifo else ("", {})
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq{suffix}", Attributes=kind)["QueueUrl"]
     redrive = {"deadLetterTargetArn": queue_arn(dlq), "maxReceiveCount": str(max_receive_count)}
     queue = sqs.create_queue(
-        QueueName=name,
-        Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
+        QueueName=f"{name}{suffix}",
+        Attributes={**kind, "VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
     return queue, dlq
 

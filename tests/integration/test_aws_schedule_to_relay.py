@@ -50,7 +50,7 @@ class Mirror:
         for name in ("team/app", "team/tool", "other/x"):
             ecr_api.create_repository(repositoryName=name)
         self.copy_queue, self.copy_dlq = create_queue_pair("copy", max_receive_count=3)
-        self.plan_queue, self.plan_dlq = create_queue_pair("plan", max_receive_count=3)
+        self.plan_queue, self.plan_dlq = create_queue_pair("plan", max_receive_count=3, fifo=True)
         aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", self.copy_queue)
         aws.monkeypatch.setenv("REGMIRROR_PLAN_QUEUE_URL", self.plan_queue)
         config = write_config(
@@ -184,3 +184,28 @@ def test_unknown_task_in_a_manual_run_queues_nothing(mirror: Mirror) -> None:
     with pytest.raises(ValueError, match="no task named 'nope'"):
         mirror.lister.lambda_handler({"tasks": ["nope"]}, LambdaContext("regmirror-lister"))
     assert queue_bodies(mirror.plan_queue) == []
+
+
+def test_one_planning_run_per_task_at_a_time_however_the_schedule_ticks_pile_up(mirror: Mirror) -> None:
+    """A failed planning run comes back after 6 lister timeouts while the schedule keeps ticking: on
+    the FIFO planning queue (one group per task) the next tick of that task waits until the run in
+    flight is done, and a tick delivered twice is planned once."""
+    for event_id in ("tick-1", "tick-2", "tick-2"):  # EventBridge may deliver an event twice
+        mirror.lister.lambda_handler(
+            scheduled_event("mirror-team", event_id), LambdaContext("regmirror-lister")
+        )
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=mirror.plan_queue, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "2"  # the duplicate tick was dropped
+    # the event source mapping takes batches of 1 (one task per invocation; Lambda hands a FIFO group
+    # one batch at a time)
+    (first,) = sqs.receive_message(QueueUrl=mirror.plan_queue, MaxNumberOfMessages=1)["Messages"]
+    assert "tick-1" in first["Body"]
+    # while tick-1's run is in flight, nothing of that task is handed out, however often one asks
+    for _ in range(3):
+        assert (
+            sqs.receive_message(QueueUrl=mirror.plan_queue, MaxNumberOfMessages=10).get("Messages", []) == []
+        )
+    sqs.delete_message(QueueUrl=mirror.plan_queue, ReceiptHandle=first["ReceiptHandle"])
+    (second,) = sqs.receive_message(QueueUrl=mirror.plan_queue, MaxNumberOfMessages=1)["Messages"]
+    assert "tick-2" in second["Body"]

@@ -113,3 +113,23 @@ def test_config_bundle_refuses_members_outside_the_folder(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="points outside the bundle"):
         _safe_extract(buffer.getvalue(), tmp_path / "bundle")
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_planning_messages_group_by_task_and_deduplicate_by_trigger() -> None:
+    tick = PlanMessage("mirror-team", "evt-1", "schedule")
+    group, dedup = tick.fifo_keys()
+    assert group == "mirror-team"
+    assert PlanMessage("mirror-team", "evt-1", "schedule").fifo_keys() == (group, dedup)  # the same tick
+    assert PlanMessage("mirror-team", "evt-2", "schedule").fifo_keys()[1] != dedup  # the next tick
+    assert PlanMessage("other", "evt-1", "schedule").fifo_keys()[0] == "other"
+    # without a correlation id every message is its own (never dropped as a duplicate)
+    assert PlanMessage("t").fifo_keys()[1] != PlanMessage("t").fifo_keys()[1]
+    # a task name SQS does not take as a group id (spaces, non-ASCII, too long) is hashed, stably
+    odd = PlanMessage("nightly mirror – ü", "e").fifo_keys()[0]
+    assert (
+        odd.startswith("task-")
+        and len(odd) <= 128
+        and odd == PlanMessage("nightly mirror – ü").fifo_keys()[0]
+    )
+    assert PlanMessage("x" * 200).fifo_keys()[0].startswith("task-")
+    assert len(dedup) <= 128

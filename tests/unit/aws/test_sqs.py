@@ -98,3 +98,21 @@ def test_oversized_message_is_refused_before_sending() -> None:
 @pytest.mark.parametrize(("count", "delay"), [(1, 60), (2, 120), (3, 240), (10, 30720), (20, 43200)])
 def test_retry_delay_doubles_up_to_the_cap(count: int, delay: int) -> None:
     assert retry_delay(count, 60) == delay
+
+
+def test_a_fifo_queue_gets_each_message_s_group_and_deduplication_id() -> None:
+    client = ScriptedSqs([])
+    fifo = QueueSender(
+        "https://sqs.example/plan.fifo", client=client, fifo_keys=lambda body: (f"g-{body}", f"d-{body}")
+    )
+    assert fifo.send(["a", "b"]) == 2
+    assert client.calls == [
+        [
+            {"Id": "0", "MessageBody": "a", "MessageGroupId": "g-a", "MessageDeduplicationId": "d-a"},
+            {"Id": "1", "MessageBody": "b", "MessageGroupId": "g-b", "MessageDeduplicationId": "d-b"},
+        ]
+    ]
+    with pytest.raises(ValueError, match=r"plan\.fifo is a FIFO queue"):
+        QueueSender("https://sqs.example/plan.fifo", client=client)
+    sender(client).send(["c"])  # a standard queue: no ids, keys or not
+    assert client.calls[-1] == [{"Id": "0", "MessageBody": "c"}]

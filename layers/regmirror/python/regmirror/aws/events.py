@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,13 @@ class RunRequest:
     trigger: str = "schedule"
 
 
+_FIFO_ID = re.compile(r"[A-Za-z0-9!-/:-@\[-`{-~]{1,128}")  # the characters SQS allows in FIFO ids
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class PlanMessage:
     task: str
@@ -45,6 +54,14 @@ class PlanMessage:
             "trigger": self.trigger,
         }
         return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    def fifo_keys(self) -> tuple[str, str]:
+        """(MessageGroupId, MessageDeduplicationId) on the FIFO planning queue: one group per task, so
+        SQS hands out a task's next planning run only once the previous one is done (never two
+        planners of one task at once); one id per trigger (a schedule tick's event id), so a
+        redelivered tick is planned once."""
+        group = self.task if _FIFO_ID.fullmatch(self.task) else "task-" + _digest(self.task)[:40]
+        return group, _digest(f"{self.task}\n{self.trigger}\n{self.correlation_id or uuid.uuid4()}")
 
     @classmethod
     def from_message(cls, body: str) -> PlanMessage:

@@ -69,10 +69,16 @@ class QueueSender:
     base_delay: float = 0.2
     sleep: Callable[[float], None] = time.sleep
     stats: SendStats = field(default_factory=SendStats)
+    # A FIFO queue's (MessageGroupId, MessageDeduplicationId) for a body; used when the queue is one
+    fifo_keys: Callable[[str], tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if self.client is None:
             self.client = sqs_client()
+        if self.queue_url.endswith(".fifo") and self.fifo_keys is None:
+            raise ValueError(
+                f"{self.queue_url} is a FIFO queue: its messages need group and deduplication ids"
+            )
 
     def send(self, bodies: Iterable[str]) -> int:
         """Queue every body; returns how many were sent. Raises SendError for any left unsent."""
@@ -101,9 +107,15 @@ class QueueSender:
         self.stats.sent += len(batch)
         return len(batch)
 
+    def _entry(self, index: int, body: str) -> dict[str, str]:
+        entry = {"Id": str(index), "MessageBody": body}
+        if self.fifo_keys is not None and self.queue_url.endswith(".fifo"):
+            entry["MessageGroupId"], entry["MessageDeduplicationId"] = self.fifo_keys(body)
+        return entry
+
     def _attempt(self, pending: dict[int, str], rejected: list[tuple[str, str]]) -> dict[int, str]:
         """One send_message_batch of the pending entries; removes what SQS took or refused for good."""
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
+        entries = [self._entry(i, body) for i, body in pending.items()]
         response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
         self.stats.batches += 1
         for ok in response.get("Successful", []):
