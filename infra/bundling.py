@@ -28,12 +28,17 @@ LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements-lambda.txt"
 REQUIREMENT_FILES = (REPO_ROOT / "requirements.txt", LAMBDA_REQUIREMENTS)
 PYTHON_VERSION = "3.12"
 # AL2023 (the python3.12 runtime's OS) has glibc 2.34: both wheel tags run there.
-PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+PLATFORMS = {
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+}
 LAYER_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "python/*.egg-info"]
 
 
-def pip_install_command(target: Path, requirements: Path = LAMBDA_REQUIREMENTS) -> list[str]:
-    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+def pip_install_command(
+    target: Path, requirements: Path = LAMBDA_REQUIREMENTS, architecture: str = "x86_64"
+) -> list[str]:
+    platforms = [arg for platform in PLATFORMS[architecture] for arg in ("--platform", platform)]
     return [
         sys.executable,
         "-m",
@@ -55,11 +60,11 @@ def pip_install_command(target: Path, requirements: Path = LAMBDA_REQUIREMENTS) 
     ]
 
 
-def bundle_layer(output_dir: Path) -> None:
+def bundle_layer(output_dir: Path, architecture: str = "x86_64") -> None:
     """Write the layer tree (`python/<deps>`, `python/regmirror`) into output_dir."""
     site = output_dir / "python"
     site.mkdir(parents=True, exist_ok=True)
-    subprocess.run(pip_install_command(site), check=True, cwd=REPO_ROOT)
+    subprocess.run(pip_install_command(site, architecture=architecture), check=True, cwd=REPO_ROOT)
     shutil.copytree(
         CORE_PACKAGE,
         site / "regmirror",
@@ -72,28 +77,34 @@ def bundle_layer(output_dir: Path) -> None:
 class PipLocalBundling:
     """CDK local bundling hook: never falls back to Docker (a pip failure fails the synth loudly)."""
 
+    def __init__(self, architecture: str = "x86_64") -> None:
+        self.architecture = architecture
+
     def try_bundle(self, output_dir: str, *_options: object, **_kwargs: object) -> bool:
-        bundle_layer(Path(output_dir))
+        bundle_layer(Path(output_dir), self.architecture)
         return True
 
 
-def layer_asset_hash() -> str:
-    """Source hash over the core package and the pinned requirements: a pin change rebuilds the layer."""
+def layer_asset_hash(architecture: str = "x86_64") -> str:
+    """Source hash over the core package, the pinned requirements and the architecture: a pin change
+    (or another CPU) rebuilds the layer."""
     digest = hashlib.sha256(FileSystem.fingerprint(str(LAYER_DIR), exclude=LAYER_EXCLUDES).encode())
+    if architecture != "x86_64":  # x86_64 layers keep the hash they always had
+        digest.update(architecture.encode())
     for path in REQUIREMENT_FILES:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def core_layer_code() -> lambda_.Code:
+def core_layer_code(architecture: str = "x86_64") -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(LAYER_DIR),
         exclude=LAYER_EXCLUDES,
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=layer_asset_hash(),
+        asset_hash=layer_asset_hash(architecture),
         bundling=BundlingOptions(
             # Required by the API, never pulled: local bundling always succeeds or raises.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=PipLocalBundling(),
+            local=PipLocalBundling(architecture),
         ),
     )

@@ -95,6 +95,10 @@ def stack_partition(scope: Construct) -> str:
     return Stack.of(scope).partition
 
 
+def lambda_architecture(settings: EnvironmentSettings) -> lambda_.Architecture:
+    return lambda_.Architecture.ARM_64 if settings.architecture == "arm64" else lambda_.Architecture.X86_64
+
+
 def python_function(
     scope: Construct,
     construct_id: str,
@@ -107,6 +111,7 @@ def python_function(
     memory_mb: int,
     timeout: Duration,
     environment: dict[str, str],
+    architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
 ) -> lambda_.Function:
     """A zip Python 3.12 handler (`handler.lambda_handler`) on the core layer, traced, with its own
     role and log group (asynchronous invocations: `constructs.event_delivery.failures_kept`)."""
@@ -115,7 +120,7 @@ def python_function(
         construct_id,
         description=description,
         runtime=lambda_.Runtime.PYTHON_3_12,
-        architecture=lambda_.Architecture.X86_64,
+        architecture=architecture,
         handler="handler.lambda_handler",
         code=lambda_.Code.from_asset(code_dir, exclude=["__pycache__", "*.pyc"]),
         layers=[layer],

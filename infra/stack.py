@@ -8,6 +8,7 @@ from constructs import Construct
 from regmirror.errors import ConfigError
 
 from infra.bundling import core_layer_code
+from infra.common import lambda_architecture
 from infra.config_facts import ConfigFacts, push_loops, read_config_facts
 from infra.constructs.config_secrets import ConfigAndSecrets
 from infra.constructs.monitoring import Monitoring
@@ -44,9 +45,9 @@ class RegmirrorStack(Stack):
         self.layer = lambda_.LayerVersion(
             self,
             "CoreLayer",
-            code=core_layer_code(),
+            code=core_layer_code(settings.architecture),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
-            compatible_architectures=[lambda_.Architecture.X86_64],
+            compatible_architectures=[lambda_architecture(settings)],
             description="regmirror core package with its pinned runtime dependencies",
         )
         self.copy = QueueAndRelay(self, "Copy", settings=settings, config=self.config)

@@ -22,6 +22,7 @@ from regmirror.aws import names
 from infra.common import (
     function_log_group,
     function_role,
+    lambda_architecture,
     powertools_environment,
     python_function,
     suppress_runtime,
@@ -82,6 +83,7 @@ class PushEvents(Construct):
             log_group=log_group,
             memory_mb=256,
             timeout=Duration.seconds(60),
+            architecture=lambda_architecture(settings),
             environment={
                 **powertools_environment(names.PUSH_SERVICE, settings),
                 **config.environment(),

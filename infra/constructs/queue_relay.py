@@ -21,6 +21,7 @@ from infra.common import (
     acknowledge,
     function_log_group,
     function_role,
+    lambda_architecture,
     powertools_environment,
     suppress_xray_wildcard,
 )
@@ -127,9 +128,12 @@ class QueueAndRelay(Construct):
                 file=RELAY_DOCKERFILE,
                 exclude=RELAY_CONTEXT_EXCLUDES,
                 ignore_mode=IgnoreMode.DOCKER,
-                platform=ecr_assets.Platform.LINUX_AMD64,
+                # the Lambda base image and the Go build image are multi-arch: built natively for it
+                platform=ecr_assets.Platform.LINUX_ARM64
+                if settings.architecture == "arm64"
+                else ecr_assets.Platform.LINUX_AMD64,
             ),
-            architecture=lambda_.Architecture.X86_64,
+            architecture=lambda_architecture(settings),
             memory_size=relay.memory_mb,
             timeout=Duration.seconds(relay.timeout_seconds),
             ephemeral_storage_size=Size.mebibytes(relay.ephemeral_storage_mb),

@@ -26,6 +26,7 @@ from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 from infra.common import (
     function_log_group,
     function_role,
+    lambda_architecture,
     powertools_environment,
     python_function,
     suppress_runtime,
@@ -100,6 +101,7 @@ class ScheduleAndLister(Construct):
             log_group=log_group,
             memory_mb=lister.memory_mb,
             timeout=Duration.seconds(lister.timeout_seconds),
+            architecture=lambda_architecture(settings),
             environment={
                 **powertools_environment(names.LISTER_SERVICE, settings),
                 **config.environment(),

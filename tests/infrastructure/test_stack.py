@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -647,3 +648,40 @@ def test_cdk_nag_ran_and_every_acknowledgment_carries_a_reason(s: Synthesized) -
             s.stack.event_dead_letters,
         )
     )
+
+
+# ------------------------------------------------------------------------------------------ arm64
+
+
+def test_an_arm64_environment_runs_every_function_on_graviton_with_aarch64_wheels_and_image(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from infra.bundling import layer_asset_hash, pip_install_command
+
+    config = tmp_path_factory.mktemp("arm") / "regmirror.yaml"
+    config.write_text(
+        f"tasks:\n  - name: t\n    interval: 600\n    source: {{registry: {ECR}}}\n"
+        "    target: {registry: r.example}\n    mappings: [{from: team/app}]\n"
+    )
+    arm = synth_stack(make_settings(config, architecture="arm64"), tmp_path_factory.mktemp("cdk.out"))
+    functions = arm.resources("AWS::Lambda::Function")
+    assert len(functions) == 3  # lister, push, relay
+    assert all(f["Properties"]["Architectures"] == ["arm64"] for f in functions.values())
+    (layer,) = arm.resources("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    (image,) = arm.assets["dockerImages"].values()
+    assert image["source"]["platform"] == "linux/arm64"
+    # the layer's wheels: the aarch64 platform tags, a layer asset of its own
+    command = pip_install_command(Path("/t"), architecture="arm64")
+    platforms = [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"]
+    assert platforms == ["manylinux2014_aarch64", "manylinux_2_28_aarch64"]
+    assert layer_asset_hash("arm64") != layer_asset_hash("x86_64")
+
+
+def test_architecture_is_x86_64_unless_set_and_other_values_are_refused(
+    s: Synthesized, tmp_path: Path
+) -> None:
+    functions = s.resources("AWS::Lambda::Function")
+    assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in functions.values())
+    with pytest.raises(ValueError, match="architecture"):
+        make_settings(tmp_path / "c.yaml", architecture="sparc")
