@@ -21,13 +21,13 @@ from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import ListerEnvironment
 from regmirror.aws.events import PlanMessage, is_sqs_event, parse_run_request
-from regmirror.aws.observability import route_core_logs
+from regmirror.aws.observability import TRACED_MODULES, route_core_logs, traced_phases
 from regmirror.aws.planner import PlanOutcome, TaskPlanner
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import QueueSender
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 register_secrets_manager_resolver()
@@ -82,6 +82,7 @@ def plan_record(record: SQSRecord, context: LambdaContext) -> dict[str, Any]:
         remaining=lambda: context.get_remaining_time_in_millis() / 1000.0,
         reserve_seconds=env.handoff_reserve_seconds,
         workers=env.check_workers,
+        phase=traced_phases(tracer),
     )
     with tracer.provider.in_subsegment("plan_task") as subsegment:
         subsegment.put_annotation(key="task", value=message.task)

@@ -18,13 +18,13 @@ from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import PushEnvironment
 from regmirror.aws.events import parse_push_event, parse_registry_aliases
-from regmirror.aws.observability import route_core_logs
+from regmirror.aws.observability import TRACED_MODULES, route_core_logs
 from regmirror.aws.planner import tag_item
 from regmirror.aws.sqs import QueueSender
 from regmirror.sync.enumerate import plan_push_event
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 route_core_logs(logger)
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import RelayEnvironment
-from regmirror.aws.observability import route_core_logs
+from regmirror.aws.observability import TRACED_MODULES, route_core_logs, traced_phases
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import CopyResult, FailureReason, SyncItem
@@ -26,7 +26,7 @@ from regmirror.sync.copy import sync_item
 from regmirror.sync.registries import shared_registries
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 # Per-record failures are reported as batchItemFailures, never as a function error, even when every
 # record of a batch failed: function errors (alarmed) then mean crashes and timeouts only.
@@ -67,7 +67,7 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
     config = load_lambda_config()
     # Never sleep on a short rate-limit budget inside a Lambda: the message is put back with a delay.
     registries = shared_registries(config, max_wait=0)
-    result = sync_item(config, item, registries=registries)
+    result = sync_item(config, item, registries=registries, phase=traced_phases(tracer))
     _record_metrics(result)
     summary = {
         "status": result.status,

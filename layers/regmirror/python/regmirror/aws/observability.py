@@ -1,15 +1,34 @@
-"""Structured logs for the handlers: the core's `regmirror.*` loggers write through the Powertools
-logger's handler (same JSON, same correlation id and keys), and every line passes the core's
-credential redaction filter first."""
+"""Observability for the handlers.
+
+Logs: the core's `regmirror.*` loggers write through the Powertools logger's handler (same JSON, same
+correlation id and keys), and every line passes the core's credential redaction filter first.
+
+Traces: the Tracer patches only the AWS SDK (`TRACED_MODULES`), not `requests`: a planning run sends
+hundreds of registry requests, and a subsegment each would bury the trace (and X-Ray's per-trace
+limits). The work is traced by phase instead (`traced_phases`: enumerate, check, copy, handoff).
+"""
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from typing import Any
 
 from regmirror.logs import RedactingFilter
+from regmirror.sync.phases import Phase
 
 CORE_LOGGER = "regmirror"
+TRACED_MODULES = ("boto3", "botocore")  # Tracer(patch_modules=...): AWS calls, not registry requests
+
+
+def traced_phases(tracer: Any) -> Phase:
+    """The core's phases as X-Ray subsegments of the Powertools `tracer` (no-ops when it is off)."""
+
+    def phase(name: str) -> AbstractContextManager[Any]:
+        subsegment: AbstractContextManager[Any] = tracer.provider.in_subsegment(f"## {name}")
+        return subsegment
+
+    return phase
 
 
 def route_core_logs(powertools_logger: Any) -> None:

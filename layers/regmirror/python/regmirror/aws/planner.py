@@ -20,6 +20,7 @@ from regmirror.model import ItemState, SyncItem
 from regmirror.sync.check import TagDigestListings, check_item, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.enumerate import enumerate_task
+from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
 from regmirror.sync.registries import Registries
 
@@ -82,6 +83,7 @@ class TaskPlanner:
     reserve_seconds: float = 60.0
     workers: int = 8
     chunk_size: int = 0  # items checked between two looks at the clock (default: 4 per worker)
+    phase: Phase = no_phases  # enumerate / check / handoff, traced by the handler
 
     def plan(
         self, task_name: str, *, correlation_id: str | None = None, trigger: str = "schedule"
@@ -89,13 +91,15 @@ class TaskPlanner:
         start = time.monotonic()
         registries = Registries(self.config)
         task = registries.task(task_name)  # KeyError: a task the config does not have
-        tplan = enumerate_task(task, registries.list_names, registries.manifests(task.source))
+        with self.phase("enumerate"):
+            tplan = enumerate_task(task, registries.list_names, registries.manifests(task.source))
         check_duplicate_targets(self.config, [tplan])  # ConfigError: nothing of this task is queued
         outcome = PlanOutcome(task=task_name, planned=len(tplan.items), mapping_errors=tplan.errors)
         outcome.enumerate_seconds = time.monotonic() - start
         tags = {"trigger": trigger, "correlation_id": correlation_id}
         pending = list(tplan.items)
-        done = self._check_and_send(registries, pending, outcome, tags)
+        with self.phase("check"):
+            done = self._check_and_send(registries, pending, outcome, tags)
         rest = pending[done:]
         if rest:
             log.warning(
@@ -104,7 +108,8 @@ class TaskPlanner:
                 len(rest),
                 len(pending),
             )
-            outcome.handed_off = self.send(tag_item(p.item, handoff="unchecked", **tags) for p in rest)
+            with self.phase("handoff"):
+                outcome.handed_off = self.send(tag_item(p.item, handoff="unchecked", **tags) for p in rest)
         outcome.seconds = time.monotonic() - start
         return outcome
 

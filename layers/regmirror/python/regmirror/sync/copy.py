@@ -13,6 +13,7 @@ from regmirror.model import CopyResult, FailureReason, ItemState, SyncItem
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.registries.sizes import image_bytes
 from regmirror.sync.check import check_item, finalize_item
+from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
 from regmirror.sync.registries import Registries, shared_registries
 from regmirror.sync.skopeo import SkopeoRelay
@@ -90,16 +91,19 @@ def sync_item(
     *,
     relay: SkopeoRelay | None = None,
     registries: Registries | None = None,
+    phase: Phase = no_phases,
 ) -> CopyResult:
     """Digest check, then copy only when needed: redelivering a message never copies bytes twice."""
     registries = registries or shared_registries(config)
     task = registries.task(item.task)
     start = time.monotonic()
-    planned = check_item(
-        PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
-    )
+    with phase("check"):
+        planned = check_item(
+            PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
+        )
     if planned.state == ItemState.COPY:
-        return copy_item(registries, relay or make_relay(config), finalize_item(planned))
+        with phase("copy"):
+            return copy_item(registries, relay or make_relay(config), finalize_item(planned))
     failed = planned.state == ItemState.CHECK_FAILED
     return CopyResult(
         item=item,
