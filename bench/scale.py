@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -103,29 +105,67 @@ def _import_targets() -> dict[str, tuple[str, str]]:
 
 
 def import_times(work: Path, reps: int, timeout: float) -> dict[str, Any]:
-    """Cumulative import time (ms, `-X importtime`) and whole-process wall time per module."""
+    """Cumulative import time (ms, `-X importtime`) and whole-process wall time per module, with
+    bytecode (compiled beforehand into a cache of its own) and without any (a read-only Lambda task
+    root or layer without `__pycache__`: every cold start compiles from source)."""
     env = tool_env(work / "home")
     # What a Lambda has at import time (regions, no X-Ray daemon); no call leaves the process.
     env.update(AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="1")
+    # the runtime's standard library has bytecode on Lambda; what differs is the code we ship
+    # the runtime's standard library has bytecode on Lambda; what differs is the code we ship
+    caches = {"bytecode": work / "pycache-all", "no bytecode": work / "pycache-stdlib"}
+    codes = [code for code, _module in _import_targets().values()]
+    _warm_cache(caches["bytecode"], env, codes, timeout, shipped=True)
+    _warm_cache(caches["no bytecode"], env, codes, timeout, shipped=False)
     out: dict[str, Any] = {}
     for name, (code, module) in _import_targets().items():
-        imports, walls, error = [], [], None
-        for _ in range(reps):
-            measured = run_measured(
-                [sys.executable, "-X", "importtime", "-c", code], env=env, cwd=REPO_ROOT, timeout=timeout
-            )
-            if measured.returncode != 0:
-                error = measured.stderr.strip().splitlines()[-1:] or ["failed"]
-                break
-            imports.append(_cumulative_ms(measured.stderr, module))
-            walls.append(measured.wall * 1000)
-        out[name] = {"import_ms": summary(imports), "process_ms": summary(walls), "error": error}
+        for variant, cache in caches.items():
+            # PYTHONDONTWRITEBYTECODE keeps each cache as it was filled
+            variant_env = {**env, "PYTHONPYCACHEPREFIX": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+            label = name if variant == "bytecode" else f"{name}, {variant} shipped"
+            out[label] = _import_runs(code, module, variant_env, reps, timeout)
     help_walls = [
         run_measured([*regmirror_command(), "--help"], env=env, cwd=REPO_ROOT, timeout=timeout).wall * 1000
         for _ in range(reps)
     ]
     out["regmirror --help (process)"] = {"process_ms": summary(help_walls)}
     return out
+
+
+def _warm_cache(cache: Path, env: dict[str, str], codes: list[str], timeout: float, *, shipped: bool) -> None:
+    """Bytecode of every module the imports load, written into `cache` by running them once; without
+    `shipped`, that of the standard library only (the code a layer or image ships is dropped again)."""
+    import site
+
+    warm_env = {**env, "PYTHONPYCACHEPREFIX": str(cache)}
+    warm_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for code in codes:
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=warm_env,
+            cwd=REPO_ROOT,
+            timeout=timeout,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    if not shipped:
+        for folder in (REPO_ROOT, *map(Path, site.getsitepackages())):
+            shutil.rmtree(cache / folder.resolve().relative_to("/"), ignore_errors=True)
+
+
+def _import_runs(code: str, module: str, env: dict[str, str], reps: int, timeout: float) -> dict[str, Any]:
+    imports, walls, error = [], [], None
+    for _ in range(reps):
+        measured = run_measured(
+            [sys.executable, "-X", "importtime", "-c", code], env=env, cwd=REPO_ROOT, timeout=timeout
+        )
+        if measured.returncode != 0:
+            error = measured.stderr.strip().splitlines()[-1:] or ["failed"]
+            break
+        imports.append(_cumulative_ms(measured.stderr, module))
+        walls.append(measured.wall * 1000)
+    return {"import_ms": summary(imports), "process_ms": summary(walls), "error": error}
 
 
 def _cumulative_ms(stderr: str, module: str) -> float:
