@@ -88,9 +88,12 @@ def remove_leftovers(tmpdir: str) -> int:
 
 def _left_behind(entry: os.DirEntry[str]) -> bool:
     found = _WORKDIR.match(entry.name)
-    if found is None or not entry.is_dir(follow_symlinks=False):
-        return False
-    if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+    try:
+        if found is None or not entry.is_dir(follow_symlinks=False):
+            return False
+        if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+            return False
+    except OSError:  # gone meanwhile: its living owner just removed it (or someone else did)
         return False
     return not _alive(int(found.group(1)))
 
