@@ -93,3 +93,50 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
     assert code == 141
     assert "Traceback" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+# -- skopeo: asked before any work ------------------------------------------------------------------
+def _with_skopeo(tmp_path: Path, binary: str) -> Path:
+    path = config(tmp_path, ["t"])
+    path.write_text(f"skopeo: {{binary: {binary}}}\n" + path.read_text(), encoding="utf-8")
+    return path
+
+
+def _old_skopeo(tmp_path: Path) -> str:
+    """What Ubuntu 22.04's apt install gives: skopeo 1.4.1, which has no --preserve-digests."""
+    script = tmp_path / "skopeo-1.4"
+    script.write_text('#!/bin/sh\necho "skopeo version 1.4.1"\n', encoding="utf-8")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("command", ["sync", "run"])
+def test_a_missing_or_old_skopeo_fails_before_any_work_with_the_fix_in_one_line(
+    command: str, tmp_path: Path
+) -> None:
+    missing = run(command, str(_with_skopeo(tmp_path, "/nonexistent/skopeo")))
+    assert missing.returncode == 1 and missing.stdout == ""
+    (line,) = missing.stderr.strip().splitlines()
+    assert "skopeo not found: '/nonexistent/skopeo'" in line and "apt install skopeo" in line
+    old = run(command, str(_with_skopeo(tmp_path, _old_skopeo(tmp_path))))
+    assert old.returncode == 1
+    (line,) = old.stderr.strip().splitlines()
+    assert "skopeo 1.4.1 at " in line and "needs skopeo 1.6.0 or newer (for --preserve-digests)" in line
+    # nothing was listed or checked: the registries (nothing listens there) were never asked
+    assert "cannot reach" not in missing.stderr + old.stderr
+
+
+def test_validate_says_skopeo_is_missing_without_failing_a_ci_that_has_none(tmp_path: Path) -> None:
+    path = _with_skopeo(tmp_path, "/nonexistent/skopeo")
+    for extra in ([], ["--strict"]):
+        done = run("validate", str(path), *extra)
+        assert done.returncode == 0, done.stderr
+        assert "skopeo not found" in done.stderr and "(needed to sync)" in done.stderr
+
+
+def test_version_names_the_skopeo_it_will_use() -> None:
+    done = run("--version")
+    assert done.returncode == 0
+    first, second = done.stdout.splitlines()
+    assert first.startswith("regmirror ")
+    assert second.startswith("skopeo ") and " at /" in second

@@ -17,13 +17,15 @@ import pytest
 from tests.testbed import RegistryServer, push_image
 
 REGMIRROR = str(Path(sys.executable).with_name("regmirror"))
+ANSWERS_VERSION = 'case "$1" in --version) echo "skopeo version 1.9.3"; exit 0;; esac\n'
 
 
 def _slow_skopeo(tmp_path: Path) -> tuple[Path, Path]:
     """A skopeo that never finishes (it records its pid, then sleeps): a copy in flight."""
     pids = tmp_path / "skopeo.pids"
     script = tmp_path / "slow-skopeo"
-    script.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 300\n")
+    # `--version` answers as skopeo does (regmirror asks it before any work), a copy never ends
+    script.write_text(f"#!/bin/sh\n{ANSWERS_VERSION}echo $$ >> {pids}\nexec sleep 300\n")
     script.chmod(0o755)
     return script, pids
 

@@ -62,7 +62,8 @@ def _freezing_skopeo(tmp_path: Path, registry: RegistryServer) -> Path:
     then hang on a registry that never answers."""
     script = tmp_path / "freezing-skopeo"
     script.write_text(
-        f"#!/bin/sh\nsleep 0.5\nkill -STOP {registry.pid}\n"
+        '#!/bin/sh\ncase "$1" in --version) exec skopeo --version;; esac\n'
+        f"sleep 0.5\nkill -STOP {registry.pid}\n"
         f'echo $$ >> {tmp_path / "skopeo.pids"}\nexec skopeo "$@"\n'
     )
     script.chmod(0o755)

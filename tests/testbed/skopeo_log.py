@@ -38,6 +38,7 @@ class LoggingSkopeo:
         self.binary = directory / "skopeo"
         self.binary.write_text(
             "#!/bin/sh\n"
+            f'case "$1" in --version) exec {shlex.quote(REAL_SKOPEO)} --version;; esac\n'  # not a run
             f'printf "start %s %s\\n" "$$" "$(date +%s.%N)" >> {shlex.quote(str(self.log))}\n'
             f'printf "argv %s %s\\n" "$$" "$*" >> {shlex.quote(str(self.log))}\n'
             f'{shlex.quote(REAL_SKOPEO)} "$@"\n'

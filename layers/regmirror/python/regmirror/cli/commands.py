@@ -19,6 +19,7 @@ from regmirror.sync.record import CopyRecord, default_record_path
 from regmirror.sync.registries import Registries
 from regmirror.sync.run import credential_problems, plan_config, sync_config
 from regmirror.sync.runlock import run_lock
+from regmirror.sync.skopeo_check import SkopeoUnusable, check_skopeo
 
 log = logging.getLogger("regmirror.cli")
 
@@ -56,6 +57,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_static_targets(config, tasks)  # what `plan` would refuse before listing, `validate` refuses
     for problem in unavailable:  # CI validates configs without their secrets; a run needs them
         log.warning("%s (needed when the registry is used)", problem)
+    try:  # nor skopeo, perhaps: said, not held against --strict
+        log.info("%s", check_skopeo(config.skopeo.binary))
+    except SkopeoUnusable as exc:
+        log.warning("%s (needed to sync)", exc)
     mappings = sum(len(t.mappings) for t in tasks)
     print(f"{args.config}: ok ({len(tasks)} tasks, {mappings} mappings)")
     return _strict(args, EXIT_OK, config.warnings)  # secrets absent in CI are not held against it
@@ -86,6 +91,7 @@ def _waiting(holder: str) -> None:
 def _sync(args: argparse.Namespace) -> int:
     config = _load(args)
     _selected(config, args.task)
+    log.debug("using %s", check_skopeo(config.skopeo.binary))  # SkopeoUnusable: before any work
     progress = Progress(sys.stderr, enabled=not args.no_progress and not args.json and sys.stderr.isatty())
     registries = Registries(config)
     record = open_record(args)
@@ -112,7 +118,9 @@ def _sync(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from regmirror.cli.daemon import Daemon
 
-    _selected(load_config(args.config), args.task)  # the daemon loads (and reloads) it, warnings and all
+    config = load_config(args.config)  # the daemon loads (and reloads) it, warnings and all
+    _selected(config, args.task)
+    log.debug("using %s", check_skopeo(config.skopeo.binary))  # SkopeoUnusable: before any work
     with run_lock(args.config, wait=args.wait, what="run", on_wait=_waiting):
         record = open_record(args)
         return Daemon(args.config, task_pattern=args.task, concurrency=args.concurrency, record=record).run()

@@ -11,11 +11,24 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool whose reader went away
 
 
+class _Version(argparse.Action):
+    """`--version`: regmirror's, then the skopeo on PATH (or why there is none usable)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        from regmirror.sync.skopeo_check import describe_skopeo  # only --version needs it
+
+        print(f"regmirror {__version__}\n{describe_skopeo()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regmirror", description="Mirror container images between registries."
     )
-    parser.add_argument("--version", action="version", version=f"regmirror {__version__}")
+    parser.add_argument("--version", action=_Version, help="the version, and the skopeo it will use")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument(
         "--log-format", choices=["text", "json"], default=None, help="default: $LOG_FORMAT or text"
