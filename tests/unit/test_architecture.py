@@ -23,6 +23,7 @@ LAYERS = {
     "logs": 0,
     "redact": 0,
     "retry": 0,
+    "extras": 0,
     "rules": 1,
     "registries": 2,
     "config": 3,

@@ -12,6 +12,7 @@ import os
 
 from regmirror.aws import names
 from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
+from regmirror.extras import load
 from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME, register_resolver
 
 
@@ -22,8 +23,7 @@ def secret_max_age() -> int:
 
 def read_secret(secret_id: str, max_age: int | None = None) -> str:
     """The SecretString of a secret (binary secrets are decoded as UTF-8)."""
-    from aws_lambda_powertools.utilities import parameters
-
+    parameters = load("aws_lambda_powertools.utilities.parameters", "`auth: secretsmanager:`")
     value = parameters.get_secret(secret_id, max_age=secret_max_age() if max_age is None else max_age)
     if isinstance(value, bytes):
         return value.decode("utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from regmirror.extras import load
 from regmirror.registries.distribution.kind import Distribution
 
 if TYPE_CHECKING:
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from regmirror.registries.distribution.client import RegistryClient
     from regmirror.registries.manifests import ManifestSource
     from regmirror.registries.spec import RegistrySpec
+
+
+AWS_API = "an ECR registry without `auth` (reached through the AWS API)"
 
 
 def uses_aws_api(spec: RegistrySpec) -> bool:
@@ -35,27 +39,28 @@ class Ecr(Distribution):
     def credentials(self, spec: RegistrySpec) -> Credentials | None:
         if not uses_aws_api(spec):
             return super().credentials(spec)
-        from regmirror.registries.ecr.tokens import credentials_for  # boto3 loads only for ECR
-
-        return credentials_for(spec)  # cached and renewed by the tokens module
+        tokens = load("regmirror.registries.ecr.tokens", AWS_API)  # boto3 loads only for ECR
+        credentials: Credentials | None = tokens.credentials_for(spec)  # cached, renewed by the module
+        return credentials
 
     def manifests(self, spec: RegistrySpec, client: Callable[[], RegistryClient]) -> ManifestSource:
         if not uses_aws_api(spec):
             return client()
-        from regmirror.registries.ecr.digests import EcrTagDigests
-
-        return cast("ManifestSource", EcrTagDigests(spec))
+        digests = load("regmirror.registries.ecr.digests", AWS_API)
+        return cast("ManifestSource", digests.EcrTagDigests(spec))
 
     def prepare_target(
         self, spec: RegistrySpec, repository: str, tag: str | None, digest: str | None
     ) -> bool:
         """The repository is created before the first push (as dregsy does). With immutable tags, a tag
         that already holds the source digest is in sync (a push would be refused, not needed)."""
-        from regmirror.registries.ecr.repositories import ensure_repository, immutable_tag_in_sync
-
-        created = ensure_repository(spec, repository)
+        repositories = load("regmirror.registries.ecr.repositories", AWS_API)
+        created = repositories.ensure_repository(spec, repository)
         return bool(
-            created.immutable and tag and digest and immutable_tag_in_sync(spec, repository, tag, digest)
+            created.immutable
+            and tag
+            and digest
+            and repositories.immutable_tag_in_sync(spec, repository, tag, digest)
         )
 
 

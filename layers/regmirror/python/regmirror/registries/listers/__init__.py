@@ -6,11 +6,11 @@ Adding a kind = one module with `create(source, settings, client_factory) -> Lis
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TypeVar
 
 from regmirror.errors import ListerError
+from regmirror.extras import load
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.listers.base import (
     CachedLister,
@@ -58,7 +58,7 @@ def _factory(kind: str) -> Callable[..., Lister]:
     if module_name is None:
         known = ", ".join(sorted(LISTER_KINDS))
         raise ListerError(f"unknown lister type {kind!r} (known: {known})")
-    module = importlib.import_module(module_name)
+    module = load(module_name, f"the {kind} lister")
     factory: Callable[..., Lister] = module.create
     return factory
 
