@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.testbed import RegistryServer, push_image
+
 ROOT = Path(__file__).resolve().parents[2]
 REGMIRROR = str(Path(sys.executable).with_name("regmirror"))
 TASK = """  - name: {name}
@@ -140,3 +142,30 @@ def test_version_names_the_skopeo_it_will_use() -> None:
     first, second = done.stdout.splitlines()
     assert first.startswith("regmirror ")
     assert second.startswith("skopeo ") and " at /" in second
+
+
+# -- how much is said: -q, default, -v, -vv ----------------------------------------------------------
+def test_quiet_default_verbose_and_very_verbose(auth_registry: RegistryServer, tmp_path: Path) -> None:
+    import base64
+
+    for name in ("team/alpha", "team/beta"):
+        push_image(auth_registry, name, "1.0", seed=name)
+    secret = base64.b64encode(f"{auth_registry.username}:{auth_registry.password}".encode()).decode()
+    path = tmp_path / "mirror.yaml"
+    path.write_text(
+        "tasks:\n  - name: t\n"
+        f'    source: {{registry: "{auth_registry.host}", skip-tls-verify: true, auth: {secret}}}\n'
+        "    target: {registry: 127.0.0.1:2, insecure: true}\n"
+        '    mappings: [{from: "regex:team/.*", to: mirror}]\n',
+        encoding="utf-8",
+    )
+    said = {flags: run(*flags, "plan", "--no-check", str(path)) for flags in [("-q",), (), ("-v",), ("-vv",)]}
+    assert all(done.returncode == 0 and "2 images" in done.stdout for done in said.values())
+    quiet, default, verbose, very = (said[k].stderr for k in [("-q",), (), ("-v",), ("-vv",)])
+    assert " INFO " not in quiet and " DEBUG " not in quiet
+    assert "lister returned 2 names, 2 matched 'regex:team/.*'" in default
+    assert "team/alpha" not in default  # the names themselves are debug output
+    assert "matched team/alpha, team/beta" in verbose and "urllib3" not in verbose
+    assert "urllib3.connectionpool" in very and "GET /v2/_catalog" in very
+    for text in said.values():  # however much is said, never a credential
+        assert auth_registry.password not in text.stderr + text.stdout and secret not in text.stderr

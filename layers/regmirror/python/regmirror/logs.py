@@ -69,6 +69,15 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None
     # keeps seeing the records through its own.
 
 
+def log_http_library() -> None:
+    """urllib3's own DEBUG lines (connections opened, request lines and statuses) through regmirror's
+    handler and its redaction (`-vv`)."""
+    http = logging.getLogger("urllib3")
+    http.handlers[:] = list(logging.getLogger("regmirror").handlers)
+    http.setLevel(logging.DEBUG)
+    http.propagate = False
+
+
 def _level(name: str) -> int:
     value = logging.getLevelName(name.upper())
     return value if isinstance(value, int) else logging.INFO

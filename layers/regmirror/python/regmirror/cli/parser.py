@@ -29,13 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="regmirror", description="Mirror container images between registries."
     )
     parser.add_argument("--version", action=_Version, help="the version, and the skopeo it will use")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="-v: debug logging; -vv: the HTTP library's too"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings and errors only (and the result)"
+    )
     parser.add_argument(
         "--log-format", choices=["text", "json"], default=None, help="default: $LOG_FORMAT or text"
     )
     # The same options after the command; SUPPRESS keeps a subcommand from resetting them.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -156,15 +156,9 @@ def make_item(
 
 def _log_mapping(m: MappingPlan) -> None:
     if m.listed is not None:
-        log.info(
-            "task %s mapping %d: lister returned %d names, %d matched %r: %s",
-            m.task,
-            m.index,
-            m.listed,
-            len(m.matched),
-            m.from_,
-            ", ".join(m.matched[:20]) + (" …" if len(m.matched) > 20 else ""),
-        )
+        counts = (m.task, m.index, m.listed, len(m.matched), m.from_)
+        log.info("task %s mapping %d: lister returned %d names, %d matched %r", *counts)
+        log.debug("task %s mapping %d: matched %s", m.task, m.index, ", ".join(m.matched))  # -v
     log.info("task %s mapping %d: tags %s → %d images", m.task, m.index, m.tag_rule, len(m.items))
     for warning in m.warnings:
         log.warning("task %s mapping %d: %s", m.task, m.index, warning)
