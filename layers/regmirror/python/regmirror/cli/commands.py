@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from regmirror.cli.render import Progress, print_json, render_match, render_plan, render_report
+from regmirror.cli.progress import SyncProgress
+from regmirror.cli.render import print_json, render_match, render_plan, render_report
 from regmirror.cli.stopping import stop_on_signals
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError, UsageError
@@ -92,19 +93,20 @@ def _sync(args: argparse.Namespace) -> int:
     config = _load(args)
     _selected(config, args.task)
     log.debug("using %s", check_skopeo(config.skopeo.binary))  # SkopeoUnusable: before any work
-    progress = Progress(sys.stderr, enabled=not args.no_progress and not args.json and sys.stderr.isatty())
+    live = not args.no_progress and not args.json and sys.stderr.isatty()
     registries = Registries(config)
     record = open_record(args)
-    report = sync_config(
-        config,
-        task_pattern=args.task,
-        concurrency=args.concurrency,
-        registries=registries,
-        on_checked=progress.checked,
-        on_result=progress.result,
-        record=record,
-    )
-    progress.close()
+    with SyncProgress(sys.stderr, enabled=live) as progress:
+        report = sync_config(
+            config,
+            task_pattern=args.task,
+            concurrency=args.concurrency,
+            registries=registries,
+            on_plan=progress.plan,
+            on_checked=progress.checked,
+            on_result=progress.result,
+            record=record,
+        )
     if args.json:
         out = report.to_dict()
         out["requests"] = registries.request_stats()

@@ -6,9 +6,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from regmirror.model import CopyResult
 from regmirror.rules.tags import TagSelector
-from regmirror.sync.plan import Plan, PlannedItem
+from regmirror.sync.plan import MappingPlan, Plan, PlannedItem
 from regmirror.sync.reports import SyncReport
 
 
@@ -20,13 +19,16 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
 def render_match(rows: list[dict[str, Any]], selector: TagSelector | None) -> None:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
-        if r["matched"]:
-            note = f"   ({r['note']})" if r["note"] else ""
-            print(f"  match  {r['name']:<{width}}  ->  {r['target']}{note}")
-        else:
-            print(f"  -      {r['name']}")
+        print(_match_row(r, width))
     matched = sum(1 for r in rows if r["matched"])
     print(f"{matched} of {len(rows)} names match; tags: {selector.explain() if selector else 'all tags'}")
+
+
+def _match_row(r: dict[str, Any], width: int) -> str:
+    if not r["matched"]:
+        return f"  -      {r['name']}"
+    note = f"   ({r['note']})" if r["note"] else ""
+    return f"  match  {r['name']:<{width}}  ->  {r['target']}{note}"
 
 
 STATE_LABEL = {"in-sync": "in-sync", "copy": "COPY", "missing-at-source": "MISSING", "check-failed": "ERROR"}
@@ -36,17 +38,7 @@ def render_plan(plan: Plan, out: TextIO) -> None:
     for task in plan.tasks:
         out.write(f"task {task.task}\n")
         for m in task.mappings:
-            listed = f"{m.listed} listed, " if m.listed is not None else ""
-            out.write(f"  mapping {m.index}: from {m.from_!r} to {m.to!r}: {listed}")
-            out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
-            for note in m.notes:
-                out.write(f"    note: `to` did not match {note}\n")
-            for warning in m.warnings:
-                out.write(f"    warning: {warning}\n")
-            if m.error:
-                out.write(f"    ERROR: {m.error}\n")
-            for p in m.items:
-                out.write(_plan_row(p))
+            _render_mapping(m, out)
     counts = plan.counts()
     out.write(
         f"{counts['total']} images: {counts['copy']} to copy, "
@@ -55,6 +47,20 @@ def render_plan(plan: Plan, out: TextIO) -> None:
     )
     for error in plan.errors:
         out.write(f"error: {error}\n")
+
+
+def _render_mapping(m: MappingPlan, out: TextIO) -> None:
+    listed = f"{m.listed} listed, " if m.listed is not None else ""
+    out.write(f"  mapping {m.index}: from {m.from_!r} to {m.to!r}: {listed}")
+    out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
+    out.writelines(f"    {line}\n" for line in _mapping_notes(m))
+    out.writelines(_plan_row(p) for p in m.items)
+
+
+def _mapping_notes(m: MappingPlan) -> list[str]:
+    lines = [f"note: `to` did not match {note}" for note in m.notes]
+    lines += [f"warning: {warning}" for warning in m.warnings]
+    return lines + ([f"ERROR: {m.error}"] if m.error else [])
 
 
 def _trusted(count: int, spot_checked: int) -> str:
@@ -73,17 +79,7 @@ def _plan_row(p: PlannedItem) -> str:
 
 
 def render_report(report: SyncReport, out: TextIO) -> None:
-    for p in report.check_failures:
-        out.write(f"FAILED  {p.item.source} -> {p.item.target}: check-failed: {p.note}\n")
-    for r in report.results:
-        if r.status == "failed":
-            out.write(f"FAILED  {r.item.source} -> {r.item.target}: {r.reason}: {r.error or ''}\n")
-    for p in report.missing:
-        out.write(f"MISSING {p.item.source} -> {p.item.target}: {p.note}\n")
-    for error in report.plan.errors:
-        out.write(f"error: {error}\n")
-    for host, why in report.unavailable.items():
-        out.write(f"error: {host} unavailable: {why}\n")
+    out.writelines(f"{line}\n" for line in [*_failure_lines(report), *_problem_lines(report)])
     c = report.counts()
     out.write(
         f"{c['images']} images: {c['copied']} copied, "
@@ -92,35 +88,17 @@ def render_report(report: SyncReport, out: TextIO) -> None:
     )
 
 
-class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
+def _failure_lines(report: SyncReport) -> list[str]:
+    checks = [
+        f"FAILED  {p.item.source} -> {p.item.target}: check-failed: {p.note}" for p in report.check_failures
+    ]
+    copies = [
+        f"FAILED  {r.item.source} -> {r.item.target}: {r.reason}: {r.error or ''}" for r in report.results
+    ]
+    return checks + [line for line, r in zip(copies, report.results, strict=True) if r.status == "failed"]
 
-    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
-        self.stream, self.enabled = stream, enabled
-        self.checked_count = self.to_copy = self.done = self.copied = self.failed = 0
 
-    def checked(self, planned: PlannedItem) -> None:
-        self.checked_count += 1
-        self.to_copy += planned.state == "copy"
-        self.failed += planned.state == "check-failed"
-        self._draw()
-
-    def result(self, result: CopyResult) -> None:
-        self.done += 1
-        self.copied += result.status == "copied"
-        self.failed += result.status == "failed"
-        self._draw()
-
-    def _draw(self) -> None:
-        if not self.enabled:
-            return
-        total = max(self.to_copy, 1)
-        filled = int(20 * self.done / total)
-        bar = "#" * filled + "." * (20 - filled)
-        counts = f"checked {self.checked_count}, copied {self.copied}/{self.to_copy}, failed {self.failed}"
-        self.stream.write(f"\r[{bar}] {counts} ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
+def _problem_lines(report: SyncReport) -> list[str]:
+    lines = [f"MISSING {p.item.source} -> {p.item.target}: {p.note}" for p in report.missing]
+    lines += [f"error: {error}" for error in report.plan.errors]
+    return lines + [f"error: {host} unavailable: {why}" for host, why in report.unavailable.items()]

@@ -141,6 +141,7 @@ def sync_config(
     concurrency: int = 4,
     relay: SkopeoRelay | None = None,
     registries: Registries | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
     on_checked: Callable[[PlannedItem], None] | None = None,
     on_result: Callable[[CopyResult], None] | None = None,
     record: CopyRecord | None = None,
@@ -163,6 +164,8 @@ def sync_config(
     registries = registries or Registries(config)
     relay = relay or make_relay(config)
     plan = enumerate_config(config, registries, task_pattern, tasks)
+    if on_plan is not None:
+        on_plan(plan)  # the items are known: e.g. a progress display's total
     report = SyncReport(plan)
 
     def to_copy() -> Iterator[SyncItem]:
