@@ -90,15 +90,20 @@ tasks:
 """
 
 
-@pytest.fixture(scope="module", name="s")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    folder = tmp_path_factory.mktemp("config")
+def write_config(folder: Path) -> Path:
+    """CONFIG in `folder`, with the CA file it names."""
     (folder / "certs").mkdir()
     (folder / "certs" / "partner-ca.pem").write_text(
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     )
     config = folder / "regmirror.yaml"
     config.write_text(textwrap.dedent(CONFIG))
+    return config
+
+
+@pytest.fixture(scope="module", name="s")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    config = write_config(tmp_path_factory.mktemp("config"))
     return synth_stack(make_settings(config), tmp_path_factory.mktemp("cdk.out"))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,15 +99,10 @@ def granted_actions() -> dict[str, tuple[str, ...]]:
     import tempfile
 
     from tests.infrastructure.conftest import make_settings, synth_stack
-    from tests.infrastructure.test_stack import CONFIG, as_list, role_id_of, statements_of
+    from tests.infrastructure.test_stack import as_list, role_id_of, statements_of, write_config
 
     folder = Path(tempfile.mkdtemp(prefix="regmirror-grants-"))
-    (folder / "certs").mkdir()
-    (folder / "certs" / "partner-ca.pem").write_text(
-        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    )
-    config = folder / "regmirror.yaml"
-    config.write_text(textwrap.dedent(CONFIG))
+    config = write_config(folder)
     s = synth_stack(make_settings(config), folder / "cdk.out")
     assert s.stack.push is not None
     functions = {

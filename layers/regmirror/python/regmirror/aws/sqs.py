@@ -75,7 +75,7 @@ class QueueSender:
     def __post_init__(self) -> None:
         if self.client is None:
             self.client = sqs_client()
-        if self.queue_url.endswith(".fifo") and self.fifo_keys is None:
+        if self.fifo and self.fifo_keys is None:
             raise ValueError(
                 f"{self.queue_url} is a FIFO queue: its messages need group and deduplication ids"
             )
@@ -107,9 +107,13 @@ class QueueSender:
         self.stats.sent += len(batch)
         return len(batch)
 
+    @property
+    def fifo(self) -> bool:
+        return self.queue_url.endswith(".fifo")  # SQS's rule for FIFO queue names
+
     def _entry(self, index: int, body: str) -> dict[str, str]:
         entry = {"Id": str(index), "MessageBody": body}
-        if self.fifo_keys is not None and self.queue_url.endswith(".fifo"):
+        if self.fifo and self.fifo_keys is not None:
             entry["MessageGroupId"], entry["MessageDeduplicationId"] = self.fifo_keys(body)
         return entry
 

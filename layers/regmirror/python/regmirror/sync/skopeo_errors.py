@@ -9,6 +9,20 @@ from regmirror.model import FailureReason
 
 _FATAL_MSG = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
 
+# Of the network failures, those that got no answer at all (what a registry's circuit breaker counts):
+# not a 5xx, a reset or a cut body, which come from a registry (or proxy) that is there.
+_NO_ANSWER = (
+    "connection refused",
+    "no such host",
+    "i/o timeout",
+    "network is unreachable",
+    "no route to host",
+    "handshake timeout",
+    "context deadline exceeded",
+    "server misbehaving",
+)
+
+
 # First match wins; checked against skopeo's final (`level=fatal`) message, lower-cased.
 # Samples of real skopeo 1.9 stderr for each class: tests/unit/sync/data/ (see test_skopeo_args.py).
 _ERROR_CLASSES: tuple[tuple[FailureReason, tuple[str, ...]], ...] = (
@@ -52,18 +66,11 @@ _ERROR_CLASSES: tuple[tuple[FailureReason, tuple[str, ...]], ...] = (
     (
         FailureReason.NETWORK,
         (
-            "connection refused",
+            *_NO_ANSWER,
             "connection reset",
-            "no such host",
-            "i/o timeout",
-            "network is unreachable",
-            "no route to host",
-            "handshake timeout",
-            "context deadline exceeded",
             "broken pipe",
             "unexpected eof",
             ": eof",
-            "server misbehaving",
             "502 bad gateway",
             "503 service unavailable",
             "504 gateway timeout",
@@ -84,31 +91,21 @@ _ERROR_CLASSES: tuple[tuple[FailureReason, tuple[str, ...]], ...] = (
 )
 
 
-# Of the network failures, those that got no answer at all (what a registry's circuit breaker counts):
-# not a 5xx, a reset or a cut body, which come from a registry (or proxy) that is there.
-_NO_ANSWER = (
-    "connection refused",
-    "no such host",
-    "i/o timeout",
-    "network is unreachable",
-    "no route to host",
-    "handshake timeout",
-    "context deadline exceeded",
-    "server misbehaving",
-)
+def _final_message(stderr: str) -> str:
+    """skopeo's last `level=fatal` message (else all of stderr), lower-cased."""
+    fatal = _FATAL_MSG.findall(stderr)
+    return (fatal[-1] if fatal else stderr).lower()
 
 
 def got_no_answer(stderr: str) -> bool:
     """Whether a skopeo run's final error says a registry did not answer at all."""
-    fatal = _FATAL_MSG.findall(stderr)
-    text = (fatal[-1] if fatal else stderr).lower()
+    text = _final_message(stderr)
     return any(needle in text for needle in _NO_ANSWER)
 
 
 def classify_error(stderr: str) -> FailureReason:
     """Failure class of a skopeo run from its stderr (the final fatal message when there is one)."""
-    fatal = _FATAL_MSG.findall(stderr)
-    text = (fatal[-1] if fatal else stderr).lower()
+    text = _final_message(stderr)
     for reason, needles in _ERROR_CLASSES:
         if any(needle in text for needle in needles):
             return reason
