@@ -4,6 +4,7 @@ registries' access logs."""
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -202,9 +203,11 @@ def test_digest_listing_and_record_leave_one_target_head_per_repository(
 
     class Listing(Registries):
         listed: ListedSource | None = None
+        made = threading.Lock()  # the check threads ask at once: one ListedSource for all of them
 
         def source_client(self, item: SyncItem) -> Any:
-            self.listed = self.listed or ListedSource(super().source_client(item), digests)
+            with self.made:
+                self.listed = self.listed or ListedSource(super().source_client(item), digests)
             return self.listed
 
     registries = Listing(config)
