@@ -23,7 +23,7 @@ from typing import Any
 import botocore.client
 
 # An API operation whose IAM action has another name (the SQS batch calls need the single action).
-_ACTION_OF = {
+ACTION_OF = {
     "s3:HeadObject": "s3:GetObject",
     "s3:ListObjectsV2": "s3:ListBucket",
     "sqs:SendMessageBatch": "sqs:SendMessage",
@@ -40,6 +40,8 @@ class CallRecorder:
         self._function: str | None = None
         self.calls: dict[str, set[str]] = {}
         self._installed = False
+        # With IAM enforced (tests/integration/aws_iam.py): the client to send a function's call through.
+        self.route: Callable[[str, Any], Any] | None = None
 
     def install(self) -> None:
         """Hook botocore once: every API call of any client passes here."""
@@ -51,16 +53,21 @@ class CallRecorder:
         recorder = self
 
         def recording(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-            recorder.record(client.meta.service_model.signing_name, operation_name)
+            function = recorder.record(client.meta.service_model.signing_name, operation_name)
+            route = recorder.route
+            if function is not None and route is not None:
+                client = route(function, client)
             return original(client, operation_name, api_params)
 
         botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
 
-    def record(self, service: str, operation: str) -> None:
+    def record(self, service: str, operation: str) -> str | None:
+        """Record the call for the function running now, if any; return that function."""
         action = f"{service}:{operation}"
         with self._lock:
             if self._function is not None:
-                self.calls.setdefault(self._function, set()).add(_ACTION_OF.get(action, action))
+                self.calls.setdefault(self._function, set()).add(ACTION_OF.get(action, action))
+            return self._function
 
     @contextmanager
     def invoking(self, function: str) -> Iterator[None]:
@@ -94,12 +101,12 @@ def recorded(function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @functools.cache
-def granted_actions() -> dict[str, tuple[str, ...]]:
-    """Action patterns of each function's role, from one synth of the maximal test config."""
+def granted_statements() -> dict[str, tuple[dict[str, Any], ...]]:
+    """The Allow statements of each function's role, from one synth of the maximal test config."""
     import tempfile
 
     from tests.infrastructure.conftest import make_settings, synth_stack
-    from tests.infrastructure.test_stack import as_list, role_id_of, statements_of, write_config
+    from tests.infrastructure.test_stack import role_id_of, statements_of, write_config
 
     folder = Path(tempfile.mkdtemp(prefix="regmirror-grants-"))
     config = write_config(folder)
@@ -112,12 +119,19 @@ def granted_actions() -> dict[str, tuple[str, ...]]:
     }
     return {
         name: tuple(
-            a
-            for st in statements_of(s, role_id_of(s, function))
-            if st.get("Effect", "Allow") == "Allow"
-            for a in as_list(st["Action"])
+            st for st in statements_of(s, role_id_of(s, function)) if st.get("Effect", "Allow") == "Allow"
         )
         for name, function in functions.items()
+    }
+
+
+def granted_actions() -> dict[str, tuple[str, ...]]:
+    """Action patterns of each function's role."""
+    from tests.infrastructure.test_stack import as_list
+
+    return {
+        name: tuple(a for st in statements for a in as_list(st["Action"]))
+        for name, statements in granted_statements().items()
     }
 
 

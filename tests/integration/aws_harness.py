@@ -29,6 +29,7 @@ from regmirror.state import reset_process_state
 
 from infra.config_bundle import stage_config_bundle
 from tests.integration.aws_grants import RECORDER, recorded, ungranted
+from tests.integration.aws_iam import enforce_iam, release_iam
 from tests.testbed.registry import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -349,11 +350,17 @@ class AwsEnv:
 
 
 def aws_environment(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    """A clean moto with IAM enforced: each handler calls AWS as its synthesized role (aws_iam.py)."""
     moto.apply_env(monkeypatch)
+    release_iam(moto.url)
     moto.reset()
     reset_process_caches()
     RECORDER.take()
-    yield AwsEnv(moto, monkeypatch)
+    enforce_iam(moto.url, monkeypatch)
+    try:
+        yield AwsEnv(moto, monkeypatch)
+    finally:
+        release_iam(moto.url)
     reset_process_caches()
     missing = ungranted(RECORDER.take())
     assert not missing, f"AWS calls the stack grants no permission for: {missing}"

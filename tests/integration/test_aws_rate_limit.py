@@ -3,6 +3,7 @@ it, so waiting for the budget never counts towards maxReceiveCount and never dea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -15,6 +16,7 @@ from tests.conftest import RegistryFactory
 from tests.integration.aws_grants import RECORDER
 from tests.integration.aws_harness import (
     AwsEnv,
+    Invocation,
     QueueDriver,
     create_queue_pair,
     emf_metrics,
@@ -23,12 +25,13 @@ from tests.integration.aws_harness import (
     queue_bodies,
     upload_config,
 )
+from tests.integration.aws_iam import revoke
 from tests.testbed import catalog, push_image, write_config
+from tests.testbed.registry import RegistryServer
 
 
-def test_short_budget_defers_the_message_with_a_delay(
-    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def deferred_scenario(aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path) -> Deferral:
+    """A relay invoked for an image whose source has 2 pulls left of 100 with a floor of 10."""
     source, target = registry_factory(), registry_factory()
     push_image(source, "team/a", "1.0")
     config = write_config(
@@ -53,16 +56,45 @@ def test_short_budget_defers_the_message_with_a_delay(
     )
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=copy_queue, MessageBody=message.to_message())
-
     invocation = QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").poll_once()
-    assert invocation is not None and invocation.failed == []  # not a failure: the original is done
-    attributes = sqs.get_queue_attributes(QueueUrl=copy_queue, AttributeNames=["All"])["Attributes"]
-    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"  # the same image, back later
-    assert queue_bodies(dlq) == []
-    assert catalog(target) == []  # nothing was pulled from the short source
+    assert invocation is not None
+    delayed = sqs.get_queue_attributes(QueueUrl=copy_queue, AttributeNames=["All"])["Attributes"]
+    return Deferral(invocation, int(delayed["ApproximateNumberOfMessagesDelayed"]), dlq, target)
+
+
+@dataclass(frozen=True)
+class Deferral:
+    invocation: Invocation
+    delayed: int
+    dlq: str
+    target: RegistryServer
+
+
+def test_short_budget_defers_the_message_with_a_delay(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deferral = deferred_scenario(aws, registry_factory, tmp_path)
+    assert deferral.invocation.failed == []  # not a failure: the original is done
+    assert deferral.delayed == 1  # the same image, back later
+    assert queue_bodies(deferral.dlq) == []
+    assert catalog(deferral.target) == []  # nothing was pulled from the short source
     output = capsys.readouterr().out
     assert emf_metrics(output)["ImagesDeferred"] == 1
     assert "ImagesFailed" not in emf_metrics(output)
-    # the deferral is a send to its own queue: a call the relay's role must be granted (checked
-    # against the synthesized role when the test ends, tests/integration/aws_grants.py)
+    # the deferral is a send to its own queue, made as the relay's synthesized role (moto enforces
+    # IAM here, tests/integration/aws_iam.py): the role must grant it
     assert "sqs:SendMessage" in RECORDER.calls["relay"]
+
+
+def test_without_the_send_grant_the_deferral_is_denied_and_the_image_fails(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The enforcement is real: the relay's role as it was before the grant was added (no
+    sqs:SendMessage) makes the same deferral AccessDenied, and the image fails instead of waiting."""
+    revoke("relay", "sqs:SendMessage")
+    deferral = deferred_scenario(aws, registry_factory, tmp_path)
+    assert len(deferral.invocation.failed) == 1
+    assert deferral.delayed == 0
+    output = capsys.readouterr().out
+    assert "AccessDenied" in output
+    assert "ImagesDeferred" not in emf_metrics(output)
