@@ -6,6 +6,7 @@ from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.settings import EnvironmentSettings
@@ -64,6 +65,14 @@ def function_role(scope: Construct, name: str, log_group: logs.LogGroup, descrip
     )
     log_group.grant_write(role)
     return role
+
+
+def grant_send(queue: sqs.IQueue, role: iam.IRole) -> None:
+    """`sqs:SendMessage` on `queue` only: CDK's `grant_send_messages` adds GetQueueAttributes and
+    GetQueueUrl, which no handler calls (the queue URL comes from the environment)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+    )
 
 
 def powertools_environment(service: str, settings: EnvironmentSettings) -> dict[str, str]:

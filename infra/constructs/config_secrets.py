@@ -37,13 +37,21 @@ ECR_WILDCARD_REASON = (
     "grant is limited to the account, region and the literal name prefix the config fixes."
 )
 
-ECR_READ_ACTIONS = [
+# What each side does on a private ECR registry (the registry API's requests map to these actions:
+# manifest GET/HEAD BatchGetImage, blob GET GetDownloadUrlForLayer, blob HEAD BatchCheckLayerAvailability,
+# tags/list ListImages). The planner reads manifests and listings only, never a blob.
+ECR_PLAN_ACTIONS = [
     "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:BatchCheckLayerAvailability",
     "ecr:DescribeImages",
     "ecr:ListImages",
     "ecr:DescribeRepositories",
+]
+# The relay: skopeo pulls manifests and blobs; the checks read digests (and list tags of a missing image).
+ECR_PULL_ACTIONS = [
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:DescribeImages",
+    "ecr:ListImages",
 ]
 PUBLIC_ECR_AUTH_ACTIONS = ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"]
 PUBLIC_ECR_PUSH_ACTIONS = [
@@ -67,12 +75,14 @@ ECR_KMS_REASON = (
     "grant covers the account's keys but only through ECR (kms:ViaService) for repository creation."
 )
 ECR_PUSH_ACTIONS = [
-    *ECR_READ_ACTIONS,
+    *ECR_PULL_ACTIONS,
+    "ecr:BatchCheckLayerAvailability",  # skopeo asks for each blob before uploading it
     "ecr:InitiateLayerUpload",
     "ecr:UploadLayerPart",
     "ecr:CompleteLayerUpload",
     "ecr:PutImage",
     # dregsy creates missing target repositories; tags/scanning/mutability come from the config.
+    "ecr:DescribeRepositories",
     "ecr:CreateRepository",
     "ecr:TagResource",
     "ecr:PutLifecyclePolicy",
@@ -99,7 +109,7 @@ def _sid(access: EcrRegistryAccess) -> str:
 
 def _relay_parts(access: EcrRegistryAccess) -> list[StatementParts]:
     return [
-        (f"{_sid(access)}Read", ECR_READ_ACTIONS, {access.repository_arn(p) for p in access.pull}, None),
+        (f"{_sid(access)}Read", ECR_PULL_ACTIONS, {access.repository_arn(p) for p in access.pull}, None),
         (f"{_sid(access)}Push", ECR_PUSH_ACTIONS, {access.repository_arn(p) for p in access.push}, None),
         (
             f"{_sid(access)}RepositoryKey",
@@ -114,7 +124,7 @@ def _lister_parts(access: EcrRegistryAccess) -> list[StatementParts]:
     """Digest checks on targets too, and DescribeRepositories over the whole source registry when a
     regex `from` needs the repository list."""
     read = access.pull | access.push | ({"*"} if access.list_all else set())
-    return [(f"{_sid(access)}Read", ECR_READ_ACTIONS, {access.repository_arn(p) for p in read}, None)]
+    return [(f"{_sid(access)}Read", ECR_PLAN_ACTIONS, {access.repository_arn(p) for p in read}, None)]
 
 
 class ConfigAndSecrets(Construct):

@@ -22,6 +22,7 @@ from regmirror.aws import names
 from infra.common import (
     function_log_group,
     function_role,
+    grant_send,
     lambda_architecture,
     powertools_environment,
     python_function,
@@ -90,7 +91,7 @@ class PushEvents(Construct):
                 names.ENV_COPY_QUEUE_URL: copy_queue.queue_url,
             },
         )
-        copy_queue.grant_send_messages(role)
+        grant_send(copy_queue, role)
         config.grant_config_read(role, "Push")
         suppress_xray_wildcard(self.function)
         suppress_runtime(self.function)

@@ -21,6 +21,7 @@ from infra.common import (
     acknowledge,
     function_log_group,
     function_role,
+    grant_send,
     lambda_architecture,
     powertools_environment,
     suppress_xray_wildcard,
@@ -165,7 +166,7 @@ class QueueAndRelay(Construct):
         )
         # A copy deferred by a short rate-limit budget is sent to this queue again with a delay
         # (aws.sqs.requeue_with_delay); the event source grants only what consuming needs.
-        self.queue.grant_send_messages(role)
+        grant_send(self.queue, role)
         config.grant_config_read(role, "Relay")
         config.grant_registry_access(role, "Relay", write_targets=True)
         suppress_xray_wildcard(self.function)

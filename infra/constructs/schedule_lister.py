@@ -26,6 +26,7 @@ from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 from infra.common import (
     function_log_group,
     function_role,
+    grant_send,
     lambda_architecture,
     powertools_environment,
     python_function,
@@ -120,8 +121,8 @@ class ScheduleAndLister(Construct):
                 max_concurrency=lister.concurrency,
             )
         )
-        self.queue.grant_send_messages(role)
-        copy_queue.grant_send_messages(role)
+        grant_send(self.queue, role)
+        grant_send(copy_queue, role)
         config.grant_config_read(role, "Lister")
         config.grant_registry_access(role, "Lister", write_targets=False)
         suppress_xray_wildcard(self.function)
