@@ -72,6 +72,53 @@ class AlarmSettings(_Strict):
     queue_age_minutes: int = Field(default=120, ge=5, le=20160)
 
 
+# Fargate's valid CPU units → memory sizes (MiB) (AWS docs, 2025).
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+
+class LargeImageSettings(_Strict):
+    """Images too big or too slow for the Lambda relay are copied by a Fargate task of the relay image.
+
+    Off by default. On, the relay reads an image's source manifests before copying (one extra manifest
+    GET per image: Docker Hub counts it as a pull) and hands images above `size_limit_mb` to Fargate;
+    a copy still running `timeout_reserve_seconds` before the relay's time limit is handed off too.
+    """
+
+    enabled: bool = False
+    size_limit_mb: int = Field(default=4096, ge=1, le=10240)
+    timeout_reserve_seconds: int = Field(default=60, ge=10, le=600)
+    cpu: int = 1024
+    memory_mb: int = 4096
+    ephemeral_storage_gb: int = Field(default=50, ge=21, le=200)  # Fargate's range
+    # An existing network: all three, or none (then a VPC with two public subnets, no NAT gateway).
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]+$")
+    subnet_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid_task_size(self) -> LargeImageSettings:
+        if self.cpu not in FARGATE_MEMORY:
+            raise ValueError(f"cpu: {self.cpu} is not a Fargate size ({sorted(FARGATE_MEMORY)})")
+        sizes = FARGATE_MEMORY[self.cpu]
+        if self.memory_mb not in sizes:
+            fits = (
+                f"{sizes[0]}-{sizes[-1]} MiB in steps of {sizes[1] - sizes[0]}" if self.cpu > 256 else sizes
+            )
+            raise ValueError(f"memory_mb: {self.memory_mb} does not fit cpu {self.cpu} ({fits})")
+        network = (bool(self.vpc_id), bool(self.subnet_ids), bool(self.security_group_ids))
+        if any(network) and not all(network):
+            raise ValueError("vpc_id, subnet_ids and security_group_ids: give all three or none")
+        return self
+
+
 class EnvironmentSettings(_Strict):
     name: str
     account: str = Field(pattern=r"^\d{12}$")
@@ -85,6 +132,7 @@ class EnvironmentSettings(_Strict):
     log_retention_days: int = 30
     metrics_namespace: str = Field(default="Regmirror", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
     push_events: bool = True
+    large_images: LargeImageSettings = Field(default_factory=LargeImageSettings)
     # The functions' CPU: Graviton (`arm64`, about 20 % cheaper per GB-second) or `x86_64`. The layer's
     # wheels and the relay image are built for it.
     architecture: Literal["x86_64", "arm64"] = "x86_64"

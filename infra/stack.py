@@ -11,9 +11,10 @@ from infra.bundling import core_layer_code
 from infra.common import lambda_architecture
 from infra.config_facts import ConfigFacts, push_loops, read_config_facts
 from infra.constructs.config_secrets import ConfigAndSecrets
+from infra.constructs.large_images import LargeImages
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.push_events import PushEvents, warn_about_other_sources
-from infra.constructs.queue_relay import QueueAndRelay, dead_letter_queue
+from infra.constructs.queue_relay import QueueAndRelay, dead_letter_queue, relay_image
 from infra.constructs.schedule_lister import ScheduleAndLister
 from infra.settings import EnvironmentSettings
 
@@ -51,6 +52,19 @@ class RegmirrorStack(Stack):
             description="regmirror core package with its pinned runtime dependencies",
         )
         self.copy = QueueAndRelay(self, "Copy", settings=settings, config=self.config)
+        self.large_images = (
+            LargeImages(
+                self,
+                "LargeImages",
+                settings=settings,
+                config=self.config,
+                image=relay_image(self, settings),
+                relay=self.copy.function,
+                dead_letter_queue=self.copy.dead_letter_queue,
+            )
+            if settings.large_images.enabled
+            else None
+        )
         # scheduled and push events that could not be delivered or handled (infra.constructs.event_delivery)
         self.event_dead_letters = dead_letter_queue(
             self, "EventDeadLetterQueue", settings.queue.dlq_retention_days

@@ -1,5 +1,9 @@
 """Relay Lambda: one SQS message = one image; digest check, then skopeo copy (regmirror.sync.copy.sync_item).
 
+With a Fargate cluster configured (`large_images` in the environment settings), an image above the
+size limit, or a copy that runs out of the function's time, is handed to a Fargate task of this same
+image (task.py) instead (regmirror.aws.handoff): the message is then done, counted as ImagesToFargate.
+
 Each record is processed on its own (Powertools BatchProcessor): a failed image fails only its own
 message, which comes back after a backoff and lands in the dead-letter queue after
 `maxReceiveCount` attempts. A message delivered twice copies nothing the second time: the digest
@@ -18,12 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import RelayEnvironment
+from regmirror.aws.handoff import HANDED_OFF, TIMED_OUT, Handoff, ecs_task_starter, handed_off, source_bytes
 from regmirror.aws.observability import TRACED_MODULES, route_core_logs, traced_phases
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import CopyResult, FailureReason, SyncItem
-from regmirror.sync.copy import sync_item
-from regmirror.sync.registries import shared_registries
+from regmirror.sync.copy import make_relay, sync_item
+from regmirror.sync.registries import Registries, shared_registries
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_MODULES)
@@ -34,6 +39,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 register_secrets_manager_resolver()
 route_core_logs(logger)
 RATE_LIMIT_DEFAULT_DELAY = 60
+# Seconds kept back from skopeo without a hand-off: a copy cut short is reported (and retried) by the
+# relay itself rather than ended by Lambda's timeout, which would leave no log line and no metric.
+REPORT_RESERVE_SECONDS = 15
 
 
 class CopyFailed(Exception):
@@ -43,6 +51,9 @@ class CopyFailed(Exception):
 def _record_metrics(result: CopyResult) -> None:
     if result.reason == FailureReason.RATE_LIMIT:
         return  # counted as deferred, not failed
+    if result.reason == HANDED_OFF:
+        metrics.add_metric(name=names.IMAGES_TO_FARGATE, unit=MetricUnit.Count, value=1)
+        return
     metric = {"copied": names.IMAGES_COPIED, "skipped": names.IMAGES_SKIPPED}.get(
         result.status, names.IMAGES_FAILED
     )
@@ -58,27 +69,62 @@ def _retry_later(record: SQSRecord) -> None:
         logger.info("retrying in %d s (attempt %d)", delay, count)
 
 
+def relay_handoff(environment: RelayEnvironment) -> Handoff | None:
+    if not environment.fargate_cluster:
+        return None
+    import boto3  # the relay image bundles it
+
+    start = ecs_task_starter(
+        boto3.client("ecs"),
+        cluster=environment.fargate_cluster,
+        task_definition=environment.fargate_task_definition,
+        container=environment.fargate_container,
+        subnets=environment.subnets,
+        security_groups=environment.security_groups,
+    )
+    return Handoff(environment.fargate_size_limit, environment.fargate_timeout_reserve, start)
+
+
+def _diverter(handoff: Handoff | None, registries: Registries, body: str) -> Any:
+    """The size check before a copy: an image above the limit goes to Fargate, not to skopeo here."""
+    if handoff is None:
+        return None
+
+    def divert(item: SyncItem) -> CopyResult | None:
+        size = source_bytes(registries, item)
+        if not handoff.too_big(size):
+            return None
+        return handed_off(item, handoff.start(body), size, f"{size} bytes, above {handoff.size_limit}")
+
+    return divert
+
+
 @tracer.capture_method
-def copy_record(record: SQSRecord) -> dict[str, Any]:
+def copy_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     logger.append_keys(message_id=record.message_id)
     item = SyncItem.from_message(record.body)  # ValueError: a poison message fails alone
     logger.set_correlation_id(item.extra.get("correlation_id") or record.message_id)
     logger.append_keys(task=item.task, image=item.key(), trigger=item.extra.get("trigger"))
     config = load_lambda_config()
+    handoff = relay_handoff(RelayEnvironment.from_env())
     # Never sleep on a short rate-limit budget inside a Lambda: the message is put back with a delay.
     registries = shared_registries(config, max_wait=0)
-    result = sync_item(config, item, registries=registries, phase=traced_phases(tracer))
+    relay = make_relay(config, timeout=_copy_seconds(config.skopeo.timeout, handoff, lambda_context))
+    divert = _diverter(handoff, registries, record.body)
+    result = sync_item(
+        config, item, relay=relay, registries=registries, phase=traced_phases(tracer), divert=divert
+    )
+    if handoff is not None and result.status == "failed" and result.reason in TIMED_OUT:
+        result = handed_off(item, handoff.start(record.body), None, "not copied within the function's time")
     _record_metrics(result)
-    summary = {
-        "status": result.status,
-        "reason": result.reason,
-        "source": str(item.source),
-        "target": str(item.target),
-        "seconds": round(result.duration, 3),
-        "bytes": result.bytes,
-        "source_digest": result.source_digest,
-        "target_digest": result.target_digest,
-    }
+    return _conclude(record, item, result, registries)
+
+
+def _conclude(
+    record: SQSRecord, item: SyncItem, result: CopyResult, registries: Registries
+) -> dict[str, Any]:
+    """Log the outcome; defer, retry (raise) or finish the message by it."""
+    summary = _summary(item, result)
     if result.status == "failed" and result.reason == FailureReason.RATE_LIMIT:
         delay = registries.rate_limits.defer_seconds(item.source.registry) or RATE_LIMIT_DEFAULT_DELAY
         requeue_with_delay(sqs_client(), record.queue_url, record.body, delay)
@@ -89,13 +135,38 @@ def copy_record(record: SQSRecord) -> dict[str, Any]:
         logger.error("copy failed", extra={**summary, "error": result.error})
         _retry_later(record)
         raise CopyFailed(f"{item.key()}: {result.reason}: {result.error}")
+    if result.reason == HANDED_OFF:
+        logger.info("image handed to Fargate", extra={**summary, "note": result.error})
+        return {**summary, "status": HANDED_OFF}
     logger.info(f"image {result.status}", extra=summary)
     return summary
 
 
-def _handle_record(record: SQSRecord) -> dict[str, Any]:
+def _copy_seconds(configured: float, handoff: Handoff | None, context: LambdaContext | None) -> float:
+    if context is None:
+        return configured
+    remaining = context.get_remaining_time_in_millis() / 1000
+    if handoff is not None:
+        return handoff.copy_seconds(remaining, configured)
+    return max(1.0, min(configured, remaining - REPORT_RESERVE_SECONDS))
+
+
+def _summary(item: SyncItem, result: CopyResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "reason": result.reason,
+        "source": str(item.source),
+        "target": str(item.target),
+        "seconds": round(result.duration, 3),
+        "bytes": result.bytes,
+        "source_digest": result.source_digest,
+        "target_digest": result.target_digest,
+    }
+
+
+def _handle_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     try:
-        return copy_record(record)
+        return copy_record(record, lambda_context)
     except CopyFailed:
         raise
     except Exception:

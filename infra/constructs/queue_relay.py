@@ -8,6 +8,8 @@ event source reports batch item failures, so only the failed image of a batch co
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, IgnoreMode, Size
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
@@ -52,6 +54,26 @@ RELAY_CONTEXT_EXCLUDES = [
 DLQ_REASON = (
     "This queue is itself a dead-letter queue: its messages are kept for inspection and redrive, not retried."
 )
+
+
+def relay_image_options(settings: EnvironmentSettings) -> dict[str, Any]:
+    """How the relay image is built. The Lambda and the large-image Fargate task build it with the
+    same options, so it is one asset (one hash, one image) with two entry points."""
+    return {
+        "file": RELAY_DOCKERFILE,
+        "exclude": RELAY_CONTEXT_EXCLUDES,
+        "ignore_mode": IgnoreMode.DOCKER,
+        # the Lambda base image and the Go build image are multi-arch: built natively for it
+        "platform": ecr_assets.Platform.LINUX_ARM64
+        if settings.architecture == "arm64"
+        else ecr_assets.Platform.LINUX_AMD64,
+    }
+
+
+def relay_image(scope: Construct, settings: EnvironmentSettings) -> ecr_assets.DockerImageAsset:
+    return ecr_assets.DockerImageAsset(
+        scope, "RelayImage", directory=str(REPO_ROOT), **relay_image_options(settings)
+    )
 
 
 def visibility_timeout_seconds(function_timeout: int, batching_window: int = 0) -> int:
@@ -124,16 +146,7 @@ class QueueAndRelay(Construct):
             self,
             "RelayFunction",
             description="regmirror relay: digest check, then skopeo copy of one image per message",
-            code=lambda_.DockerImageCode.from_image_asset(
-                str(REPO_ROOT),
-                file=RELAY_DOCKERFILE,
-                exclude=RELAY_CONTEXT_EXCLUDES,
-                ignore_mode=IgnoreMode.DOCKER,
-                # the Lambda base image and the Go build image are multi-arch: built natively for it
-                platform=ecr_assets.Platform.LINUX_ARM64
-                if settings.architecture == "arm64"
-                else ecr_assets.Platform.LINUX_AMD64,
-            ),
+            code=lambda_.DockerImageCode.from_image_asset(str(REPO_ROOT), **relay_image_options(settings)),
             architecture=lambda_architecture(settings),
             memory_size=relay.memory_mb,
             timeout=Duration.seconds(relay.timeout_seconds),

@@ -69,6 +69,35 @@ _CREDENTIALS = {
     "sts:GetServiceBearerToken": Service("ecr-public:GetAuthorizationToken (AWS requires both)"),
 }
 
+# What copying into the targets takes (the relay and its Fargate task).
+_COPY: dict[str, Reason] = {
+    "ecr:BatchGetImage": Registry("manifest GET/HEAD (skopeo's pull, the checks)"),
+    "ecr:GetDownloadUrlForLayer": Registry("blob GET (skopeo's pull)"),
+    "ecr:ListImages": Registry("tags/list (why an image is missing at the source)"),
+    "ecr:DescribeImages": Api("describe_images"),
+    "ecr:BatchCheckLayerAvailability": Registry("blob HEAD before each upload (skopeo's push)"),
+    "ecr:InitiateLayerUpload": Registry("blob upload POST (skopeo's push)"),
+    "ecr:UploadLayerPart": Registry("blob upload PATCH (skopeo's push)"),
+    "ecr:CompleteLayerUpload": Registry("blob upload PUT (skopeo's push)"),
+    "ecr:PutImage": Registry("manifest PUT (skopeo's push)"),
+    "ecr:DescribeRepositories": Api("describe_repositories"),
+    "ecr:CreateRepository": Api("create_repository"),
+    "ecr:TagResource": Service("ECR, for CreateRepository with tags"),
+    "ecr:PutLifecyclePolicy": Api("put_lifecycle_policy"),
+    "kms:CreateGrant": Service("ECR creating a KMS-encrypted repository"),
+    "kms:RetireGrant": Service("ECR creating a KMS-encrypted repository"),
+    "kms:DescribeKey": Service("ECR creating a KMS-encrypted repository"),
+    "ecr-public:BatchCheckLayerAvailability": Registry("blob HEAD (skopeo's push to public ECR)"),
+    "ecr-public:InitiateLayerUpload": Registry("blob upload POST (public ECR)"),
+    "ecr-public:UploadLayerPart": Registry("blob upload PATCH (public ECR)"),
+    "ecr-public:CompleteLayerUpload": Registry("blob upload PUT (public ECR)"),
+    "ecr-public:PutImage": Registry("manifest PUT (public ECR)"),
+    "ecr-public:DescribeRepositories": Api("describe_repositories"),
+    "ecr-public:DescribeImages": Api("describe_images"),
+    "ecr-public:CreateRepository": Api("create_repository"),
+    "ecr-public:TagResource": Service("ECR Public, for CreateRepository with tags"),
+}
+
 JUSTIFIED: dict[str, dict[str, Reason]] = {
     "lister": {
         **_TELEMETRY,
@@ -91,31 +120,9 @@ JUSTIFIED: dict[str, dict[str, Reason]] = {
         **_CREDENTIALS,
         "sqs:SendMessage": Api("send_message"),  # a copy deferred by a rate-limit budget, delayed
         "sqs:ChangeMessageVisibility": Api("change_message_visibility"),
-        "ecr:BatchGetImage": Registry("manifest GET/HEAD (skopeo's pull, the checks)"),
-        "ecr:GetDownloadUrlForLayer": Registry("blob GET (skopeo's pull)"),
-        "ecr:ListImages": Registry("tags/list (why an image is missing at the source)"),
-        "ecr:DescribeImages": Api("describe_images"),
-        "ecr:BatchCheckLayerAvailability": Registry("blob HEAD before each upload (skopeo's push)"),
-        "ecr:InitiateLayerUpload": Registry("blob upload POST (skopeo's push)"),
-        "ecr:UploadLayerPart": Registry("blob upload PATCH (skopeo's push)"),
-        "ecr:CompleteLayerUpload": Registry("blob upload PUT (skopeo's push)"),
-        "ecr:PutImage": Registry("manifest PUT (skopeo's push)"),
-        "ecr:DescribeRepositories": Api("describe_repositories"),
-        "ecr:CreateRepository": Api("create_repository"),
-        "ecr:TagResource": Service("ECR, for CreateRepository with tags"),
-        "ecr:PutLifecyclePolicy": Api("put_lifecycle_policy"),
-        "kms:CreateGrant": Service("ECR creating a KMS-encrypted repository"),
-        "kms:RetireGrant": Service("ECR creating a KMS-encrypted repository"),
-        "kms:DescribeKey": Service("ECR creating a KMS-encrypted repository"),
-        "ecr-public:BatchCheckLayerAvailability": Registry("blob HEAD (skopeo's push to public ECR)"),
-        "ecr-public:InitiateLayerUpload": Registry("blob upload POST (public ECR)"),
-        "ecr-public:UploadLayerPart": Registry("blob upload PATCH (public ECR)"),
-        "ecr-public:CompleteLayerUpload": Registry("blob upload PUT (public ECR)"),
-        "ecr-public:PutImage": Registry("manifest PUT (public ECR)"),
-        "ecr-public:DescribeRepositories": Api("describe_repositories"),
-        "ecr-public:DescribeImages": Api("describe_images"),
-        "ecr-public:CreateRepository": Api("create_repository"),
-        "ecr-public:TagResource": Service("ECR Public, for CreateRepository with tags"),
+        **_COPY,
+        "ecs:RunTask": Api("run_task"),  # an image too big or too slow for Lambda → Fargate
+        "iam:PassRole": Service("ECS, starting the task with its two roles (RunTask)"),
     },
     "push": {
         **_TELEMETRY,
@@ -125,6 +132,13 @@ JUSTIFIED: dict[str, dict[str, Reason]] = {
         # CDK's SqsDestination grants them with SendMessage on the event DLQ (grantSendMessages)
         "sqs:GetQueueAttributes": Service("CDK's on-failure destination grant (left alone: CDK's)"),
         "sqs:GetQueueUrl": Service("CDK's on-failure destination grant (left alone: CDK's)"),
+    },
+    # the relay's Fargate task (its execution role, CDK's, pulls the image and writes the logs)
+    "task": {
+        **_CONFIG,
+        **_CREDENTIALS,
+        **_COPY,
+        "sqs:SendMessage": Api("send_message"),  # a message it could not copy, into the copy DLQ
     },
 }
 

@@ -102,7 +102,8 @@ def recorded(function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
 
 @functools.cache
 def granted_statements() -> dict[str, tuple[dict[str, Any], ...]]:
-    """The Allow statements of each function's role, from one synth of the maximal test config."""
+    """The Allow statements of each function's role (and the relay's Fargate task's), from one synth
+    of the maximal test config with large images on."""
     import tempfile
 
     from tests.infrastructure.conftest import make_settings, synth_stack
@@ -110,18 +111,17 @@ def granted_statements() -> dict[str, tuple[dict[str, Any], ...]]:
 
     folder = Path(tempfile.mkdtemp(prefix="regmirror-grants-"))
     config = write_config(folder)
-    s = synth_stack(make_settings(config), folder / "cdk.out")
-    assert s.stack.push is not None
-    functions = {
-        "lister": s.stack.planning.function,
-        "relay": s.stack.copy.function,
-        "push": s.stack.push.function,
+    s = synth_stack(make_settings(config, large_images={"enabled": True}), folder / "cdk.out")
+    assert s.stack.push is not None and s.stack.large_images is not None
+    roles = {
+        "lister": role_id_of(s, s.stack.planning.function),
+        "relay": role_id_of(s, s.stack.copy.function),
+        "push": role_id_of(s, s.stack.push.function),
+        "task": s.stack.get_logical_id(s.stack.large_images.task_role.node.default_child),
     }
     return {
-        name: tuple(
-            st for st in statements_of(s, role_id_of(s, function)) if st.get("Effect", "Allow") == "Allow"
-        )
-        for name, function in functions.items()
+        name: tuple(st for st in statements_of(s, role) if st.get("Effect", "Allow") == "Allow")
+        for name, role in roles.items()
     }
 
 

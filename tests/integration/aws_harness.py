@@ -36,7 +36,12 @@ REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's account for any fake credentials
 REGION = "eu-west-1"
 ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-SERVICES = {"lister": names.LISTER_SERVICE, "relay": names.RELAY_SERVICE, "push": names.PUSH_SERVICE}
+SERVICES = {
+    "lister": names.LISTER_SERVICE,
+    "relay": names.RELAY_SERVICE,
+    "push": names.PUSH_SERVICE,
+    "task": names.TASK_SERVICE,
+}
 
 
 class MotoAws:
@@ -85,8 +90,21 @@ def reset_process_caches() -> None:
 
 def load_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """functions/<function>/handler.py as a fresh module, with that function's Powertools service name."""
+    module = _load(function, REPO / "functions" / function / "handler.py", monkeypatch)
+    module.lambda_handler = recorded(function, module.lambda_handler)  # its AWS calls vs its grants
+    return module
+
+
+def load_task(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """functions/relay/task.py (the relay's Fargate entry point) as a fresh module; `run(environ)`
+    plays the container ECS starts, its AWS calls made as the task role."""
+    module = _load("task", REPO / "functions" / "relay" / "task.py", monkeypatch)
+    module.run = recorded("task", module.run)
+    return module
+
+
+def _load(function: str, path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICES[function])
-    path = REPO / "functions" / function / "handler.py"
     name = f"regmirror_function_{function}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -96,7 +114,6 @@ def load_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     # Powertools reuses the handler of an earlier logger of the same name, bound to an earlier
     # test's (possibly closed) stdout.
     log_to_stdout(module)
-    module.lambda_handler = recorded(function, module.lambda_handler)  # its AWS calls vs its grants
     return module
 
 

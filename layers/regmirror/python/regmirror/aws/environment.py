@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from regmirror.aws import names
 
@@ -18,6 +18,7 @@ DEFAULT_CHECK_WORKERS = 8  # HEAD requests in flight per planning run
 DEFAULT_HANDOFF_RESERVE_SECONDS = 60  # before the time limit, hand the unchecked rest to the relay
 DEFAULT_RETRY_BASE_SECONDS = 60  # backoff before a failed copy message comes back (doubles per try)
 DEFAULT_SECRET_MAX_AGE = 300  # seconds a Secrets Manager secret is cached per container
+DEFAULT_FARGATE_TIMEOUT_RESERVE = 60  # seconds of a relay's time kept to hand a slow copy to Fargate
 
 
 class BadEnvironment(ValueError):
@@ -51,11 +52,49 @@ class ListerEnvironment(_Environment):
 
 
 class RelayEnvironment(_Environment):
-    """The relay Lambda: one copy per message."""
+    """The relay Lambda: one copy per message; with a Fargate cluster, large and slow images go there."""
 
     retry_base_seconds: int = Field(
         default=DEFAULT_RETRY_BASE_SECONDS, validation_alias=names.ENV_RETRY_BASE_SECONDS, ge=0, le=43200
     )
+    fargate_cluster: str = Field(default="", validation_alias=names.ENV_FARGATE_CLUSTER)
+    fargate_task_definition: str = Field(default="", validation_alias=names.ENV_FARGATE_TASK_DEFINITION)
+    fargate_container: str = Field(default="", validation_alias=names.ENV_FARGATE_CONTAINER)
+    fargate_subnets: str = Field(default="", validation_alias=names.ENV_FARGATE_SUBNETS)
+    fargate_security_groups: str = Field(default="", validation_alias=names.ENV_FARGATE_SECURITY_GROUPS)
+    fargate_size_limit: int = Field(default=0, validation_alias=names.ENV_FARGATE_SIZE_LIMIT, ge=0)
+    fargate_timeout_reserve: int = Field(
+        default=DEFAULT_FARGATE_TIMEOUT_RESERVE,
+        validation_alias=names.ENV_FARGATE_TIMEOUT_RESERVE,
+        ge=0,
+        le=600,
+    )
+
+    @model_validator(mode="after")
+    def _fargate_complete(self) -> RelayEnvironment:
+        if self.fargate_cluster and not (
+            self.fargate_task_definition and self.fargate_container and self.fargate_subnets
+        ):
+            raise ValueError(
+                f"{names.ENV_FARGATE_CLUSTER} needs {names.ENV_FARGATE_TASK_DEFINITION}, "
+                f"{names.ENV_FARGATE_CONTAINER} and {names.ENV_FARGATE_SUBNETS}"
+            )
+        return self
+
+    @property
+    def subnets(self) -> list[str]:
+        return [s for s in self.fargate_subnets.split(",") if s]
+
+    @property
+    def security_groups(self) -> list[str]:
+        return [s for s in self.fargate_security_groups.split(",") if s]
+
+
+class TaskEnvironment(_Environment):
+    """The relay's Fargate task: one copy message, given by the relay that handed it off."""
+
+    copy_message: str = Field(validation_alias=names.ENV_COPY_MESSAGE, min_length=1)
+    dead_letter_queue_url: str = Field(validation_alias=names.ENV_DEAD_LETTER_QUEUE_URL, min_length=1)
 
 
 class PushEnvironment(_Environment):

@@ -14,6 +14,7 @@ IMAGES_COPIED = "ImagesCopied"
 IMAGES_SKIPPED = "ImagesSkipped"  # the relay's own digest check found the target in sync
 IMAGES_FAILED = "ImagesFailed"
 IMAGES_DEFERRED = "ImagesDeferred"  # source rate-limit budget short: message put back with a delay
+IMAGES_TO_FARGATE = "ImagesToFargate"  # too big or too slow for Lambda: given to a Fargate task
 BYTES_COPIED = "BytesCopied"
 TASKS_QUEUED = "TasksQueued"  # planning messages a scheduled or manual run queued
 PUSH_EVENTS = "PushEvents"  # ECR push events received (matching a mapping or not)
@@ -22,6 +23,7 @@ PUSH_EVENTS = "PushEvents"  # ECR push events received (matching a mapping or no
 LISTER_SERVICE = "regmirror-lister"
 RELAY_SERVICE = "regmirror-relay"
 PUSH_SERVICE = "regmirror-push"
+TASK_SERVICE = "regmirror-relay-task"  # the relay's Fargate task
 
 # Environment variables the stack sets and the handlers read.
 ENV_CONFIG_BUCKET = "REGMIRROR_CONFIG_BUCKET"
@@ -35,3 +37,14 @@ ENV_CHECK_WORKERS = "REGMIRROR_CHECK_WORKERS"
 ENV_HANDOFF_RESERVE = "REGMIRROR_HANDOFF_RESERVE_SECONDS"
 ENV_RETRY_BASE_SECONDS = "REGMIRROR_RETRY_BASE_SECONDS"  # backoff before a failed message returns
 ENV_PUSH_REGISTRY_ALIASES = "REGMIRROR_PUSH_REGISTRY_ALIASES"  # JSON {"<ecr host>": "<host in config>"}
+# The relay's hand-off of large images to Fargate (unset: every image is copied in Lambda).
+ENV_FARGATE_CLUSTER = "REGMIRROR_FARGATE_CLUSTER"
+ENV_FARGATE_TASK_DEFINITION = "REGMIRROR_FARGATE_TASK_DEFINITION"
+ENV_FARGATE_CONTAINER = "REGMIRROR_FARGATE_CONTAINER"
+ENV_FARGATE_SUBNETS = "REGMIRROR_FARGATE_SUBNETS"  # comma-separated subnet ids
+ENV_FARGATE_SECURITY_GROUPS = "REGMIRROR_FARGATE_SECURITY_GROUPS"  # comma-separated
+ENV_FARGATE_SIZE_LIMIT = "REGMIRROR_FARGATE_SIZE_LIMIT_BYTES"
+ENV_FARGATE_TIMEOUT_RESERVE = "REGMIRROR_FARGATE_TIMEOUT_RESERVE_SECONDS"
+# The Fargate task's input and where it puts a message it could not copy.
+ENV_COPY_MESSAGE = "REGMIRROR_COPY_MESSAGE"
+ENV_DEAD_LETTER_QUEUE_URL = "REGMIRROR_DEAD_LETTER_QUEUE_URL"

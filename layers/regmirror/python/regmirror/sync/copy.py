@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 from regmirror.config import Config
 from regmirror.model import CopyResult, FailureReason, ItemState, SyncItem
@@ -20,9 +21,14 @@ from regmirror.sync.skopeo import SkopeoRelay
 from regmirror.sync.unavailable import refused, tell_breakers
 
 
-def make_relay(config: Config) -> SkopeoRelay:
+def make_relay(config: Config, *, timeout: float | None = None) -> SkopeoRelay:
+    """skopeo as the config sets it; `timeout` overrides `skopeo.timeout` (a Lambda's time left)."""
     skopeo = config.skopeo  # each endpoint names its certs.d folder
-    return SkopeoRelay(binary=skopeo.binary, timeout=skopeo.timeout, stall_timeout=skopeo.stall_timeout)
+    return SkopeoRelay(
+        binary=skopeo.binary,
+        timeout=skopeo.timeout if timeout is None else timeout,
+        stall_timeout=skopeo.stall_timeout,
+    )
 
 
 def copy_item(
@@ -92,8 +98,10 @@ def sync_item(
     relay: SkopeoRelay | None = None,
     registries: Registries | None = None,
     phase: Phase = no_phases,
+    divert: Callable[[SyncItem], CopyResult | None] | None = None,
 ) -> CopyResult:
-    """Digest check, then copy only when needed: redelivering a message never copies bytes twice."""
+    """Digest check, then copy only when needed: redelivering a message never copies bytes twice.
+    `divert` may take a checked item that needs copying elsewhere (its result then stands for it)."""
     registries = registries or shared_registries(config)
     task = registries.task(item.task)
     start = time.monotonic()
@@ -102,14 +110,23 @@ def sync_item(
             PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
         )
     if planned.state == ItemState.COPY:
+        ready = finalize_item(planned)
+        diverted = divert(ready) if divert is not None else None
+        if diverted is not None:
+            return diverted
         with phase("copy"):
-            return copy_item(registries, relay or make_relay(config), finalize_item(planned))
+            return copy_item(registries, relay or make_relay(config), ready)
+    return _checked(item, planned, time.monotonic() - start)
+
+
+def _checked(item: SyncItem, planned: PlannedItem, duration: float) -> CopyResult:
+    """The result of an item its check settled: in sync, missing at the source, or the check failed."""
     failed = planned.state == ItemState.CHECK_FAILED
     return CopyResult(
         item=item,
         status="failed" if failed else "skipped",
         reason=FailureReason.CHECK_FAILED if failed else planned.state,
-        duration=time.monotonic() - start,
+        duration=duration,
         bytes=None,
         source_digest=planned.source_digest,
         target_digest=planned.target_digest,
