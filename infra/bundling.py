@@ -8,9 +8,9 @@ package is copied next to them. CDK runs bundling only for the stacks being depl
 
 Bytecode: Lambda's layers are read-only, so a layer without `__pycache__` compiles every module it
 imports on each cold start (about 1 s more here). The bytecode must come from the runtime's own
-Python (3.12: its magic number); when a `python3.12` is on PATH (or REGMIRROR_LAYER_PYTHON names
-one), the layer is compiled by it with `unchecked-hash` validation (no mtimes needed: the layer never
-changes); otherwise it ships source only, and the synth says so.
+Python (3.12: its magic number); when a `python3.12` runs (on PATH, in pyenv, or named by
+REGMIRROR_LAYER_PYTHON), the layer is compiled by it with `unchecked-hash` validation (no mtimes
+needed: the layer never changes); otherwise it ships source only, and the synth says so.
 """
 
 from __future__ import annotations
@@ -68,18 +68,44 @@ def pip_install_command(
 
 
 def layer_python() -> str | None:
-    """The interpreter that compiles the layer's bytecode: REGMIRROR_LAYER_PYTHON, else python3.12."""
-    return os.environ.get("REGMIRROR_LAYER_PYTHON") or shutil.which(f"python{PYTHON_VERSION}")
+    """The interpreter that compiles the layer's bytecode: REGMIRROR_LAYER_PYTHON, else the first
+    `python3.12` that runs: on PATH, then pyenv's installed 3.12 versions (pyenv's PATH shim fails
+    unless 3.12 is selected)."""
+    named = os.environ.get("REGMIRROR_LAYER_PYTHON")
+    if named:
+        return named
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = shutil.which(f"python{PYTHON_VERSION}")
+    candidates = [found] if found else []
+    candidates += [
+        str(p) for p in sorted(pyenv.glob(f"versions/{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}"))
+    ]
+    return next((c for c in candidates if _runs(c)), None)
+
+
+def _runs(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", ""], capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False
 
 
 def compile_layer(site: Path, python: str, expected: str = PYTHON_VERSION) -> bool:
     """Compile everything under `site` with `python` if it is Python `expected`; False when not."""
-    version = subprocess.run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    try:
+        answer = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        answer = subprocess.CompletedProcess([python], 127, "", str(exc))
+    if answer.returncode != 0:  # e.g. a pyenv shim for a version that is not installed
+        why = (answer.stderr.strip().splitlines() or [f"exit status {answer.returncode}"])[-1]
+        print(f"layer bytecode: {python} does not run ({why}): not compiled", file=sys.stderr)
+        return False
+    version = answer.stdout.strip()
     if version != expected:
         print(f"layer bytecode: {python} is Python {version}, not {expected}: not compiled", file=sys.stderr)
         return False
@@ -134,11 +160,13 @@ class PipLocalBundling:
 
 
 def layer_asset_hash(architecture: str = "x86_64") -> str:
-    """Source hash over the core package, the pinned requirements and the architecture: a pin change
-    (or another CPU) rebuilds the layer."""
+    """Source hash over the core package, the pinned requirements, the architecture and whether it is
+    compiled: a pin change (or another CPU, or bytecode) rebuilds the layer."""
     digest = hashlib.sha256(FileSystem.fingerprint(str(LAYER_DIR), exclude=LAYER_EXCLUDES).encode())
     if architecture != "x86_64":  # x86_64 layers keep the hash they always had
         digest.update(architecture.encode())
+    if layer_python() is not None:  # a compiled layer is another asset than a source-only one
+        digest.update(b"bytecode")
     for path in REQUIREMENT_FILES:
         digest.update(path.read_bytes())
     return digest.hexdigest()

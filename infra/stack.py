@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Fn, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from regmirror.errors import ConfigError
@@ -38,6 +38,12 @@ class RegmirrorStack(Stack):
         for key, value in settings.tags.items():
             Tags.of(self).add(key, value)
         self._build()
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Two of the region's zones, chosen by CloudFormation (Fn::GetAZs) at deploy time: CDK's
+        default asks the account at synth, which fails without AWS credentials (CI, `cdk synth`)."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
     def _build(self) -> None:
         settings = self.settings
