@@ -120,7 +120,18 @@ class Monitoring(Construct):
         ]
         relay = [
             self.metric(n, names.RELAY_SERVICE)
-            for n in (names.IMAGES_COPIED, names.IMAGES_SKIPPED, names.IMAGES_FAILED)
+            for n in (
+                names.IMAGES_COPIED,
+                names.IMAGES_SKIPPED,
+                names.IMAGES_FAILED,
+                names.IMAGES_DEFERRED,
+                names.IMAGES_TO_FARGATE,
+            )
+        ]
+        # the large-image Fargate task's own results (no data unless `large_images` is on)
+        relay += [
+            self.metric(n, names.TASK_SERVICE).with_(label=f"{n} (Fargate)")
+            for n in (names.IMAGES_COPIED, names.IMAGES_FAILED)
         ]
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Planned images", left=planner),

@@ -194,3 +194,10 @@ def test_bad_large_image_settings_name_the_file_and_field(
         load_environment("x", tmp_path)
     assert f"{tmp_path / 'x.yaml'}: " in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_the_dashboard_shows_hand_offs_and_the_tasks_results(s: Synthesized) -> None:
+    (dashboard,) = s.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert names.IMAGES_TO_FARGATE in body and names.IMAGES_DEFERRED in body
+    assert names.TASK_SERVICE in body and "ImagesFailed (Fargate)" in body
