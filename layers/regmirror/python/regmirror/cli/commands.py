@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -136,6 +137,17 @@ def open_record(args: argparse.Namespace) -> CopyRecord | None:
     ttl = 0.0 if args.verify else float(args.record_ttl)
     path = Path(args.record_file) if args.record_file else default_record_path(args.config)
     return CopyRecord.open(path, max(0.0, ttl))
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from regmirror.config.schema import config_schema
+
+    text = json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def cmd_match(args: argparse.Namespace) -> int:

@@ -83,6 +83,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "sync": commands.cmd_sync,
         "run": commands.cmd_run,
         "match": commands.cmd_match,
+        "schema": commands.cmd_schema,
     }[args.command]
     return handler(args)
 

@@ -88,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure", action="store_true", help="registry speaks plain HTTP")
     p.add_argument("--json", action="store_true")
     p.add_argument("names", nargs="*", help="repository names to try (offline)")
+    p = sub.add_parser(
+        "schema",
+        help="print the config file's JSON Schema (for editors: yaml-language-server)",
+        description="Print the JSON Schema of a regmirror / dregsy config file. In an editor with "
+        "yaml-language-server, start the config with "
+        "`# yaml-language-server: $schema=<path or URL of the saved schema>`.",
+        parents=[common],
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
     return parser
 
 

@@ -11,8 +11,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetJsonSchemaHandler,
     ValidationInfo,
+    WithJsonSchema,
 )
+from pydantic_core import CoreSchema
 
 from regmirror.config import values
 from regmirror.config.yamlloc import YamlFloat, YamlInt
@@ -81,10 +84,33 @@ def _max_items(value: int | None) -> int | None:
     return NO_LIMIT if value < 0 else value
 
 
-Text = Annotated[str, BeforeValidator(scalar_text)]
+class _NullIsEmpty:
+    """JSON Schema of a list `null_as_empty` reads: the list, or nothing (`tags:` with no value)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        listed = dict(handler(schema))
+        listed["type"] = ["array", "null"]  # not anyOf: errors inside the list keep their exact path
+        return listed
+
+
+NULL_IS_EMPTY = _NullIsEmpty()
+# What values.parse_go_duration reads (Go's time.ParseDuration, surrounding blanks allowed)
+GO_DURATION = r"^\s*[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)\s*$"
+# JSON Schema of what the value types read (config.schema): more than their Python types.
+_TEXT_SCHEMA = WithJsonSchema({"type": ["string", "number"]})  # a number is read as written
+_DURATION_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "string", "pattern": GO_DURATION}, {"type": "number", "description": "nanoseconds"}]}
+)
+_SECONDS_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "string", "pattern": GO_DURATION}, {"type": "number", "description": "seconds"}]}
+)
+
+Text = Annotated[str, BeforeValidator(scalar_text), _TEXT_SCHEMA]
 Name = Annotated[Text, AfterValidator(_not_blank)]
-Duration = Annotated[float, BeforeValidator(_duration)]
-Seconds = Annotated[float, BeforeValidator(_seconds)]
+Duration = Annotated[float, BeforeValidator(_duration), _DURATION_SCHEMA]
+Seconds = Annotated[float, BeforeValidator(_seconds), _SECONDS_SCHEMA]
 MaxItems = Annotated[int | None, AfterValidator(_max_items)]
 
 

@@ -25,6 +25,7 @@ from regmirror.config.base import (
     DEFAULT_STALL_TIMEOUT,
     MIN_INTERVAL,
     NO_LIMIT,
+    NULL_IS_EMPTY,
     Duration,
     Invalid,
     MaxItems,
@@ -102,7 +103,9 @@ class MappingConfig(StrictModel):
     from_: Annotated[Name, AfterValidator(values.parse_from)] = Field(alias="from")
     to: Annotated[Text | None, AfterValidator(_optional_to)] = None
     tags: Annotated[
-        list[Annotated[Text, AfterValidator(values.parse_tag_entry)]], BeforeValidator(null_as_empty)
+        list[Annotated[Text, AfterValidator(values.parse_tag_entry)]],
+        BeforeValidator(null_as_empty),
+        NULL_IS_EMPTY,
     ] = Field(default_factory=list)
     platform: Annotated[Text, AfterValidator(values.check_platform)] = "all"
     # ours: refuse to plan more images than this (a guard against runaway regexes)
@@ -149,7 +152,9 @@ class Task(StrictModel):
     verbose: bool = False
     source: RegistryConfig
     target: RegistryConfig
-    mappings: Annotated[list[MappingConfig], BeforeValidator(null_as_empty)] = Field(default_factory=list)
+    mappings: Annotated[list[MappingConfig], BeforeValidator(null_as_empty), NULL_IS_EMPTY] = Field(
+        default_factory=list
+    )
     _line: int = PrivateAttr(default=0)
 
     @field_validator("interval")
@@ -189,7 +194,9 @@ class Config(StrictModel):
     retry: RetryConfig = Field(default_factory=RetryConfig)  # ours
     # ours: registries without `auth` use the user's logins (auth.json, ~/.docker/config.json, helpers)
     credentials_from_environment: bool = Field(default=True, alias="credentials-from-environment")
-    tasks: Annotated[list[Task], BeforeValidator(null_as_empty)] = Field(default_factory=list)  # none: no-op
+    tasks: Annotated[list[Task], BeforeValidator(null_as_empty), NULL_IS_EMPTY] = Field(
+        default_factory=list
+    )  # none: no-op
     _source_file: str = PrivateAttr(default="<string>")
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
 

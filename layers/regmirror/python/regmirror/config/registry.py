@@ -17,6 +17,7 @@ from pydantic import (
 
 from regmirror.config import values
 from regmirror.config.base import (
+    NULL_IS_EMPTY,
     Duration,
     Invalid,
     MaxItems,
@@ -38,7 +39,9 @@ from regmirror.registries.endpoint import Endpoint
 class ListerConfig(StrictModel):
     type: Literal["catalog", "dockerhub", "index", "ecr"]
     search: Name | None = None  # required for `index`
-    namespaces: Annotated[list[Name], BeforeValidator(null_as_empty)] = Field(default_factory=list)  # ours
+    namespaces: Annotated[list[Name], BeforeValidator(null_as_empty), NULL_IS_EMPTY] = Field(
+        default_factory=list
+    )  # ours
     # ours: API base URL override (tests, mirrors)
     base_url: Annotated[Text, AfterValidator(values.check_base_url)] | None = Field(
         default=None, alias="baseUrl"
