@@ -326,6 +326,19 @@ def test_plan_shows_counts_states_and_unmatched_to(
     plan = json.loads(out)
     assert plan["counts"]["copy"] == 2 and plan["mappings"][0]["listed"] == 5
     assert catalog(second_plain_registry) == []
+    # one key style in every JSON document, which names its schema version first
+    assert next(iter(plan)) == "schema_version" and plan["schema_version"] == 2
+    assert plan["counts"]["missing_at_source"] == 2 and plan["counts"]["in_sync"] == 0
+    code, out, _ = run_cli("sync", str(config), "--json", capsys=capsys)
+    report = json.loads(out)
+    assert report["schema_version"] == 2 and report["counts"]["missing_at_source"] == 2
+
+    def keys(node: object) -> set[str]:
+        if isinstance(node, dict):
+            return set(node) | {k for v in node.values() for k in keys(v)}
+        return {k for v in node for k in keys(v)} if isinstance(node, list) else set()
+
+    assert [k for k in keys(plan) | keys(report) if "-" in k] == []
 
 
 def test_validate_and_match_commands(

@@ -10,9 +10,13 @@ from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import MappingPlan, Plan, PlannedItem
 from regmirror.sync.reports import SyncReport
 
+# `--json` documents carry it first; 2: one key style (snake_case) everywhere, plan counts included
+# (1 wrote `in-sync`, `missing-at-source`, `check-failed` there). Values (states, reasons) keep theirs.
+JSON_SCHEMA_VERSION = 2
 
-def print_json(data: Any, out: TextIO | None = None) -> None:
-    json.dump(data, out or sys.stdout, indent=2, sort_keys=False)
+
+def print_json(data: dict[str, Any], out: TextIO | None = None) -> None:
+    json.dump({"schema_version": JSON_SCHEMA_VERSION, **data}, out or sys.stdout, indent=2, sort_keys=False)
     (out or sys.stdout).write("\n")
 
 

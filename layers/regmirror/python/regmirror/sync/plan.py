@@ -123,7 +123,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "counts": self.counts(),
+            "counts": {key.replace("-", "_"): n for key, n in self.counts().items()},  # JSON keys: snake_case
             "errors": self.errors,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
