@@ -139,6 +139,15 @@ def open_record(args: argparse.Namespace) -> CopyRecord | None:
     return CopyRecord.open(path, max(0.0, ttl))
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    from regmirror.cli.parser import build_parser
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from regmirror.config.schema import config_schema
 

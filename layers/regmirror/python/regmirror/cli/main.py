@@ -84,6 +84,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "run": commands.cmd_run,
         "match": commands.cmd_match,
         "schema": commands.cmd_schema,
+        "completion": commands.cmd_completion,
     }[args.command]
     return handler(args)
 

@@ -24,6 +24,11 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# shtab's marker for "complete file names" (shtab.FILE), written out: shtab is imported only by
+# `regmirror completion`, not by every command.
+FILE_COMPLETION = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regmirror", description="Mirror container images between registries."
@@ -47,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        p.add_argument("config", help="regmirror / dregsy YAML config file")
+        p.add_argument("config", help="regmirror / dregsy YAML config file").complete = FILE_COMPLETION  # type: ignore[attr-defined]
         p.add_argument(
             "--task",
             metavar="REGEX",
@@ -97,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or tcsh)",
+        description="Print a completion script: `source <(regmirror completion bash)` in ~/.bashrc, or "
+        '`regmirror completion zsh > "${fpath[1]}/_regmirror"` for zsh.',
+    )
+    p.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return parser
 
 
