@@ -646,3 +646,43 @@ def test_a_plain_http_registry_configured_as_https_says_to_set_insecure(
         f"error: t mapping 0: {host}: cannot reach https://{host}/v2/team/app/tags/list: the registry speaks"
         " plain HTTP, not HTTPS: set `insecure: true` (or `skip-tls-verify: true`) for it (SSLError: "
     ) in out
+
+
+def test_json_logs_carry_each_copys_fields_and_the_daemons_text_logs_the_date(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+) -> None:
+    src, dst = plain_registry, second_plain_registry
+    for n in range(2):
+        push_image(src, f"apps/a{n}", "1", seed=f"log{n}", layer_size=4096)
+    manifest = json.loads(get_manifest(src, "apps/a1", "1")[0])
+    layer = manifest["layers"][0]["digest"].split(":")[1]
+    (next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}")) / "data").unlink()
+    config = mirror_config(config_file, src, dst, "- from: regex:apps/.*")
+    exe = str(Path(sys.executable).with_name("regmirror"))
+    done = subprocess.run(
+        [exe, "sync", str(config), "--log-format", "json", "--concurrency", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    starts = [entry for entry in lines if entry["msg"].startswith("copy ") and entry["level"] == "info"]
+    assert {entry["source"] for entry in starts} == {f"{src.host}/apps/a0:1", f"{src.host}/apps/a1:1"}
+    assert all(
+        entry["task"] and entry["target"] and entry["digest"].startswith("sha256:") for entry in starts
+    )
+    (failure,) = [entry for entry in lines if entry["level"] == "warning" and "failed" in entry["msg"]]
+    assert failure["source"] == f"{src.host}/apps/a1:1" and failure["target"].endswith("/apps/a1:1")
+    assert failure["reason"] and failure["attempts"] >= 1 and failure["seconds"] >= 0
+
+    # `run` (the daemon): its text lines are dated; a one-off task runs once, then it exits
+    daemon = subprocess.run([exe, "run", str(config)], capture_output=True, text=True, timeout=120)
+    logged = [line for line in daemon.stderr.splitlines() if " INFO " in line]
+    assert logged and all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} INFO ", line) for line in logged)
+    synced = subprocess.run([exe, "sync", str(config)], capture_output=True, text=True, timeout=120)
+    assert all(
+        re.match(r"\d{2}:\d{2}:\d{2} ", line) for line in synced.stderr.splitlines() if " INFO " in line
+    )

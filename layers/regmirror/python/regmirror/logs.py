@@ -40,6 +40,9 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, msg, and the record's structured fields
+    (`extra=`: task, source, target, digest, reason, attempts of a copy)."""
+
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
@@ -53,15 +56,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:
+def configure_logging(
+    level: str = "INFO", fmt: str = "text", stream: Any = None, *, dated: bool = False
+) -> None:
+    """`dated`: text lines carry the date too (the daemon runs for days; a sync's lines need none)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
-        )
+        clock = "%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S"
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", clock))
     root = logging.getLogger("regmirror")
     root.handlers[:] = [handler]
     root.setLevel(_level(level))

@@ -22,14 +22,14 @@ from regmirror.cli.stopping import Stopped
 from regmirror.errors import ConfigError, RegmirrorError, UsageError
 
 
-def setup_logging(verbose: int, fmt: str | None, *, quiet: bool = False) -> None:
+def setup_logging(verbose: int, fmt: str | None, *, quiet: bool = False, dated: bool = False) -> None:
     """`-q` warnings and errors, default `$LOG_LEVEL` (dregsy's) or INFO, `-v` DEBUG, `-vv` DEBUG of
     the HTTP library too (connections and requests, no headers: credentials stay out)."""
     from regmirror.logs import configure_logging, log_http_library
 
     default = "WARNING" if quiet else os.environ.get("LOG_LEVEL", "INFO")
     level = "DEBUG" if verbose else default
-    configure_logging(level, fmt or os.environ.get("LOG_FORMAT", "text"))
+    configure_logging(level, fmt or os.environ.get("LOG_FORMAT", "text"), dated=dated)
     if verbose >= 2:
         log_http_library()
 
@@ -38,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = translate_dregsy_args(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(args_list)
-    setup_logging(int(args.verbose or 0), args.log_format, quiet=getattr(args, "quiet", False))
+    setup_logging(
+        int(args.verbose or 0),
+        args.log_format,
+        quiet=getattr(args, "quiet", False),
+        dated=args.command == "run",  # the daemon's lines are read days later
+    )
     from regmirror.aws.secrets import register_secrets_manager_resolver
 
     register_secrets_manager_resolver()  # `auth: secretsmanager:<id>` works locally too (AWS default chain)

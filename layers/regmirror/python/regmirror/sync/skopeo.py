@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from regmirror.config.base import DEFAULT_COPY_TIMEOUT, DEFAULT_STALL_TIMEOUT
 from regmirror.model import CopyResult, FailureReason, SyncItem
@@ -202,7 +202,8 @@ class SkopeoRelay:
         return env
 
     def _execute(self, item: SyncItem, run: SkopeoRun, start: float, size_hint: int | None) -> CopyResult:
-        log.info("copy %s -> %s (%s)", item.source, item.target, item.platform)
+        fields = copy_fields(item)
+        log.info("copy %s -> %s (%s)", item.source, item.target, item.platform, extra=fields)
         log.debug("skopeo argv: %s", redact_argv(run.argv, run.secrets))
         returncode, stderr = self._run_process(run, what=str(item.target))
         duration = time.monotonic() - start
@@ -210,10 +211,15 @@ class SkopeoRelay:
         source_digest = item.source_digest or item.source.digest
         if returncode != 0:
             reason, message = self._failure(returncode, stderr)
-            log.warning("copy %s failed (%s): %s", item.target, reason, tail(message, 500))
-            return CopyResult.failure(
-                item, message, reason=reason, duration=duration, attempts=count_attempts(stderr)
+            attempts = count_attempts(stderr)
+            log.warning(
+                "copy %s failed (%s): %s",
+                item.target,
+                reason,
+                tail(message, 500),
+                extra={**fields, "reason": str(reason), "attempts": attempts, "seconds": round(duration, 3)},
             )
+            return CopyResult.failure(item, message, reason=reason, duration=duration, attempts=attempts)
         return CopyResult(
             item=item,
             status="copied",
@@ -262,6 +268,17 @@ class SkopeoRelay:
                 kill_group(proc)
                 LIVE.discard(proc)
             return returncode, _read_all(err)
+
+
+def copy_fields(item: SyncItem) -> dict[str, Any]:
+    """A copy's structured log fields (the JSON log format writes them as keys)."""
+    return {
+        "task": item.task,
+        "source": str(item.source),
+        "target": str(item.target),
+        "digest": item.source_digest or item.source.digest,
+        "platform": item.platform,
+    }
 
 
 def _read_all(handle: IO[str]) -> str:
