@@ -24,6 +24,41 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help with each option's default (when it has a meaningful one) and the epilog's examples as
+    written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+EXAMPLES = {
+    "validate": "regmirror validate mirror.yaml --strict",
+    "plan": "regmirror plan mirror.yaml\nregmirror plan mirror.yaml --task 'hub-.*' --json | jq .counts",
+    "sync": "regmirror sync mirror.yaml\nregmirror sync mirror.yaml --concurrency 8 --verify\n"
+    "regmirror -config=mirror.yaml -run=tools        # dregsy's form",
+    "run": "regmirror run mirror.yaml                      # until SIGTERM; SIGHUP reloads",
+    "match": "regmirror match --from 'regex:team/.*' --to mirror team/app other/x\n"
+    "regmirror match --from 'regex:library/.*' --tags 'semver:>=1.2' --registry 127.0.0.1:5000 --insecure",
+    "schema": "regmirror schema -o regmirror.schema.json\n"
+    "# then, first line of mirror.yaml:  # yaml-language-server: $schema=./regmirror.schema.json",
+    "completion": "source <(regmirror completion bash)              # in ~/.bashrc",
+}
+
+
+def _epilog(command: str) -> str:
+    lines = EXAMPLES[command].splitlines()
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 # shtab's marker for "complete file names" (shtab.FILE), written out: shtab is imported only by
 # `regmirror completion`, not by every command.
 FILE_COMPLETION = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
@@ -31,7 +66,11 @@ FILE_COMPLETION = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="regmirror", description="Mirror container images between registries."
+        prog="regmirror",
+        description="Mirror container images between registries.",
+        formatter_class=_Help,
+        epilog="examples:\n  regmirror plan mirror.yaml\n  regmirror sync mirror.yaml\n"
+        "  regmirror <command> --help      # each command's options, defaults and examples",
     )
     parser.add_argument("--version", action=_Version, help="the version, and the skopeo it will use")
     parser.add_argument(
@@ -51,7 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[common],
+            formatter_class=_Help,
+            epilog=_epilog(name),
+        )
         p.add_argument("config", help="regmirror / dregsy YAML config file").complete = FILE_COMPLETION  # type: ignore[attr-defined]
         p.add_argument(
             "--task",
@@ -84,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _record_options(p)
     p = sub.add_parser(
-        "match", help="try a from/to pair (and tags) on names, offline or on a registry catalog"
+        "match",
+        help="try a from/to pair (and tags) on names, offline or on a registry catalog",
+        formatter_class=_Help,
+        epilog=_epilog("match"),
     )
     p.add_argument("--from", dest="from_", required=True, help="e.g. 'regex:myproject/.*' or a plain path")
     p.add_argument("--to", default=None, help="e.g. 'regex:my(.+)/,from-dh/your$1/' or a prefix")
@@ -100,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "yaml-language-server, start the config with "
         "`# yaml-language-server: $schema=<path or URL of the saved schema>`.",
         parents=[common],
+        formatter_class=_Help,
+        epilog=_epilog("schema"),
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
     p = sub.add_parser(
@@ -107,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a shell completion script (bash, zsh or tcsh)",
         description="Print a completion script: `source <(regmirror completion bash)` in ~/.bashrc, or "
         '`regmirror completion zsh > "${fpath[1]}/_regmirror"` for zsh.',
+        formatter_class=_Help,
+        epilog=_epilog("completion"),
     )
     p.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return parser

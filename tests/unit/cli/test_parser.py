@@ -1,4 +1,4 @@
-"""`regmirror completion`: the script a real bash loads completes commands, options and config files."""
+"""The command line from the user's side: completion in a real bash, help with defaults and examples."""
 
 from __future__ import annotations
 
@@ -45,3 +45,16 @@ def test_zsh_and_tcsh_scripts_name_every_command(shell: str) -> None:
     ).stdout
     for command in ("validate", "plan", "sync", "run", "match", "schema", "completion"):
         assert command in script
+
+
+def test_every_commands_help_shows_its_defaults_and_examples() -> None:
+    from regmirror.cli.parser import EXAMPLES
+
+    for command in EXAMPLES:
+        text = subprocess.run(
+            [*REGMIRROR, command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "examples:\n  " in text and "regmirror " in text.split("examples:")[1], command
+    sync = subprocess.run([*REGMIRROR, "sync", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "(default: 1h)" in " ".join(sync.split()) and "--no-record" in sync
+    assert "(default: None)" not in sync and "(default: False)" not in sync
