@@ -686,3 +686,59 @@ def test_json_logs_carry_each_copys_fields_and_the_daemons_text_logs_the_date(
     assert all(
         re.match(r"\d{2}:\d{2}:\d{2} ", line) for line in synced.stderr.splitlines() if " INFO " in line
     )
+
+
+def test_plan_lists_what_changes_with_a_table_per_mapping_and_sync_groups_its_report(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, dst = plain_registry, second_plain_registry
+    for repo in ("apps/a", "apps/b", "apps/c"):
+        push_image(src, repo, "1", seed=f"{repo}-report", layer_size=2048)
+    push_image(dst, "apps/a", "1", seed="apps/a-report", layer_size=2048)  # already in sync
+    manifest = json.loads(get_manifest(src, "apps/c", "1")[0])
+    layer = manifest["layers"][0]["digest"].split(":")[1]
+    (next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}")) / "data").unlink()
+    config = mirror_config(
+        config_file, src, dst, "- from: regex:apps/.*\n- {from: apps/missing, tags: ['1']}"
+    )
+    code, out, _ = run_cli("plan", str(config), capsys=capsys)
+    assert f"COPY     {src.host}/apps/b:1" in out and f"in-sync  {src.host}/apps/a:1" not in out
+    assert "(1 in sync, not listed: --all lists every image)" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("t ")]
+    # task, mapping, from, listed, matched, to copy, in sync, missing, errors
+    assert rows == [
+        ["t", "0", "regex:apps/.*", "3", "3", "2", "1", "0", "0"],
+        ["t", "1", "apps/missing", "-", "1", "0", "0", "1", "0"],
+    ]
+    code, out, _ = run_cli("plan", str(config), "--all", capsys=capsys)
+    assert f"in-sync  {src.host}/apps/a:1" in out
+    code, out, _ = run_cli("plan", str(config), "--format", "markdown", capsys=capsys)
+    assert out.startswith("### regmirror plan\n\n4 images: 2 to copy, 1 in sync")
+    assert "| task | mapping | from | listed | matched | to copy | in sync | missing | errors |" in out
+    assert f"| copy | {src.host}/apps/b:1 | {dst.host}/apps/b:1 |" in out and "| in-sync |" not in out
+
+    code, out, _ = run_cli("sync", str(config), "--no-progress", "--no-record", capsys=capsys)
+    assert code == 1
+    lines = out.splitlines()
+    repositories = {
+        line.split()[0]: line.split()[1:] for line in lines if line.startswith(f"{dst.host}/apps/")
+    }
+    # images, copied, in sync, failed, missing
+    assert repositories == {
+        f"{dst.host}/apps/a": ["1", "0", "1", "0", "0"],
+        f"{dst.host}/apps/b": ["1", "1", "0", "0", "0"],
+        f"{dst.host}/apps/c": ["1", "0", "0", "1", "0"],
+        f"{dst.host}/apps/missing": ["1", "0", "0", "0", "1"],
+    }
+    reasons = lines[lines.index(next(x for x in lines if x.startswith("failed because"))) + 1]
+    assert reasons.split() == ["not-found", "1"]  # the deleted blob: skopeo's 404
+    assert lines[-1].startswith("4 images: 1 copied, 1 already in sync, 1 failed, 1 missing at source")
+    code, out, _ = run_cli(
+        "sync", str(config), "--no-progress", "--no-record", "--format", "markdown", capsys=capsys
+    )
+    assert out.startswith("### regmirror sync\n\n4 images: 0 copied, 2 already in sync, 1 failed")
+    assert "| target repository | images | copied | in sync | failed | missing |" in out
+    assert "| failed because | images |" in out

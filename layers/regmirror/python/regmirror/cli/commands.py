@@ -75,7 +75,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan.to_dict())
     else:
-        render_plan(plan, sys.stdout)
+        render_plan(
+            plan,
+            sys.stdout,
+            all_images=getattr(args, "all", False),
+            markdown=getattr(args, "format", "text") == "markdown",
+        )
     return _strict(args, EXIT_FAILED if plan.errors else EXIT_OK, config.warnings + plan.warnings)
 
 
@@ -114,7 +119,7 @@ def _sync(args: argparse.Namespace) -> int:
         out["record"] = {"file": str(record.path), **record.counts} if record else None
         print_json(out)
     else:
-        render_report(report, sys.stdout)
+        render_report(report, sys.stdout, markdown=args.format == "markdown")
     return _strict(args, EXIT_OK if report.ok else EXIT_FAILED, config.warnings + report.plan.warnings)
 
 

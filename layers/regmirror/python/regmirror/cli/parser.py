@@ -42,7 +42,8 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
 EXAMPLES = {
     "validate": "regmirror validate mirror.yaml --strict",
-    "plan": "regmirror plan mirror.yaml\nregmirror plan mirror.yaml --task 'hub-.*' --json | jq .counts",
+    "plan": "regmirror plan mirror.yaml\nregmirror plan mirror.yaml --task 'hub-.*' --json | jq .counts\n"
+    'regmirror plan mirror.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"',
     "sync": "regmirror sync mirror.yaml\nregmirror sync mirror.yaml --concurrency 8 --verify\n"
     "regmirror -config=mirror.yaml -run=tools        # dregsy's form",
     "run": "regmirror run mirror.yaml                      # until SIGTERM; SIGHUP reloads",
@@ -115,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("validate", "check a config file and exit")
     p = with_config("plan", "list, match and compare digests; copy nothing")
     p.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
+    p.add_argument("--all", action="store_true", help="list every image, not only those that change")
+    _format_option(p)
     p.add_argument("--no-check", action="store_true", help="skip digest checks (no HEAD requests)")
     p = with_config("sync", "plan, then copy what differs")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    _format_option(p)
     p.add_argument("--dry-run", action="store_true", help="same as plan")
     p.add_argument(
         "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
@@ -163,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return parser
+
+
+def _format_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=["text", "markdown"],
+        default="text",
+        help="markdown: tables for a CI job summary (e.g. >> $GITHUB_STEP_SUMMARY)",
+    )
 
 
 def _record_options(p: argparse.ArgumentParser) -> None:

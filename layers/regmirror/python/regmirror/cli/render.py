@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import Any, TextIO
 
+from regmirror.cli.tables import Cell, table
+from regmirror.model import FailureReason, ItemState
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import MappingPlan, Plan, PlannedItem
 from regmirror.sync.reports import SyncReport
@@ -38,27 +41,83 @@ def _match_row(r: dict[str, Any], width: int) -> str:
 STATE_LABEL = {"in-sync": "in-sync", "copy": "COPY", "missing-at-source": "MISSING", "check-failed": "ERROR"}
 
 
-def render_plan(plan: Plan, out: TextIO) -> None:
+def render_plan(plan: Plan, out: TextIO, *, all_images: bool = False, markdown: bool = False) -> None:
+    """Per mapping its notes and the images that change (every image with `all_images`), then a table
+    of the mappings and the counts; `markdown` for a CI job summary."""
+    if markdown:
+        _markdown_plan(plan, out, all_images)
+        return
     for task in plan.tasks:
         out.write(f"task {task.task}\n")
         for m in task.mappings:
-            _render_mapping(m, out)
-    counts = plan.counts()
-    out.write(
-        f"{counts['total']} images: {counts['copy']} to copy, "
-        f"{counts['in-sync']} in sync{_trusted(counts['trusted'], counts['spot_checked'])}, "
-        f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed\n"
-    )
+            _render_mapping(m, out, all_images)
+    out.write("\n")
+    out.writelines(f"{line}\n" for line in table(MAPPING_HEADERS, _mapping_rows(plan)))
+    out.write(_plan_summary(plan) + "\n")
     for error in plan.errors:
         out.write(f"error: {error}\n")
 
 
-def _render_mapping(m: MappingPlan, out: TextIO) -> None:
+MAPPING_HEADERS = ("task", "mapping", "from", "listed", "matched", "to copy", "in sync", "missing", "errors")
+
+
+def _mapping_rows(plan: Plan) -> list[list[Cell]]:
+    rows: list[list[Cell]] = []
+    for task in plan.tasks:
+        for m in task.mappings:
+            states = [p.state for p in m.items]
+            errors = states.count(ItemState.CHECK_FAILED) + (1 if m.error else 0)
+            rows.append(
+                [
+                    task.task,
+                    m.index,
+                    m.from_,
+                    "-" if m.listed is None else m.listed,
+                    len(m.matched),
+                    states.count(ItemState.COPY),
+                    states.count(ItemState.IN_SYNC),
+                    states.count(ItemState.MISSING),
+                    errors,
+                ]
+            )
+    return rows
+
+
+def _plan_summary(plan: Plan) -> str:
+    counts = plan.counts()
+    return (
+        f"{counts['total']} images: {counts['copy']} to copy, "
+        f"{counts['in-sync']} in sync{_trusted(counts['trusted'], counts['spot_checked'])}, "
+        f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed"
+    )
+
+
+def _markdown_plan(plan: Plan, out: TextIO, all_images: bool) -> None:
+    out.write(f"### regmirror plan\n\n{_plan_summary(plan)}\n\n")
+    out.writelines(f"{line}\n" for line in table(MAPPING_HEADERS, _mapping_rows(plan), markdown=True))
+    shown = [p for p in plan.items if all_images or p.state != ItemState.IN_SYNC]
+    if shown:
+        rows: list[list[Cell]] = [
+            [p.state, str(p.item.source), str(p.item.target), p.note or ""] for p in shown
+        ]
+        out.write("\n")
+        out.writelines(
+            f"{line}\n" for line in table(("state", "source", "target", "note"), rows, markdown=True)
+        )
+    warnings = [*(f"warning: {w}" for w in plan.warnings), *(f"error: {e}" for e in plan.errors)]
+    if warnings:
+        out.write("\n" + "".join(f"- {line}\n" for line in warnings))
+
+
+def _render_mapping(m: MappingPlan, out: TextIO, all_images: bool) -> None:
     listed = f"{m.listed} listed, " if m.listed is not None else ""
     out.write(f"  mapping {m.index}: from {m.from_!r} to {m.to!r}: {listed}")
     out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
     out.writelines(f"    {line}\n" for line in _mapping_notes(m))
-    out.writelines(_plan_row(p) for p in m.items)
+    shown = [p for p in m.items if all_images or p.state != ItemState.IN_SYNC]
+    out.writelines(_plan_row(p) for p in shown)
+    if len(shown) < len(m.items):
+        out.write(f"    ({len(m.items) - len(shown)} in sync, not listed: --all lists every image)\n")
 
 
 def _mapping_notes(m: MappingPlan) -> list[str]:
@@ -82,14 +141,69 @@ def _plan_row(p: PlannedItem) -> str:
     return f"    {label:<8} {p.item.source} -> {p.item.target}{note}\n"
 
 
-def render_report(report: SyncReport, out: TextIO) -> None:
+def render_report(report: SyncReport, out: TextIO, *, markdown: bool = False) -> None:
+    """Each failure and problem, the images per target repository, the failures per reason, then the
+    counts; `markdown` for a CI job summary."""
+    summary = _report_summary(report)
+    if markdown:
+        out.write(f"### regmirror sync\n\n{summary}\n")
+        for headers, rows in _report_tables(report):
+            out.write("\n" + "".join(f"{line}\n" for line in table(headers, rows, markdown=True)))
+        problems = [*_failure_lines(report), *_problem_lines(report)]
+        if problems:
+            out.write("\n" + "".join(f"- `{line}`\n" for line in problems))
+        return
     out.writelines(f"{line}\n" for line in [*_failure_lines(report), *_problem_lines(report)])
+    for headers, rows in _report_tables(report):
+        out.write("".join(f"{line}\n" for line in table(headers, rows)) + "\n")
+    out.write(summary + "\n")
+
+
+def _report_summary(report: SyncReport) -> str:
     c = report.counts()
-    out.write(
+    return (
         f"{c['images']} images: {c['copied']} copied, "
         f"{c['in_sync']} already in sync{_trusted(c['trusted'], c['spot_checked'])}, "
-        f"{c['failed']} failed, {c['missing_at_source']} missing at source ({report.seconds:.1f} s)\n"
+        f"{c['failed']} failed, {c['missing_at_source']} missing at source ({report.seconds:.1f} s)"
     )
+
+
+REPOSITORY_HEADERS = ("target repository", "images", "copied", "in sync", "failed", "missing")
+
+
+def _report_tables(report: SyncReport) -> list[tuple[tuple[str, ...], list[list[Cell]]]]:
+    """Images per target repository (when there are several), failures per reason (when any)."""
+    outcome: dict[str, str] = {}  # target -> copied | in sync | failed | missing
+    for p in report.plan.items:
+        outcome[str(p.item.target)] = _PLANNED_OUTCOME.get(p.state, "failed")
+    for r in report.results:
+        outcome[str(r.item.target)] = (
+            "copied" if r.status == "copied" else r.status.replace("skipped", "in sync")
+        )
+    repositories: dict[str, Counter[str]] = {}
+    for p in report.plan.items:
+        repository = f"{p.item.target.registry}/{p.item.target.repository}"
+        repositories.setdefault(repository, Counter())[outcome[str(p.item.target)]] += 1
+    tables: list[tuple[tuple[str, ...], list[list[Cell]]]] = []
+    if len(repositories) > 1:
+        rows: list[list[Cell]] = [
+            [name, sum(n.values()), n["copied"], n["in sync"], n["failed"], n["missing"]]
+            for name, n in sorted(repositories.items())
+        ]
+        tables.append((REPOSITORY_HEADERS, rows))
+    reasons = Counter(str(r.reason) for r in report.results if r.status == "failed")
+    reasons.update(str(FailureReason.CHECK_FAILED) for _ in report.check_failures)
+    if reasons:
+        tables.append((("failed because", "images"), [[reason, n] for reason, n in reasons.most_common()]))
+    return tables
+
+
+_PLANNED_OUTCOME = {
+    ItemState.IN_SYNC: "in sync",
+    ItemState.COPY: "failed",  # until a result says otherwise (a copy never started)
+    ItemState.MISSING: "missing",
+    ItemState.CHECK_FAILED: "failed",
+}
 
 
 def _failure_lines(report: SyncReport) -> list[str]:
