@@ -94,19 +94,18 @@ def _plan_summary(plan: Plan) -> str:
 
 def _markdown_plan(plan: Plan, out: TextIO, all_images: bool) -> None:
     out.write(f"### regmirror plan\n\n{_plan_summary(plan)}\n\n")
-    out.writelines(f"{line}\n" for line in table(MAPPING_HEADERS, _mapping_rows(plan), markdown=True))
+    _write_table(out, MAPPING_HEADERS, _mapping_rows(plan), markdown=True)
     shown = [p for p in plan.items if all_images or p.state != ItemState.IN_SYNC]
-    if shown:
-        rows: list[list[Cell]] = [
-            [p.state, str(p.item.source), str(p.item.target), p.note or ""] for p in shown
-        ]
+    rows: list[list[Cell]] = [[p.state, str(p.item.source), str(p.item.target), p.note or ""] for p in shown]
+    if rows:
         out.write("\n")
-        out.writelines(
-            f"{line}\n" for line in table(("state", "source", "target", "note"), rows, markdown=True)
-        )
-    warnings = [*(f"warning: {w}" for w in plan.warnings), *(f"error: {e}" for e in plan.errors)]
-    if warnings:
-        out.write("\n" + "".join(f"- {line}\n" for line in warnings))
+        _write_table(out, ("state", "source", "target", "note"), rows, markdown=True)
+    problems = [*(f"warning: {w}" for w in plan.warnings), *(f"error: {e}" for e in plan.errors)]
+    out.write("".join(["\n"] * bool(problems) + [f"- {line}\n" for line in problems]))
+
+
+def _write_table(out: TextIO, headers: tuple[str, ...], rows: list[list[Cell]], *, markdown: bool) -> None:
+    out.writelines(f"{line}\n" for line in table(headers, rows, markdown=markdown))
 
 
 def _render_mapping(m: MappingPlan, out: TextIO, all_images: bool) -> None:
@@ -173,18 +172,8 @@ REPOSITORY_HEADERS = ("target repository", "images", "copied", "in sync", "faile
 
 def _report_tables(report: SyncReport) -> list[tuple[tuple[str, ...], list[list[Cell]]]]:
     """Images per target repository (when there are several), failures per reason (when any)."""
-    outcome: dict[str, str] = {}  # target -> copied | in sync | failed | missing
-    for p in report.plan.items:
-        outcome[str(p.item.target)] = _PLANNED_OUTCOME.get(p.state, "failed")
-    for r in report.results:
-        outcome[str(r.item.target)] = (
-            "copied" if r.status == "copied" else r.status.replace("skipped", "in sync")
-        )
-    repositories: dict[str, Counter[str]] = {}
-    for p in report.plan.items:
-        repository = f"{p.item.target.registry}/{p.item.target.repository}"
-        repositories.setdefault(repository, Counter())[outcome[str(p.item.target)]] += 1
     tables: list[tuple[tuple[str, ...], list[list[Cell]]]] = []
+    repositories = _per_repository(report)
     if len(repositories) > 1:
         rows: list[list[Cell]] = [
             [name, sum(n.values()), n["copied"], n["in sync"], n["failed"], n["missing"]]
@@ -198,6 +187,18 @@ def _report_tables(report: SyncReport) -> list[tuple[tuple[str, ...], list[list[
     return tables
 
 
+def _per_repository(report: SyncReport) -> dict[str, Counter[str]]:
+    """Target repository → how many of its images were copied, in sync, failed, missing."""
+    outcome = {str(p.item.target): _PLANNED_OUTCOME.get(p.state, "failed") for p in report.plan.items}
+    outcome |= {str(r.item.target): _RESULT_OUTCOME.get(r.status, "failed") for r in report.results}
+    repositories: dict[str, Counter[str]] = {}
+    for p in report.plan.items:
+        repository = f"{p.item.target.registry}/{p.item.target.repository}"
+        repositories.setdefault(repository, Counter())[outcome[str(p.item.target)]] += 1
+    return repositories
+
+
+_RESULT_OUTCOME = {"copied": "copied", "skipped": "in sync", "failed": "failed"}
 _PLANNED_OUTCOME = {
     ItemState.IN_SYNC: "in sync",
     ItemState.COPY: "failed",  # until a result says otherwise (a copy never started)
