@@ -5,7 +5,7 @@
 
 An image of one random (incompressible) layer is pushed to a loopback registry and copied by skopeo
 (`copy --preserve-digests`, as the relay runs it) into another; skopeo's VmHWM is sampled from /proc
-and its private TMPDIR's size every 10 ms. These are the figures behind the README's Lambda limits:
+and its private TMPDIR's size every 10 ms. These are the figures behind the Lambda limits in docs/aws.md:
 whether /tmp or memory, or only time, bounds a copy in Lambda.
 """
 

@@ -21,7 +21,8 @@ from regmirror.registries.sizes import image_bytes
 from regmirror.sync.registries import Registries
 
 HANDED_OFF = "handed-off"  # CopyResult.reason of an item given to a Fargate task
-TIMED_OUT = (FailureReason.TIMEOUT, FailureReason.KILLED)  # what a copy cut by the time limit reports
+# What a copy cut short in Lambda reports: its time limit, or killed (the OOM killer on a large image)
+TIMED_OUT = (FailureReason.TIMEOUT, FailureReason.KILLED)
 MAX_TASK_INPUT_BYTES = 8192  # ECS limits a RunTask's overrides to 8 KiB; a copy message is ~1 KiB
 
 
