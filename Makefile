@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help deps system-deps venv node lint typecheck complexity test unit demo bench bench-smoke synth clean
+.PHONY: help deps system-deps venv node lint typecheck complexity test unit demo bench bench-smoke synth image clean
 NODE_STAMP := node_modules/.installed
 
 help:
@@ -48,7 +48,7 @@ typecheck: venv
 complexity: venv
 	$(VENV)/bin/xenon --max-absolute B --max-modules A --max-average A layers/regmirror/python/regmirror functions infra
 
-test: deps lint typecheck complexity synth
+test: deps lint typecheck complexity synth image
 	$(VENV)/bin/pytest -n 2 --dist loadfile tests
 
 unit: venv
@@ -63,9 +63,18 @@ bench: deps
 bench-smoke: deps
 	$(PY) -m bench.run --smoke
 
+# The CLI container image, built without Docker (examples/container/build.sh): the tests run it.
+IMAGE_DIR := .image
+IMAGE_INPUTS := $(wildcard examples/container/*) requirements.txt requirements-cli.txt pyproject.toml \
+	$(shell find layers/regmirror/python/regmirror -name '*.py')
+$(IMAGE_DIR)/oci/index.json: $(IMAGE_INPUTS) | venv
+	bash examples/container/build.sh $(IMAGE_DIR)
+
+image: $(IMAGE_DIR)/oci/index.json
+
 # Both example environments, with the Lambda layer really bundled (pip for manylinux / Python 3.12).
 synth: venv node
 	npx cdk synth --quiet -c env=all > /dev/null
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .demo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .demo $(IMAGE_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,8 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 [ -x /usr/bin/time ] || need+=(time)  # bench: peak RSS of a child
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)  # the CLI image (examples/container/build.sh)
+command -v umoci >/dev/null || need+=(umoci)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
