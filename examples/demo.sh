@@ -3,4 +3,4 @@
 # with examples/local.yaml, then the sync again to show the no-op resync. Registries stop at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .venv/bin/python -m examples.demo "$@"
+exec "${DEMO_PYTHON:-.venv-demo/bin/python}" -m examples.demo "$@"
