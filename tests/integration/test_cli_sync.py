@@ -742,3 +742,39 @@ def test_plan_lists_what_changes_with_a_table_per_mapping_and_sync_groups_its_re
     assert out.startswith("### regmirror sync\n\n4 images: 0 copied, 2 already in sync, 1 failed")
     assert "| target repository | images | copied | in sync | failed | missing |" in out
     assert "| failed because | images |" in out
+
+
+def test_match_runs_a_configs_rules_on_the_real_source_with_its_credentials(
+    auth_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src = auth_registry
+    for repo, tags in {
+        "apps/a": ["1.0", "1.1", "2.0", "latest"],
+        "apps/b": ["0.9", "1.2"],
+        "other/x": ["1.5"],
+    }.items():
+        for tag in tags:
+            push_image(src, repo, tag, seed=f"{repo}:{tag}", layer_size=512)
+    config = config_file(
+        f"tasks:\n  - name: t\n"
+        f'    source: {{registry: "{src.host}", skip-tls-verify: true, auth: {b64_auth(src)}}}\n'
+        f'    target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}\n'
+        "    mappings:\n"
+        "      - {from: 'regex:apps/.*', to: mirror, tags: ['semver: >=1.1']}\n"
+    )
+    code, out, err = run_cli("match", str(config), capsys=capsys)
+    assert code == 0, err
+    assert "task t mapping 0: from 'regex:apps/.*' to 'mirror'" in out
+    assert "3 listed, 2 repositories, 3 images" in out
+    assert "  apps/a -> mirror/apps/a: 1.1, 2.0\n" in out and "  apps/b -> mirror/apps/b: 1.2\n" in out
+    code, out, _ = run_cli("match", str(config), "--json", capsys=capsys)
+    (mapping,) = json.loads(out)["mappings"]
+    assert [r["tags"] for r in mapping["repositories"]] == [["1.1", "2.0"], ["1.2"]]
+    assert catalog(second_plain_registry) == []  # nothing copied, no target contacted for copies
+    # the credentials are the config's: without them the source refuses
+    config.write_text(config.read_text().replace(f", auth: {b64_auth(src)}", ""))
+    code, out, err = run_cli("match", str(config), capsys=capsys)
+    assert code == 1 and "401" in out + err

@@ -11,7 +11,14 @@ from typing import Any
 
 from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from regmirror.cli.progress import SyncProgress
-from regmirror.cli.render import print_json, render_match, render_plan, render_report
+from regmirror.cli.render import (
+    mapping_selection,
+    print_json,
+    render_match,
+    render_plan,
+    render_report,
+    render_selection,
+)
 from regmirror.cli.stopping import stop_on_signals
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError, UsageError
@@ -165,9 +172,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    if not args.from_:  # `match CONFIG`: the config's own rules
+        if not args.config:
+            print("regmirror match: give a CONFIG, or --from (with names or --registry)", file=sys.stderr)
+            return EXIT_USAGE
+        return _match_config(args)
     rule = Mapping.parse(args.from_, args.to, args.tags)
     selector = rule.tags if args.tags else None
-    names = list(args.names)
+    # with --from, every positional is a name (argparse gives the first to CONFIG)
+    names = [*([args.config] if args.config else []), *args.names]
     if args.registry:
         names += _catalog_names(args.registry, args.insecure)
     if not names:
@@ -179,6 +192,20 @@ def cmd_match(args: argparse.Namespace) -> int:
     else:
         render_match(rows, selector)
     return EXIT_OK
+
+
+def _match_config(args: argparse.Namespace) -> int:
+    """The config's mappings on their real sources (listers, credentials), no digest checks: per
+    mapping the repositories its `from` matched, where they go and the tags its `tags` selected."""
+    config = _load(args)
+    _selected(config, args.task)
+    plan = plan_config(config, task_pattern=args.task, check=False)
+    mappings = [m for task in plan.tasks for m in task.mappings]
+    if args.json:
+        print_json({"mappings": [mapping_selection(m) for m in mappings], "errors": plan.errors})
+    else:
+        render_selection(mappings, sys.stdout)
+    return EXIT_FAILED if plan.errors else EXIT_OK
 
 
 def _match_row(rule: Mapping, name: str) -> dict[str, Any]:

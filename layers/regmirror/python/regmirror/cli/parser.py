@@ -47,7 +47,8 @@ EXAMPLES = {
     "sync": "regmirror sync mirror.yaml\nregmirror sync mirror.yaml --concurrency 8 --verify\n"
     "regmirror -config=mirror.yaml -run=tools        # dregsy's form",
     "run": "regmirror run mirror.yaml                      # until SIGTERM; SIGHUP reloads",
-    "match": "regmirror match --from 'regex:team/.*' --to mirror team/app other/x\n"
+    "match": "regmirror match mirror.yaml --task hub-tools     # the config's rules on the real source\n"
+    "regmirror match --from 'regex:team/.*' --to mirror team/app other/x\n"
     "regmirror match --from 'regex:library/.*' --tags 'semver:>=1.2' --registry 127.0.0.1:5000 --insecure",
     "schema": "regmirror schema -o regmirror.schema.json\n"
     "# then, first line of mirror.yaml:  # yaml-language-server: $schema=./regmirror.schema.json",
@@ -135,11 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     _record_options(p)
     p = sub.add_parser(
         "match",
-        help="try a from/to pair (and tags) on names, offline or on a registry catalog",
+        help="show what a config's rules select on their real sources, or try a from/to pair (and tags) "
+        "on names, offline or on a registry catalog",
         formatter_class=_Help,
         epilog=_epilog("match"),
     )
-    p.add_argument("--from", dest="from_", required=True, help="e.g. 'regex:myproject/.*' or a plain path")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="a config: run its mappings on the real sources (their listers and credentials) and show "
+        "what each rule selects, repository by repository, tag by tag",
+    ).complete = FILE_COMPLETION  # type: ignore[attr-defined]
+    p.add_argument("--task", metavar="REGEX", help="with CONFIG: the tasks, as dregsy's -run selects them")
+    p.add_argument("--from", dest="from_", help="e.g. 'regex:myproject/.*' or a plain path (without CONFIG)")
     p.add_argument("--to", default=None, help="e.g. 'regex:my(.+)/,from-dh/your$1/' or a prefix")
     p.add_argument("--tags", action="append", default=[], help="a tags entry; repeat for several")
     p.add_argument("--registry", help="take names from this registry's catalog (host[:port])")

@@ -23,6 +23,39 @@ def print_json(data: dict[str, Any], out: TextIO | None = None) -> None:
     (out or sys.stdout).write("\n")
 
 
+def mapping_selection(m: MappingPlan) -> dict[str, Any]:
+    """What one mapping selected: each matched repository, its target and its selected tags."""
+    repositories: dict[str, dict[str, Any]] = {}
+    for p in m.items:
+        entry = repositories.setdefault(
+            p.item.source.repository,
+            {"repository": p.item.source.repository, "target": p.item.target.repository},
+        )
+        entry.setdefault("tags", []).append(p.item.source.tag or p.item.source.digest)
+    return {
+        "task": m.task,
+        "mapping": m.index,
+        "from": m.from_,
+        "to": m.to,
+        "tags_rule": m.tag_rule,
+        "listed": m.listed,
+        "repositories": list(repositories.values()),
+        "warnings": m.warnings,
+        "error": m.error,
+    }
+
+
+def render_selection(mappings: list[MappingPlan], out: TextIO) -> None:
+    for m in mappings:
+        selection = mapping_selection(m)
+        listed = f"{m.listed} listed, " if m.listed is not None else ""
+        out.write(f"task {m.task} mapping {m.index}: from {m.from_!r} to {m.to!r}; tags: {m.tag_rule}\n")
+        out.write(f"  {listed}{len(selection['repositories'])} repositories, {len(m.items)} images\n")
+        for repo in selection["repositories"]:
+            out.write(f"  {repo['repository']} -> {repo['target']}: {', '.join(repo['tags'])}\n")
+        out.writelines(f"  {line}\n" for line in _mapping_notes(m))
+
+
 def render_match(rows: list[dict[str, Any]], selector: TagSelector | None) -> None:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
