@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -56,6 +57,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+_LEVEL_COLOURS = {"DEBUG": "2", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}  # dim, yellow, red
+
+
+class ColourFormatter(logging.Formatter):
+    """Text lines with the level coloured, for a terminal (https://no-color.org: NO_COLOR turns it off)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        colour = _LEVEL_COLOURS.get(record.levelname)
+        return f"\x1b[{colour}m{line}\x1b[0m" if colour else line
+
+
+def colour_wanted(stream: Any) -> bool:
+    """A terminal, and neither NO_COLOR (any value but empty) nor TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def configure_logging(
     level: str = "INFO", fmt: str = "text", stream: Any = None, *, dated: bool = False
 ) -> None:
@@ -66,7 +87,8 @@ def configure_logging(
         handler.setFormatter(JsonFormatter())
     else:
         clock = "%Y-%m-%d %H:%M:%S" if dated else "%H:%M:%S"
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", clock))
+        text = ColourFormatter if colour_wanted(handler.stream) else logging.Formatter
+        handler.setFormatter(text("%(asctime)s %(levelname)-7s %(name)s: %(message)s", clock))
     root = logging.getLogger("regmirror")
     root.handlers[:] = [handler]
     root.setLevel(_level(level))
