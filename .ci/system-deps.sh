@@ -12,6 +12,7 @@ if [ "${1:-all}" != demo ]; then  # `make demo` needs only skopeo, the registry 
   command -v mmdebstrap >/dev/null || need+=(mmdebstrap)  # the CLI image (examples/container/build.sh)
   command -v umoci >/dev/null || need+=(umoci)
   command -v tmux >/dev/null || need+=(tmux)  # tests: the live display as a terminal renders it
+  command -v systemd-analyze >/dev/null || need+=(systemd)  # tests: the example units verified
 fi
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
