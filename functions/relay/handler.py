@@ -12,6 +12,7 @@ check finds the target in sync. The function itself errors only on a crash or ti
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -22,7 +23,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import RelayEnvironment
-from regmirror.aws.handoff import HANDED_OFF, TIMED_OUT, Handoff, ecs_task_starter, handed_off, source_bytes
+from regmirror.aws.handoff import (
+    HANDED_OFF,
+    TIMED_OUT,
+    Handoff,
+    copy_seconds,
+    ecs_task_starter,
+    handed_off,
+    source_bytes,
+)
 from regmirror.aws.observability import TRACED_MODULES, route_core_logs, traced_phases
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
@@ -69,13 +78,19 @@ def _retry_later(record: SQSRecord) -> None:
         logger.info("retrying in %d s (attempt %d)", delay, count)
 
 
+@functools.cache
+def _ecs_client() -> Any:
+    """One per container: a boto3 client costs tens of milliseconds to build, a message none."""
+    import boto3  # the relay image bundles it
+
+    return boto3.client("ecs")
+
+
 def relay_handoff(environment: RelayEnvironment) -> Handoff | None:
     if not environment.fargate_cluster:
         return None
-    import boto3  # the relay image bundles it
-
     start = ecs_task_starter(
-        boto3.client("ecs"),
+        _ecs_client(),
         cluster=environment.fargate_cluster,
         task_definition=environment.fargate_task_definition,
         container=environment.fargate_container,
@@ -145,10 +160,8 @@ def _conclude(
 def _copy_seconds(configured: float, handoff: Handoff | None, context: LambdaContext | None) -> float:
     if context is None:
         return configured
-    remaining = context.get_remaining_time_in_millis() / 1000
-    if handoff is not None:
-        return handoff.copy_seconds(remaining, configured)
-    return max(1.0, min(configured, remaining - REPORT_RESERVE_SECONDS))
+    reserve = handoff.timeout_reserve if handoff is not None else REPORT_RESERVE_SECONDS
+    return copy_seconds(context.get_remaining_time_in_millis() / 1000, configured, reserve)
 
 
 def _summary(item: SyncItem, result: CopyResult) -> dict[str, Any]:

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from regmirror.cli.main import main
 
-from tests.testbed import RegistryServer, catalog, get_manifest, list_tags, manifest_digest, push_image
+from tests.testbed import (
+    RegistryServer,
+    catalog,
+    get_manifest,
+    list_tags,
+    lose_layer,
+    manifest_digest,
+    push_image,
+)
 
 MANIFESTS = r"/v2/.+/manifests/.+"
 
@@ -236,10 +244,7 @@ def test_failing_image_does_not_stop_the_others(
     src, dst = plain_registry, second_plain_registry
     for n in range(4):
         push_image(src, f"apps/a{n}", "1", seed=f"a{n}", layer_size=4096)
-    broken_manifest = json.loads(get_manifest(src, "apps/a2", "1")[0])
-    layer = broken_manifest["layers"][0]["digest"].split(":")[1]
-    blob_dir = next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}"))
-    (blob_dir / "data").unlink()  # the manifest still answers HEAD; the copy cannot fetch the layer
+    lose_layer(src, "apps/a2", "1")  # the manifest still answers HEAD; the copy cannot fetch the layer
     config = mirror_config(
         config_file,
         src,
@@ -656,9 +661,7 @@ def test_json_logs_carry_each_copys_fields_and_the_daemons_text_logs_the_date(
     src, dst = plain_registry, second_plain_registry
     for n in range(2):
         push_image(src, f"apps/a{n}", "1", seed=f"log{n}", layer_size=4096)
-    manifest = json.loads(get_manifest(src, "apps/a1", "1")[0])
-    layer = manifest["layers"][0]["digest"].split(":")[1]
-    (next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}")) / "data").unlink()
+    lose_layer(src, "apps/a1", "1")
     config = mirror_config(config_file, src, dst, "- from: regex:apps/.*")
     exe = str(Path(sys.executable).with_name("regmirror"))
     done = subprocess.run(
@@ -698,9 +701,7 @@ def test_plan_lists_what_changes_with_a_table_per_mapping_and_sync_groups_its_re
     for repo in ("apps/a", "apps/b", "apps/c"):
         push_image(src, repo, "1", seed=f"{repo}-report", layer_size=2048)
     push_image(dst, "apps/a", "1", seed="apps/a-report", layer_size=2048)  # already in sync
-    manifest = json.loads(get_manifest(src, "apps/c", "1")[0])
-    layer = manifest["layers"][0]["digest"].split(":")[1]
-    (next(Path(src.storage_dir).rglob(f"blobs/sha256/{layer[:2]}/{layer}")) / "data").unlink()
+    lose_layer(src, "apps/c", "1")
     config = mirror_config(
         config_file, src, dst, "- from: regex:apps/.*\n- {from: apps/missing, tags: ['1']}"
     )

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -378,6 +379,15 @@ def list_tags(server: RegistryServer, repository: str) -> list[str]:
 
 def catalog(server: RegistryServer, page_size: int = 1000) -> list[str]:
     return ImageApi(server).catalog(page_size)
+
+
+def lose_layer(server: RegistryServer, repository: str, tag: str) -> None:
+    """Delete the first layer's data from the registry's storage: the manifest still answers HEAD, but
+    a copy cannot fetch the layer (skopeo fails with a 404)."""
+    manifest = json.loads(get_manifest(server, repository, tag)[0])
+    hex_digest = manifest["layers"][0]["digest"].split(":")[1]
+    blob = next(Path(server.storage_dir).rglob(f"blobs/sha256/{hex_digest[:2]}/{hex_digest}"))
+    (blob / "data").unlink()
 
 
 def delete_manifest(server: RegistryServer, repository: str, reference: str) -> None:

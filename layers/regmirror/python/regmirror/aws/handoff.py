@@ -44,7 +44,12 @@ class Handoff:
 
     def copy_seconds(self, remaining: float, configured: float) -> float:
         """skopeo's time limit inside a Lambda with `remaining` seconds left."""
-        return max(1.0, min(configured, remaining - self.timeout_reserve))
+        return copy_seconds(remaining, configured, self.timeout_reserve)
+
+
+def copy_seconds(remaining: float, configured: float, reserve: float) -> float:
+    """skopeo's time limit: the configured one, cut to the function's time left less `reserve`."""
+    return max(1.0, min(configured, remaining - reserve))
 
 
 def source_bytes(registries: Registries, item: SyncItem) -> int | None:
