@@ -85,6 +85,8 @@ def test_plain_registry_reads_what_was_pushed(plain_registry: RegistryServer) ->
         "tags": 1,
         "manifest_head": 4,
         "manifest_get": 2,
+        "manifest_put": 0,
+        "referrers": 0,
         "token": 0,
     }
     assert len(plain_registry.requests("HEAD", MANIFEST_PATH, since=mark)) == 4

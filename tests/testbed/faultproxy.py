@@ -20,9 +20,11 @@ depends on thread timing):
 `counts()` gives what was injected per kind; `records()` every request with its fault.
 
 `overrides[(method, path)] = fn(query) -> (status, headers, body pieces)` answers a path itself instead
-of forwarding it (a hostile catalog in front of a real registry); without a Content-Length header the
+of forwarding it (`pattern_overrides[(method, compiled regex)]`: every path the regex matches in full,
+`fn(path?query)`) (a hostile catalog in front of a real registry); without a Content-Length header the
 body is streamed chunked, piece by piece, so it can be far larger than memory. `sent(path)` tells how
-many body bytes an override got out before the client stopped reading.
+many body bytes an override got out before the client stopped reading. `on_manifest_put(path, status,
+body) -> extra headers` sees every manifest PUT the registry answered, with its body.
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ class FaultProxy:
         self.slow_seconds = slow_seconds
         self.extra_headers = dict(extra_headers or {})  # added to every forwarded answer
         self.overrides: dict[tuple[str, str], Override] = {}
+        self.pattern_overrides: dict[tuple[str, re.Pattern[str]], Override] = {}
+        self.on_manifest_put: Callable[[str, int, bytes], dict[str, str]] | None = None
         self._sent: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -215,6 +219,15 @@ class FaultProxy:
                 self._injected[fault] += 1
             self._records.append(ProxyRecord(method, path, status, fault))
 
+    def override_for(self, method: str, path: str, query: str) -> Callable[[], Any] | None:
+        exact = self.overrides.get((method, path))
+        if exact is not None:
+            return lambda: exact(query)
+        for (wanted, pattern), override in self.pattern_overrides.items():
+            if method == wanted and pattern.fullmatch(path):
+                return lambda: override(f"{path}?{query}")
+        return None
+
     def rewrite(self, value: str) -> str:
         """Header values naming the registry name the proxy instead."""
         return value.replace(f"//{self.upstream}", f"//{self.host}")
@@ -288,7 +301,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return
             if fault == "slow":
                 time.sleep(proxy.slow_seconds)
-            override = proxy.overrides.get((method, path))
+            override = proxy.override_for(method, path, self.path.partition("?")[2])
             if override is not None:
                 for _ in body:
                     pass
@@ -297,8 +310,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return
             self._forward(body, chunked, fault)
 
-        def _answer_override(self, override: Override, path: str) -> None:
-            status, headers, pieces = override(self.path.partition("?")[2])
+        def _answer_override(self, override: Callable[[], Any], path: str) -> None:
+            status, headers, pieces = override()
             self.send_response_only(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -346,12 +359,19 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _forward(self, body: Iterator[bytes], chunked: bool, fault: str | None) -> None:
             conn = self._open_upstream(chunked)
+            watched = proxy.on_manifest_put is not None and self.command == "PUT"
+            watched = watched and "/manifests/" in self._path_only
+            sent: list[bytes] = []
             try:
                 for piece in body:
                     conn.send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    if watched:
+                        sent.append(piece)
                 if chunked:
                     conn.send(b"0\r\n\r\n")
                 answer = conn.getresponse()
+                if watched and proxy.on_manifest_put is not None:
+                    self.extra = proxy.on_manifest_put(self._path_only, answer.status, b"".join(sent))
                 has_body = self.command != "HEAD" and answer.status not in (204, 304)
                 length = answer.getheader("Content-Length")
                 cut = self._cut_at(fault, length) if has_body else None
@@ -376,8 +396,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 if lowered in _HOP_BY_HOP:
                     continue
                 self.send_header(name, proxy.rewrite(value) if lowered in _REWRITTEN else value)
-            for name, value in proxy.extra_headers.items():
+            for name, value in {**proxy.extra_headers, **getattr(self, "extra", {})}.items():
                 self.send_header(name, value)
+            self.extra = {}
             streamed = has_body and length is None
             if streamed:
                 self.send_header("Transfer-Encoding", "chunked")

@@ -48,6 +48,7 @@ class FailureReason(StrEnum):
     INVALID_REFERENCE = "invalid-reference"
     OTHER = "other"
     CHECK_FAILED = "check-failed"  # the digest check before the copy failed
+    REFERRERS = "referrers"  # the image is in the target, some of its signatures/attestations are not
 
 
 _LOOPBACK_NAMES = {"localhost": "127.0.0.1", "localhost.localdomain": "127.0.0.1", "[::1]": "127.0.0.1"}
@@ -136,6 +137,35 @@ class SyncItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferrerSummary:
+    """What travelled with one image: its referrers (signatures, attestations, SBOMs) at the source
+    that the mapping selects, how many were copied or already in the target, and what failed."""
+
+    found: int = 0
+    copied: int = 0
+    present: int = 0
+    types: tuple[tuple[str, int], ...] = ()  # artifact type → referrers found at the source
+    scheme: str = ""  # how the target holds them: "api" (referrers API) or "tag" (fallback index)
+    failed: tuple[str, ...] = ()  # one message per referrer not copied
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "copied": self.copied,
+            "present": self.present,
+            "types": dict(self.types),
+            "scheme": self.scheme,
+            "failed": list(self.failed),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CopyResult:
     """Outcome of one item. `reason` is "copied", a skip reason (an ItemState), or a FailureReason."""
 
@@ -148,6 +178,7 @@ class CopyResult:
     target_digest: str | None
     error: str | None
     attempts: int
+    referrers: ReferrerSummary | None = None  # None: not looked for (off, or the image not in the target)
 
     @property
     def ok(self) -> bool:

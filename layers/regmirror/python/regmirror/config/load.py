@@ -18,7 +18,7 @@ from pydantic import (
 from regmirror.config import values
 from regmirror.config.base import MIN_AUTH_REFRESH, scalar_text
 from regmirror.config.models import Config, MappingConfig, Task
-from regmirror.config.problems import problem
+from regmirror.config.problems import problems
 from regmirror.config.registry import RegistryConfig
 from regmirror.config.unknown import drop_unknown_keys
 from regmirror.config.yamlloc import LocatedDocument, Path, load_located
@@ -149,7 +149,7 @@ def _validate(doc: LocatedDocument, base_dir: str) -> tuple[Config | None, list[
     try:
         config = Config.model_validate(data, context={"base_dir": base_dir}, by_alias=True, by_name=False)
     except ValidationError as exc:
-        return None, [problem(error, doc) for error in exc.errors(include_url=False)]
+        return None, problems(exc.errors(include_url=False), doc)
     return config, ignored
 
 

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -41,6 +43,7 @@ from regmirror.registries.http.breaker import DEFAULT_COOLDOWN, DEFAULT_FAILURES
 from regmirror.registries.paging import DEFAULT_NAME_LIMIT, DEFAULT_PAGE_LIMIT
 from regmirror.rules.mapping import Mapping
 from regmirror.rules.match import REGEX_PREFIX, ToRewriter, dregsy_anchor
+from regmirror.rules.referrers import ALL_REFERRERS, NO_REFERRERS, ReferrerRule
 from regmirror.rules.tags import TagSelector
 
 # ---------------------------------------------------------------------------- top-level sections
@@ -99,6 +102,35 @@ def _parsed(value: str) -> Any:
     return value.parsed
 
 
+class ReferrersConfig(StrictModel):
+    """ours: `referrers: {artifact-types: [...]}`: only referrers of these artifact types travel."""
+
+    artifact_types: Annotated[
+        list[Annotated[Text, AfterValidator(values.check_media_type)]], Field(min_length=1)
+    ] = Field(alias="artifact-types")
+
+    def rule(self) -> ReferrerRule:
+        return ReferrerRule(artifact_types=frozenset(self.artifact_types))
+
+
+def _referrers_kind(value: Any) -> str:
+    return "<bool>" if isinstance(value, bool | str | int | float) or value is None else "<types>"
+
+
+# ours: `referrers: true | false | {artifact-types: [...]}` on a task or a mapping (the mapping's wins);
+# told apart by the value's shape, so a mistake gets the one message of the form it has
+Referrers = Annotated[
+    Annotated[bool, Tag("<bool>")] | Annotated[ReferrersConfig, Tag("<types>")],
+    Discriminator(_referrers_kind),
+]
+
+
+def referrer_rule(setting: Referrers) -> ReferrerRule:
+    if isinstance(setting, ReferrersConfig):
+        return setting.rule()
+    return ALL_REFERRERS if setting else NO_REFERRERS
+
+
 class MappingConfig(StrictModel):
     from_: Annotated[Name, AfterValidator(values.parse_from)] = Field(alias="from")
     to: Annotated[Text | None, AfterValidator(_optional_to)] = None
@@ -110,6 +142,7 @@ class MappingConfig(StrictModel):
     platform: Annotated[Text, AfterValidator(values.check_platform)] = "all"
     # ours: refuse to plan more images than this (a guard against runaway regexes)
     max_images: int | None = Field(default=None, alias="max-images", ge=1)
+    referrers: Referrers | None = None  # ours: None = the task's setting
     _line: int = PrivateAttr(default=0)
     _rule: Mapping | None = PrivateAttr(default=None)
 
@@ -155,6 +188,7 @@ class Task(StrictModel):
     mappings: Annotated[list[MappingConfig], BeforeValidator(null_as_empty), NULL_IS_EMPTY] = Field(
         default_factory=list
     )
+    referrers: Referrers = True  # ours: signatures, attestations, SBOMs travel with the images
     _line: int = PrivateAttr(default=0)
 
     @field_validator("interval")
@@ -175,6 +209,11 @@ class Task(StrictModel):
     @property
     def line(self) -> int:
         return self._line
+
+    def referrer_rule(self, mapping: int) -> ReferrerRule:
+        """Which referrers travel with the images of mapping number `mapping`."""
+        own = self.mappings[mapping].referrers if 0 <= mapping < len(self.mappings) else None
+        return referrer_rule(self.referrers if own is None else own)
 
 
 def _relay(value: str) -> str:

@@ -85,14 +85,33 @@ def _message(error: Any) -> str:
         return _literal_message(error)
     if kind in ("greater_than_equal", "less_than_equal"):
         return _bound_message(error)
+    if kind == "too_short":
+        return f"expected at least {error.get('ctx', {}).get('min_length', 1)} entry, found none"
     if kind in _TYPE_MESSAGES:
         found = "" if kind == "missing" else f", found {_kind(error.get('input'))}"
         return _TYPE_MESSAGES[kind] + found + _found_hint(kind, error.get("input"))
     return "invalid value"
 
 
+def _path(error: Any) -> Path:
+    # a tagged union names the form it tried (`<types>`): not a key of the file
+    return tuple(part for part in error["loc"] if not str(part).startswith("<"))
+
+
+def problems(errors: list[Any], doc: LocatedDocument) -> list[ConfigProblem]:
+    """One problem per error, except a required key reported missing beside its own typo (the typo
+    says it all: `artifact-type:` for `artifact-types:`)."""
+    typos = [_path(e) for e in errors if e["type"] == "extra_forbidden"]
+
+    def explained(error: Any) -> bool:
+        path = _path(error)
+        return any(t[:-1] == path[:-1] and likely_typo(str(t[-1]), [str(path[-1])]) for t in typos)
+
+    return [problem(e, doc) for e in errors if not (e["type"] == "missing" and explained(e))]
+
+
 def problem(error: Any, doc: LocatedDocument) -> ConfigProblem:
-    path: Path = tuple(error["loc"])
+    path = _path(error)
     kind = error["type"]
     if kind == "extra_forbidden":
         return doc.problem(path, _unknown_key(path), at_key=True)

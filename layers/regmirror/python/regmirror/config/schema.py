@@ -62,6 +62,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "source": "The registry to read from.",
         "target": "The registry to write to.",
         "mappings": "Which repositories and tags to mirror, and where to.",
+        "referrers": "Signatures, attestations, SBOMs copied with the images: true (default), false, "
+        "or {artifact-types: [...]}.",
     },
     "MappingConfig": {
         "from": "A repository path, or `regex:<RE2>` matched against the source's repository list.",
@@ -69,6 +71,11 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "tags": "Which tags: names, `regex:`, `semver:`, `keep:latest N` and `!` exclusions; default all.",
         "platform": "`all` (every platform of a multi-arch image, the default) or one `os/arch[/variant]`.",
         "max-images": "Refuse to plan more images than this (a guard against runaway regexes).",
+        "referrers": "This mapping's referrers setting (true, false or {artifact-types: [...]}); "
+        "default: the task's.",
+    },
+    "ReferrersConfig": {
+        "artifact-types": "Only referrers of these artifact types (media types) are copied.",
     },
     "RegistryConfig": {
         "registry": "host[:port][/prefix]; public ECR is public.ecr.aws.",

@@ -167,6 +167,19 @@ def check_platform(value: str) -> str:
     return value
 
 
+# An RFC 6838 media type (`type/subtype+suffix`), as an OCI descriptor's artifactType is written.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+
+
+def check_media_type(value: str) -> str:
+    """An artifact type of `referrers: {artifact-types: [...]}`."""
+    if not _MEDIA_TYPE.fullmatch(value):
+        raise ValueError(
+            "expected a media type (type/subtype), e.g. 'application/vnd.dev.cosign.artifact.sig.v1+json'"
+        )
+    return value
+
+
 # ---------------------------------------------------------------------------- time
 
 

@@ -1,6 +1,7 @@
 """Stage 3: copy one checked item, within the source's rate-limit budget and copy slots, after its
 target is prepared (the target's kind: e.g. an ECR repository created); and `sync_item`, the relay's
-"check, then copy only when needed" for one queue message.
+"check, then copy only when needed" for one queue message, the image's referrers after it
+(`sync.referrers`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from regmirror.registries.sizes import image_bytes
 from regmirror.sync.check import check_item, finalize_item
 from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
+from regmirror.sync.referrers import with_referrers
 from regmirror.sync.registries import Registries, shared_registries
 from regmirror.sync.skopeo import SkopeoRelay
 from regmirror.sync.unavailable import refused, tell_breakers
@@ -114,9 +116,18 @@ def sync_item(
         diverted = divert(ready) if divert is not None else None
         if diverted is not None:
             return diverted
+        relay = relay or make_relay(config)
         with phase("copy"):
-            return copy_item(registries, relay or make_relay(config), ready)
-    return _checked(item, planned, time.monotonic() - start)
+            result = copy_item(registries, relay, ready)
+    else:
+        result = _checked(item, planned, time.monotonic() - start)
+    with phase("referrers"):
+        return with_referrers(registries, result, image_copier(registries, relay or make_relay(config)))
+
+
+def image_copier(registries: Registries, relay: SkopeoRelay) -> Callable[[SyncItem], CopyResult]:
+    """One image copied by `copy_item`: how the referrers stage copies a referrer."""
+    return lambda item: copy_item(registries, relay, item)
 
 
 def _checked(item: SyncItem, planned: PlannedItem, duration: float) -> CopyResult:

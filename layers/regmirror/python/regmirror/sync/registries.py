@@ -12,6 +12,7 @@ from typing import Any
 from regmirror.config import Config, RegistryConfig, Task
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.referrers import RepositoryTags
 from regmirror.registries.http.breaker import Breakers
 from regmirror.registries.kinds import RegistryKind, kind_of
 from regmirror.registries.listers import make_lister
@@ -40,6 +41,7 @@ class Registries:
         self._manifests: dict[tuple[Any, ...], ManifestSource] = {}
         self._kinds: dict[tuple[Any, ...], RegistryKind] = {}
         self._names: dict[str, list[str]] = {}
+        self.repository_tags = RepositoryTags()  # which referrer tags exist (sync.referrers)
 
     @staticmethod
     def _key(rc: RegistryConfig) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ class SyncReport:
     results: list[CopyResult] = field(default_factory=list)
     seconds: float = 0.0
     unavailable: dict[str, str] = field(default_factory=dict)  # host -> why its circuit breaker opened
+    referrers_seen: int = 0  # referrers of in-sync images with nothing to do (those left out of results)
 
     def counts(self) -> dict[str, int]:
         planned = self.plan.counts()
@@ -33,6 +34,17 @@ class SyncReport:
             "failed": failed + planned[ItemState.CHECK_FAILED],
             "missing_at_source": planned[ItemState.MISSING],
             "mapping_errors": len(self.plan.errors),
+            **self.referrer_counts(),
+        }
+
+    def referrer_counts(self) -> dict[str, int]:
+        """Referrers of the images this run copied or found in sync (in-sync images whose referrers
+        were all present already are not among `results`: `referrers_found` counts what was seen)."""
+        summaries = [r.referrers for r in self.results if r.referrers is not None]
+        return {
+            "referrers_found": sum(s.found for s in summaries) + self.referrers_seen,
+            "referrers_copied": sum(s.copied for s in summaries),
+            "referrers_failed": sum(len(s.failed) for s in summaries),
         }
 
     @property
@@ -77,6 +89,7 @@ def result_dict(r: CopyResult) -> dict[str, Any]:
         "source_digest": r.source_digest,
         "target_digest": r.target_digest,
         "error": r.error,
+        "referrers": r.referrers.to_dict() if r.referrers is not None else None,
     }
 
 
@@ -93,4 +106,5 @@ def check_failure_dict(p: PlannedItem) -> dict[str, Any]:
         "source_digest": p.source_digest,
         "target_digest": p.target_digest,
         "error": p.note,
+        "referrers": None,
     }

@@ -22,11 +22,12 @@ from regmirror.registries.logins import find_login
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
 from regmirror.sync.check import check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
-from regmirror.sync.copy import copy_item, make_relay
+from regmirror.sync.copy import copy_item, image_copier, make_relay
 from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.pool import run_items
 from regmirror.sync.record import CopyRecord
+from regmirror.sync.referrers import in_sync_result, wants_referrers, with_referrers
 from regmirror.sync.registries import Registries
 from regmirror.sync.reports import SyncReport
 from regmirror.sync.skopeo import SkopeoRelay
@@ -168,26 +169,19 @@ def sync_config(
         on_plan(plan)  # the items are known: e.g. a progress display's total
     report = SyncReport(plan)
 
+    work = _SyncWork(registries, relay, copy_retry, record)
+
     def to_copy() -> Iterator[SyncItem]:
         checked = check_items(plan.items, registries.source_client, registries.target_client, record=record)
         for planned in checked:
             if on_checked:
                 on_checked(planned)
-            if planned.state == ItemState.COPY:
-                yield finalize_item(planned)
-
-    def copy(item: SyncItem) -> CopyResult:
-        result = retry_copy(
-            lambda: copy_item(registries, relay, item), copy_retry, what=f"copy {item.target}"
-        )
-        if record is not None and result.status == "copied":
-            record.copied(result.item, result.source_digest, result.target_digest)
-        return result
+            yield from work.take(planned)
 
     try:
         report.results = run_items(
             to_copy(),
-            copy,
+            work.copy,
             concurrency=concurrency,
             on_result=on_result,
             on_error=CopyResult.failure,
@@ -196,6 +190,49 @@ def sync_config(
     finally:
         if record is not None:
             record.save()
+    report.results, report.referrers_seen = work.reportable(report.results)
     report.unavailable = registries.breakers.open_hosts()
     report.seconds = time.monotonic() - start
     return report
+
+
+class _SyncWork:
+    """What the pool's relays do with a checked image: copy it (retried within the run, recorded),
+    then its referrers; an image found in sync, only its referrers (when its mapping wants them)."""
+
+    def __init__(
+        self, registries: Registries, relay: SkopeoRelay, copy_retry: RetryPolicy, record: CopyRecord | None
+    ) -> None:
+        self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
+        self.copier = image_copier(registries, relay)
+        self.in_sync: dict[str, PlannedItem] = {}
+
+    def take(self, planned: PlannedItem) -> Iterator[SyncItem]:
+        if planned.state == ItemState.COPY:
+            yield finalize_item(planned)
+        elif planned.state == ItemState.IN_SYNC and wants_referrers(self.registries, planned.item):
+            self.in_sync[planned.item.key()] = planned
+            yield planned.item
+
+    def copy(self, item: SyncItem) -> CopyResult:
+        checked = self.in_sync.get(item.key())
+        if checked is not None:
+            return with_referrers(self.registries, in_sync_result(checked), self.copier)
+        result = retry_copy(
+            lambda: copy_item(self.registries, self.relay, item), self.copy_retry, what=f"copy {item.target}"
+        )
+        if self.record is not None and result.status == "copied":
+            self.record.copied(result.item, result.source_digest, result.target_digest)
+        return with_referrers(self.registries, result, self.copier)
+
+    def reportable(self, results: list[CopyResult]) -> tuple[list[CopyResult], int]:
+        """The results worth reporting, and the referrers seen of the in-sync images left out."""
+        quiet = [r for r in results if self.only_referrers_checked(r)]
+        seen = sum(r.referrers.found for r in quiet if r.referrers is not None)
+        return [r for r in results if not self.only_referrers_checked(r)], seen
+
+    def only_referrers_checked(self, result: CopyResult) -> bool:
+        """An in-sync image whose referrers were all in the target: no result of its own to report."""
+        if result.item.key() not in self.in_sync or result.status != "skipped":
+            return False
+        return result.referrers is None or result.referrers.copied == 0

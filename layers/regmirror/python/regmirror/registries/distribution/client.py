@@ -1,4 +1,5 @@
-"""Registry HTTP API v2 client: ping, catalog, tags, manifest HEAD/GET, over the one HTTP stack.
+"""Registry HTTP API v2 client: ping, catalog, tags, manifest HEAD/GET/PUT, referrers, over the one
+HTTP stack.
 
 The stack (registries/http/) does transport, auth and paging; this module is the API calls. Names coming
 from a registry are validated before anyone else sees them. Each API operation (one page, one HEAD, one
@@ -8,15 +9,14 @@ bodies), and every answer's `RateLimit-*` headers feed the registry's budget (`r
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from regmirror.errors import RegistryError, RegistryResponseError, RegistryUnavailable
+from regmirror.errors import RegistryError, RegistryResponseError
 from regmirror.registries.distribution import catalog as catalog_api
 from regmirror.registries.distribution.media import (
     MANIFEST_ACCEPT,
@@ -26,6 +26,8 @@ from regmirror.registries.distribution.media import (
     sha256_digest,
 )
 from regmirror.registries.distribution.names import string_list, valid_names
+from regmirror.registries.distribution.operations import repository_scope, retried
+from regmirror.registries.distribution.referrers_api import ReferrersApi
 from regmirror.registries.distribution.session import RegistrySession
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.body import parse_json, read_capped
@@ -46,46 +48,8 @@ log = logging.getLogger("regmirror.registry")
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tags page
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
-
-def _retried(
-    operation: Callable[Concatenate[RegistryClient, _P], _R],
-) -> Callable[Concatenate[RegistryClient, _P], _R]:
-    """Run one API operation (request, status check, body read) under the client's retry policy."""
-
-    @functools.wraps(operation)
-    def run(client: RegistryClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        name = operation.__name__.strip("_")
-        what = f"{client.registry}: {name} {' '.join(map(str, args))}".rstrip()
-        breakers = client.breakers
-
-        def attempt() -> _R:
-            breakers.admit(client.registry)  # each attempt: a breaker opened meanwhile ends the retries
-            return operation(client, *args, **kwargs)
-
-        try:
-            result = client._retry.call(attempt, what=what, on_retry=client._note_retry)
-        except RegistryUnavailable:
-            raise
-        except RegistryError as exc:
-            if exc.unreachable:
-                breakers.unreachable(client.registry, str(exc))
-            else:
-                breakers.answered(client.registry)
-            raise
-        breakers.answered(client.registry)
-        return result
-
-    return run
-
-
-def repository_scope(repository: str, actions: str = "pull") -> str:
-    return f"repository:{repository}:{actions}"
-
-
-class RegistryClient:
+class RegistryClient(ReferrersApi):
     """Client of one registry. Thread-safe: share one instance between the workers of a run."""
 
     def __init__(
@@ -115,6 +79,7 @@ class RegistryClient:
         self._retry = retry or RetryPolicy()
         self._lock = threading.Lock()
         self._retries = 0
+        self.referrers_api = None  # ReferrersApi: not asked yet
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.registry!r})"
@@ -142,7 +107,7 @@ class RegistryClient:
         """ "https" or "http"; with `insecure` and no answer yet, "https" (tried first)."""
         return self._session.http.schemes.scheme
 
-    @_retried
+    @retried
     def _get_json(
         self, path: str, *, kind: str, scope: str | None, limit: int, what: str
     ) -> tuple[Any, requests.Response]:
@@ -167,7 +132,7 @@ class RegistryClient:
             ) from None
 
     # -- API --------------------------------------------------------------------------------
-    @_retried
+    @retried
     def ping(self) -> None:
         """GET /v2/ (authenticated if the registry asks): raises AuthError or RegistryError when unusable."""
         answer = self._session.request("GET", "/v2/", kind="ping", scope=None)
@@ -200,8 +165,9 @@ class RegistryClient:
             path, kind="catalog", scope=catalog_api.CATALOG_SCOPE, limit=MAX_LIST_BYTES, what="catalog"
         )
 
-    def list_tags(self, repository: str) -> list[str]:
-        """Tags of a repository (following `Link` pages); invalid tags are skipped with a warning."""
+    def list_tags(self, repository: str, *, warn: bool = True) -> list[str]:
+        """Tags of a repository (following `Link` pages); invalid tags are skipped with a warning
+        (a debug line without `warn`)."""
         repo = self.endpoint.repository_path(repository)
         path: str | None = f"/v2/{repo}/tags/list"
         seen: set[str] = set()
@@ -211,12 +177,14 @@ class RegistryClient:
                 path, kind="tags", scope=repository_scope(repo), limit=MAX_LIST_BYTES, what=f"tags of {repo}"
             )
             tags.extend(
-                valid_names(string_list(body, "tags", self.registry), refs.valid_tag, "tag", self.registry)
+                valid_names(
+                    string_list(body, "tags", self.registry), refs.valid_tag, "tag", self.registry, warn=warn
+                )
             )
             path = self.next_page(answer, seen)
         return tags
 
-    @_retried
+    @retried
     def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
         """Digest, media type and size of a manifest without downloading it; None when absent."""
         repo = self.endpoint.repository_path(repository)
@@ -246,7 +214,7 @@ class RegistryClient:
             raise
         return ManifestInfo(digest, media_type, len(body))
 
-    @_retried
+    @retried
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
         """(body, media type, sha256 digest of the body). Raises RegistryError (status 404 when absent)."""
         repo = self.endpoint.repository_path(repository)

@@ -24,10 +24,14 @@ def string_list(body: Any, key: str, registry: str) -> list[Any]:
 
 
 def valid_names(
-    values: list[Any], is_valid: Callable[[str], bool], what: str, registry: str
+    values: list[Any], is_valid: Callable[[str], bool], what: str, registry: str, *, warn: bool = True
 ) -> Iterator[str]:
+    """The valid names of `values`; each invalid one skipped with a warning (`warn`: else a debug
+    line, for a second listing of names the planner already warned about)."""
     for value in values:
         if isinstance(value, str) and is_valid(value):
             yield value
         else:
-            log.warning("%s: skipping invalid %s name %r", registry, what, str(value)[:300])
+            (log.warning if warn else log.debug)(
+                "%s: skipping invalid %s name %r", registry, what, str(value)[:300]
+            )

@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("regmirror.registry")
 
-STAT_KINDS = ("ping", "catalog", "tags", "manifest_head", "manifest_get", "token")
+STAT_KINDS = (
+    "ping",
+    "catalog",
+    "tags",
+    "manifest_head",
+    "manifest_get",
+    "manifest_put",
+    "referrers",
+    "token",
+)
 
 
 class RegistrySession:
@@ -75,7 +84,7 @@ class RegistrySession:
         auth: Any,
         kind: str,
         *,
-        data: dict[str, str] | None = None,
+        data: dict[str, str] | bytes | None = None,
     ) -> requests.Response:
         try:
             return self.http.send(method, url, headers, kind=kind, auth=auth, data=data)
@@ -89,12 +98,18 @@ class RegistrySession:
             ) from None
 
     def send_registry(
-        self, method: str, path: str, headers: dict[str, str], auth: Any, kind: str
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        auth: Any,
+        kind: str,
+        body: bytes | None = None,
     ) -> requests.Response:
         """Send to the registry itself; with `insecure`, fall back to plain HTTP once HTTPS fails."""
         url = path if "://" in path else self.url(path)
         try:
-            answer = self.send(method, url, headers, auth, kind)
+            answer = self.send(method, url, headers, auth, kind, data=body)
         except TRANSPORT_ERRORS as exc:
             first = self.http.schemes.known is None
             http_url = self.http.schemes.fall_back(url)
@@ -109,7 +124,7 @@ class RegistrySession:
                 log.debug("%s: HTTPS failed: %s", self.registry, short(exc))
             url = http_url
             try:
-                answer = self.send(method, url, headers, auth, kind)
+                answer = self.send(method, url, headers, auth, kind, data=body)
             except TRANSPORT_ERRORS as exc2:
                 raise RegistryError(
                     f"{self.registry}: cannot reach over HTTPS or HTTP: {transport_problem(exc2, url)}",
@@ -120,7 +135,15 @@ class RegistrySession:
         return answer
 
     def request(
-        self, method: str, path: str, *, kind: str, scope: str | None, accept: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        scope: str | None,
+        accept: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
     ) -> requests.Response:
         """One API call with auth: known challenge up front; on 401 answer the new challenge once.
 
@@ -128,8 +151,10 @@ class RegistrySession:
         whatever its status, except a 401 that survives authentication, which raises AuthError.
         """
         base = {"Accept": accept} if accept else {}
+        if content_type:
+            base["Content-Type"] = content_type
         headers, auth = self.auth.answer(self.auth.challenge, scope)
-        answer = self.send_registry(method, path, {**base, **headers}, auth, kind)
+        answer = self.send_registry(method, path, {**base, **headers}, auth, kind, body)
         if answer.status_code != 401:
             return answer
         challenge = self.auth.usable_challenge(answer)
@@ -138,7 +163,7 @@ class RegistrySession:
             raise AuthError(self.auth.refused_message(401, "registry"), status=401, registry=self.registry)
         self.auth.learn(challenge)
         headers, auth = self.auth.answer(challenge, challenge.params.get("scope", scope), fresh=True)
-        answer = self.send_registry(method, path, {**base, **headers}, auth, kind)
+        answer = self.send_registry(method, path, {**base, **headers}, auth, kind, body)
         if answer.status_code == 401:
             answer.close()
             raise AuthError(self.auth.refused_message(401, "registry"), status=401, registry=self.registry)

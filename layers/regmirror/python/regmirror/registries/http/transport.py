@@ -87,7 +87,7 @@ class Transport:
         kind: str,
         auth: Any = None,
         json: Any = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         timeout: float | None = None,
     ) -> requests.Response:
         """One request, body streamed (read it with `body.read_capped`); redirects followed (requests

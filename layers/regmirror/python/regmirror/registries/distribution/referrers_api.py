@@ -1,0 +1,95 @@
+"""The OCI 1.1 referrers API of a registry client (`GET /v2/<name>/referrers/<digest>`) and the
+manifest PUT that the referrers tag schema needs, one API area of `client.RegistryClient`. What the
+answers mean, and the tag schema without the API, is `referrers`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from regmirror.errors import RegistryError
+from regmirror.registries.distribution.media import OCI_INDEX, sha256_digest
+from regmirror.registries.distribution.operations import repository_scope, retried
+from regmirror.registries.endpoint import Endpoint
+from regmirror.registries.http.body import parse_json, read_capped
+from regmirror.registries.http.breaker import Breakers
+from regmirror.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from regmirror.registries.distribution.session import RegistrySession
+
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+
+
+class ReferrersApi:
+    """Mixed into RegistryClient, whose attributes these are."""
+
+    endpoint: Endpoint
+    registry: str
+    breakers: Breakers
+    _retry: RetryPolicy
+    _session: RegistrySession
+    # whether the registry has the referrers API: None until it answered once
+    referrers_api: bool | None = None
+
+    def _note_retry(self, _attempt: int, _reason: str, _pause: float) -> None:
+        raise NotImplementedError
+
+    def next_page(self, answer: requests.Response, seen: set[str]) -> str | None:
+        raise NotImplementedError
+
+    def get_referrers(self, repository: str, digest: str) -> list[Any] | None:
+        """The `manifests` of the OCI 1.1 referrers API for `digest`, every page; None when the
+        registry has no such API (404, as distribution 2.8 answers). Raises RegistryError when an
+        answer is not an image index."""
+        repo = self.endpoint.repository_path(repository)
+        path: str | None = f"/v2/{repo}/referrers/{digest}"
+        seen: set[str] = set()
+        entries: list[Any] = []
+        while path:
+            page = self._referrers_page(path, repo, digest)
+            if page is None:
+                self.referrers_api = bool(entries)
+                return entries or None
+            self.referrers_api = True
+            body, answer = page
+            manifests = body.get("manifests") if isinstance(body, dict) else None
+            if not isinstance(manifests, list):
+                raise RegistryError(
+                    f"{self.registry}: referrers of {repo}@{digest}: the answer is not an image index",
+                    registry=self.registry,
+                )
+            entries.extend(manifests)
+            path = self.next_page(answer, seen)
+        return entries
+
+    @retried
+    def _referrers_page(self, path: str, repo: str, digest: str) -> tuple[Any, requests.Response] | None:
+        answer = self._session.request(
+            "GET", path, kind="referrers", scope=repository_scope(repo), accept=OCI_INDEX
+        )
+        if answer.status_code in (404, 405):
+            answer.close()
+            return None
+        if answer.status_code != 200:
+            raise self._session.error(answer, f"GET referrers of {repo}@{digest}")
+        where = f"{self.registry}: referrers of {repo}@{digest}"
+        return parse_json(read_capped(answer, MAX_INDEX_BYTES, where), where), answer
+
+    @retried
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """PUT a manifest (by tag or digest); returns its digest. Idempotent, so retried as a whole."""
+        repo = self.endpoint.repository_path(repository)
+        answer = self._session.request(
+            "PUT",
+            f"/v2/{repo}/manifests/{reference}",
+            kind="manifest_put",
+            scope=repository_scope(repo, "pull,push"),
+            body=body,
+            content_type=media_type,
+        )
+        if answer.status_code not in (200, 201):
+            raise self._session.error(answer, f"PUT manifest {repo}:{reference}")
+        answer.close()
+        return sha256_digest(body)

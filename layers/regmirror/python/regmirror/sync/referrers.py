@@ -1,0 +1,259 @@
+"""Stage 3b: an image's referrers (signatures, attestations, SBOMs) follow it into the target.
+
+For an image the target holds (just copied, or found in sync), per subject digest (the image, and
+for a whole index each platform's manifest, since signatures are often made per platform): list the
+source's referrers (`registries.distribution.referrers`), keep what the mapping's rule selects, list
+the target's, and copy what it lacks with the relay, digest for digest (cosign's tags under their
+tag). A target without the referrers API gets the fallback index `sha256-<hex>` written, merged with
+what it holds. Referrers of referrers (a signature of an SBOM) follow the same way, to `MAX_DEPTH`.
+
+A referrer that cannot be copied fails the image's result (reason `referrers`): the next run finds
+the image in sync and tries the referrers again; nothing already copied is undone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from regmirror.errors import RegistryError
+from regmirror.model import CopyResult, FailureReason, ImageRef, ItemState, ReferrerSummary, SyncItem
+from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.media import OCI_INDEX, is_index
+from regmirror.registries.distribution.referrers import (
+    Listing,
+    Referrer,
+    RepositoryTags,
+    fallback_tag,
+    list_referrers,
+    merged_index,
+    might_refer,
+)
+from regmirror.rules.referrers import ReferrerRule
+from regmirror.sync.plan import PlannedItem
+from regmirror.sync.registries import Registries
+
+log = logging.getLogger("regmirror.referrers")
+
+MAX_DEPTH = 3  # image → signature → signature of that signature
+
+
+@dataclass(slots=True)
+class _Tally:
+    found: Counter[str] = field(default_factory=Counter)
+    copied: int = 0
+    present: int = 0
+    scheme: str = ""
+    failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> ReferrerSummary:
+        return ReferrerSummary(
+            found=sum(self.found.values()),
+            copied=self.copied,
+            present=self.present,
+            types=tuple(sorted(self.found.items())),
+            scheme=self.scheme,
+            failed=tuple(self.failed),
+            warnings=tuple(self.warnings),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """The image's two repositories, their tags, and what copies one image between them."""
+
+    item: SyncItem
+    source: RegistryClient
+    target: RegistryClient
+    copy_image: Callable[[SyncItem], CopyResult]  # copy.copy_item
+    tags: RepositoryTags
+
+    def source_tags(self) -> set[str]:
+        return self.tags.get(self.source, self.item.source.repository)
+
+    def target_tags(self) -> set[str]:
+        return self.tags.get(self.target, self.item.target.repository)
+
+    def wrote(self, tag: str) -> None:
+        self.tags.added(self.target, self.item.target.repository, tag)
+
+    def copy(self, referrer: Referrer) -> CopyResult:
+        src, dst = self.item.source, self.item.target
+        item = SyncItem(
+            task=self.item.task,
+            source=ImageRef(src.registry, src.repository, digest=referrer.digest),
+            target=ImageRef(dst.registry, dst.repository, tag=referrer.tag),
+            platform="all",  # an index of artifacts stays one
+            mapping=self.item.mapping,
+            source_digest=referrer.digest,
+            extra={"referrer": referrer.artifact_type},
+        )
+        return self.copy_image(item)
+
+
+def wants_referrers(registries: Registries, item: SyncItem) -> bool:
+    return registries.task(item.task).referrer_rule(item.mapping).enabled
+
+
+def in_sync_result(planned: PlannedItem) -> CopyResult:
+    """The result of an image the check found in sync (its referrers still to compare)."""
+    return CopyResult(
+        item=planned.item,
+        status="skipped",
+        reason=ItemState.IN_SYNC,
+        duration=0.0,
+        bytes=None,
+        source_digest=planned.source_digest,
+        target_digest=planned.target_digest,
+        error=None,
+        attempts=0,
+    )
+
+
+def with_referrers(
+    registries: Registries, result: CopyResult, copy_image: Callable[[SyncItem], CopyResult]
+) -> CopyResult:
+    """`result` with the image's referrers mirrored and summarized, when its mapping wants them and
+    the target holds the image; a referrer not copied makes the result failed."""
+    rule = registries.task(result.item.task).referrer_rule(result.item.mapping)
+    in_target = result.status == "copied" or result.reason == ItemState.IN_SYNC
+    digest = result.target_digest or result.source_digest
+    if not rule.enabled or not in_target or digest is None:
+        return result
+    summary = mirror_referrers(registries, result.item, digest, rule, copy_image)
+    result = dataclasses.replace(result, referrers=summary)
+    if summary.ok:
+        return result
+    error = f"{len(summary.failed)} referrer(s) not copied: " + "; ".join(summary.failed)
+    return dataclasses.replace(result, status="failed", reason=FailureReason.REFERRERS, error=error)
+
+
+def mirror_referrers(
+    registries: Registries,
+    item: SyncItem,
+    digest: str,
+    rule: ReferrerRule,
+    copy_image: Callable[[SyncItem], CopyResult],
+) -> ReferrerSummary:
+    """Copy what the target lacks of the referrers of `digest` (and of its platforms, its referrers)."""
+    task = registries.task(item.task)
+    sides = _Sides(
+        item,
+        registries.client(task.source),
+        registries.client(task.target),
+        copy_image,
+        registries.repository_tags,
+    )
+    tally = _Tally()
+    visited: set[str] = set()
+    try:
+        if might_refer(sides.source, sides.source_tags()):
+            _walk(sides, [digest], rule, tally, visited)  # asks first whether the source has the API
+        if item.platform == "all" and might_refer(sides.source, sides.source_tags()):
+            _walk(sides, _children(sides.source, item.source.repository, digest), rule, tally, visited)
+    except RegistryError as exc:
+        tally.failed.append(f"{digest}: {exc}")
+    for warning in tally.warnings:
+        log.warning("%s: %s", item.target, warning)
+    return tally.summary()
+
+
+def _walk(sides: _Sides, subjects: list[str], rule: ReferrerRule, tally: _Tally, visited: set[str]) -> None:
+    """Breadth first from the image's digests to referrers of referrers, each manifest once."""
+    queue: deque[tuple[str, tuple[str, ...]]] = deque((s, (s,)) for s in subjects)  # with its chain
+    visited.update(subjects)
+    while queue:
+        subject, chain = queue.popleft()
+        try:
+            found = _mirror_subject(sides, subject, rule, tally)
+        except RegistryError as exc:
+            tally.failed.append(f"referrers of {subject}: {exc}")
+            continue
+        for referrer in found:
+            if referrer.digest in chain:
+                tally.warnings.append(f"{referrer.digest} refers back to {subject}: a loop, not followed")
+            elif referrer.digest not in visited and len(chain) < MAX_DEPTH:
+                visited.add(referrer.digest)
+                queue.append((referrer.digest, (*chain, referrer.digest)))
+
+
+def _children(client: RegistryClient, repository: str, digest: str) -> list[str]:
+    """The platform manifests of an index (none for an image manifest)."""
+    body, media_type, _ = client.get_manifest(repository, digest)
+    if not is_index(media_type):
+        return []
+    manifests = json.loads(body).get("manifests") or []
+    return [m["digest"] for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+
+
+def _mirror_subject(sides: _Sides, subject: str, rule: ReferrerRule, tally: _Tally) -> list[Referrer]:
+    """One subject's referrers: the selected ones at the source, copied where the target lacks them."""
+    source = list_referrers(sides.source, sides.item.source.repository, subject, sides.source_tags())
+    tally.warnings.extend(source.warnings)
+    selected = [r for r in source.referrers if rule.selects(r.artifact_type)]
+    if not selected:
+        return []
+    tally.found.update(r.artifact_type for r in selected)
+    target = list_referrers(sides.target, sides.item.target.repository, subject, sides.target_tags())
+    tally.scheme = target.scheme
+    copied = [r for r in selected if _copy_missing(sides, r, subject, target, tally)]
+    _write_fallback_index(sides, subject, target, copied)
+    return selected
+
+
+def _copy_missing(sides: _Sides, referrer: Referrer, subject: str, target: Listing, tally: _Tally) -> bool:
+    """Copy `referrer` unless the target holds it; whether it was copied now."""
+    if _present(referrer, target):
+        tally.present += 1
+        return False
+    if referrer.tag is None and not _refers_to(sides, referrer, subject, target, tally):
+        return False
+    result = sides.copy(referrer)
+    if result.status == "failed":
+        kind = referrer.artifact_type or referrer.media_type
+        tally.failed.append(f"{referrer.digest} ({kind}): {result.error}")
+        return False
+    tally.copied += 1
+    if referrer.tag is not None:
+        sides.wrote(referrer.tag)
+    return True
+
+
+def _present(referrer: Referrer, target: Listing) -> bool:
+    if referrer.tag is not None:
+        return target.tagged().get(referrer.tag) == referrer.digest
+    return referrer.digest in target.digests()
+
+
+def _refers_to(sides: _Sides, referrer: Referrer, subject: str, target: Listing, tally: _Tally) -> bool:
+    """Whether the source's manifest of `referrer` names `subject` (a listing may lie); a referrer
+    without `subject` can live in a fallback index only (a referrers API would not list it)."""
+    body, _, _ = sides.source.get_manifest(sides.item.source.repository, referrer.digest)
+    try:
+        named = json.loads(body).get("subject", {}).get("digest")
+    except (ValueError, AttributeError):
+        named = None
+    where = f"{referrer.digest} (listed as a referrer of {subject})"
+    if named is not None and named != subject:
+        tally.warnings.append(f"{where} names {named} as its subject: not copied")
+        return False
+    if named is None and target.scheme == "api":
+        tally.warnings.append(f"{where} has no subject, which the target's referrers API needs: not copied")
+        return False
+    return True
+
+
+def _write_fallback_index(sides: _Sides, subject: str, target: Listing, copied: list[Referrer]) -> None:
+    """On a target without the referrers API, its `sha256-<hex>` index: what it held plus what was
+    copied (the tag schema's rule: whoever pushes a referrer updates the index)."""
+    added = [r for r in copied if r.tag is None]  # cosign's tags are found by their names
+    if target.scheme != "tag" or not added:
+        return
+    body = merged_index(target.fallback_entries, added)
+    sides.target.put_manifest(sides.item.target.repository, fallback_tag(subject), body, OCI_INDEX)
+    sides.wrote(fallback_tag(subject))
