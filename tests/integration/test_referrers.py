@@ -117,3 +117,191 @@ def test_signed_image_verifies_on_the_target_as_on_the_source(
         assert code == 0
         assert again["results"] == []  # in sync, its referrers too
         assert again["counts"]["referrers_copied"] == 0
+
+
+def pair(plain_registry: RegistryServer, second_plain_registry: RegistryServer) -> tuple[ImageApi, ImageApi]:
+    return ImageApi(plain_registry), ImageApi(second_plain_registry)
+
+
+def test_per_platform_signatures_of_a_multi_arch_image(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    index = push_image(plain_registry, "app", "v1", platforms=["linux/amd64", "linux/arm64"], oci=True)
+    children = [m["digest"] for m in json.loads(source.get_manifest("app", index)[0])["manifests"]]
+    sign_cosign_tag(source, "app", index, key)
+    for child in children:
+        attach(source, "app", child, "signature", key=key)
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 0, report
+    assert report["results"][0]["referrers"]["copied"] == 3
+    assert verified_signatures(target, "app", index, key.public)
+    for child in children:
+        assert len(verified_signatures(target, "app", child, key.public)) == 1
+
+
+def test_a_signature_added_after_the_first_sync_is_copied_by_the_next(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    config = config_for(config_file, plain_registry, second_plain_registry)
+    code, first = sync(config, capsys)
+    assert code == 0
+    assert first["results"][0]["referrers"]["found"] == 0
+    assert verified_signatures(target, "app", digest, key.public) == []
+
+    late = attach(source, "app", digest, "signature", key=key)
+    code, second = sync(config, capsys)
+
+    assert code == 0, second
+    (result,) = second["results"]  # the image is in sync; its new signature is reported
+    assert (result["status"], result["reason"]) == ("skipped", "in-sync")
+    assert result["referrers"]["copied"] == 1
+    assert verified_signatures(target, "app", digest, key.public) == [late]
+    code, third = sync(config, capsys)
+    assert (code, third["results"], third["counts"]["referrers_found"]) == (0, [], 1)
+
+
+def test_referrers_off_and_filtered_by_artifact_type(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = signed_image(source, key)
+
+    off = config_for(config_file, plain_registry, second_plain_registry, "    referrers: false\n")
+    code, report = sync(off, capsys)
+    assert code == 0
+    assert report["results"][0]["referrers"] is None
+    assert referrer_digests(target, "app", digest) == {}
+
+    only = f"    referrers: {{artifact-types: [{SIGNATURE_TYPE}]}}\n"
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry, only), capsys)
+    assert code == 0, report
+    assert report["counts"]["referrers_copied"] == 2
+    assert sorted(referrer_digests(target, "app", digest).values()) == [SIGNATURE_TYPE, SIGNATURE_TYPE]
+
+
+def test_a_signature_of_an_sbom_follows_it(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    sbom = attach(source, "app", digest, "sbom")
+    attach(source, "app", sbom, "signature", key=key)
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 0, report
+    assert report["results"][0]["referrers"]["copied"] == 2
+    assert len(verified_signatures(target, "app", sbom, key.public)) == 1
+
+
+def test_the_targets_fallback_index_keeps_its_own_entries(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    push_image(second_plain_registry, "app", "v1", oci=True)  # the same image, already mirrored
+    own = attach(target, "app", digest, "attestation")  # the mirror's owner attested it there
+    theirs = attach(source, "app", digest, "signature", key=key)
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 0, report
+    assert set(referrer_digests(target, "app", digest)) == {own, theirs}
+
+
+def test_a_referrer_naming_another_subject_is_refused_with_a_warning(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    other = push_image(plain_registry, "app", "v2", oci=True)
+    liar = attach(source, "app", digest, "signature", key=key, subject_digest=other)
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 0, report
+    summary = report["results"][0]["referrers"]
+    assert (summary["found"], summary["copied"]) == (1, 0)
+    assert any(f"{liar} (listed as a referrer of {digest}) names {other}" in w for w in summary["warnings"])
+    assert target.head_manifest("app", liar) is None
+
+
+def test_a_referrers_tag_that_is_not_an_index_fails_the_image_and_names_it(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    push_image(plain_registry, "app", fallback_tag(digest), oci=True, seed="not an index")
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 1
+    (result,) = report["results"]
+    assert (result["status"], result["reason"]) == ("failed", "referrers")
+    assert f"app:{fallback_tag(digest)}: the referrers tag holds" in result["error"]
+    assert ImageApi(second_plain_registry).head_manifest("app", "v1") == digest  # the image itself is there
+    assert report["counts"]["failed"] == 1
+
+
+def test_referrer_tags_are_not_images_of_their_own_but_travel_with_theirs(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = signed_image(source, key)
+    every_tag = config_file(
+        "tasks:\n  - name: t\n"
+        f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}\n'
+        "    mappings:\n      - from: app\n"
+    )
+    code, report = sync(every_tag, capsys)
+    assert code == 0, report
+    assert [r["target"].rsplit(":", 1)[1] for r in report["results"]] == ["v1"]
+    assert report["counts"]["referrers_copied"] == 4
+    assert referrer_digests(target, "app", digest) == referrer_digests(source, "app", digest)
+
+    dregsy_like = every_tag.read_text().replace("    mappings:", "    referrers: false\n    mappings:")
+    every_tag.write_text(dregsy_like)
+    code, report = sync(every_tag, capsys)  # off: they are tags like any (as dregsy copies them)
+    assert report["counts"]["images"] == 3  # v1, sha256-<hex> (the fallback index), sha256-<hex>.sig
+    # ... and skopeo 1.9 cannot copy the fallback index as an image (an index of artifacts, which it
+    # would have to convert): what a dregsy user meets, and what referrers (on) avoid
+    (failed,) = [r for r in report["results"] if r["status"] == "failed"]
+    assert failed["source"].endswith(fallback_tag(digest))
+    assert failed["reason"] == "index-rejected"
+    assert code == 1

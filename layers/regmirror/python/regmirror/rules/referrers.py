@@ -8,12 +8,19 @@ tag counts as the type cosign gives the same artifact under OCI 1.1 (`COSIGN_TAG
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 COSIGN_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATTESTATION = "application/vnd.dev.cosign.artifact.att.v1+json"
 COSIGN_SBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
 COSIGN_TAG_TYPES = {".sig": COSIGN_SIGNATURE, ".att": COSIGN_ATTESTATION, ".sbom": COSIGN_SBOM}
+_REFERRER_TAG = re.compile(r"sha256-[0-9a-f]{64}(\.sig|\.att|\.sbom)?")
+
+
+def is_referrer_tag(tag: str) -> bool:
+    """A tag of the referrers tag schema (`sha256-<hex>`) or cosign's (`….sig`, `.att`, `.sbom`)."""
+    return _REFERRER_TAG.fullmatch(tag) is not None
 
 
 @dataclass(frozen=True, slots=True)

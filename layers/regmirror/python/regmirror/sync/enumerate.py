@@ -16,6 +16,7 @@ from regmirror.config import Config, MappingConfig, Task
 from regmirror.errors import PlanLimitError, RegmirrorError
 from regmirror.model import ImageRef, SyncItem, canonical_host
 from regmirror.registries.manifests import ManifestSource
+from regmirror.rules.referrers import is_referrer_tag
 from regmirror.rules.refs import valid_digest
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import MappingPlan, PlannedItem, TaskPlan
@@ -88,7 +89,7 @@ def _matched_nothing(mapping: MappingConfig, names: list[str]) -> str:
 def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, source: ManifestSource) -> None:
     rule = mapping.rule
     mplan.tag_rule = rule.tags.explain()
-    tag_lists = _tag_lists(task, mapping, mplan.matched, source)
+    tag_lists = _tag_lists(task, mplan.index, mapping, mplan.matched, source)
     for repository in mplan.matched:
         rewrite = rule.target(repository)
         if not rewrite.matched:
@@ -101,13 +102,16 @@ def _expand_mapping(task: Task, mapping: MappingConfig, mplan: MappingPlan, sour
 
 
 def _tag_lists(
-    task: Task, mapping: MappingConfig, names: list[str], source: ManifestSource
+    task: Task, index: int, mapping: MappingConfig, names: list[str], source: ManifestSource
 ) -> dict[str, list[str]]:
     """Each matched repository's tags, when the tag entries need them (keyed by the name below any
-    registry path prefix)."""
+    registry path prefix). With referrers on, their tags (`sha256-<hex>`, cosign's) are not images
+    of their own: they travel with the images they refer to (sync.referrers)."""
     if not mapping.rule.tags.needs_listing:
         return {}
     listed = _list_tags(source, [task.source.repository(name) for name in names])
+    if task.referrer_rule(index).enabled:
+        listed = {repo: [t for t in tags if not is_referrer_tag(t)] for repo, tags in listed.items()}
     return dict(zip(names, listed.values(), strict=True))
 
 
