@@ -305,3 +305,21 @@ def test_referrer_tags_are_not_images_of_their_own_but_travel_with_theirs(
     assert failed["source"].endswith(fallback_tag(digest))
     assert failed["reason"] == "index-rejected"
     assert code == 1
+
+
+def test_the_human_report_counts_the_referrers(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    signed_image(ImageApi(plain_registry), key)
+    config = config_for(config_file, plain_registry, second_plain_registry)
+    assert main(["sync", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "1 images: 1 copied, 0 already in sync, 0 failed, 0 missing at source; 4 referrers: 4 copied (" in out
+    )
+    assert main(["sync", str(config)]) == 0
+    assert "0 failed, 0 missing at source; 4 referrers: 0 copied (" in capsys.readouterr().out

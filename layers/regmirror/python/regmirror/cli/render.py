@@ -196,8 +196,17 @@ def _report_summary(report: SyncReport) -> str:
     return (
         f"{c['images']} images: {c['copied']} copied, "
         f"{c['in_sync']} already in sync{_trusted(c['trusted'], c['spot_checked'])}, "
-        f"{c['failed']} failed, {c['missing_at_source']} missing at source ({report.seconds:.1f} s)"
+        f"{c['failed']} failed, {c['missing_at_source']} missing at source{_referrers(c)} "
+        f"({report.seconds:.1f} s)"
     )
+
+
+def _referrers(c: dict[str, int]) -> str:
+    """`; 6 referrers: 2 copied` (signatures, attestations, SBOMs) when any was seen."""
+    if not c["referrers_found"]:
+        return ""
+    failed = f", {c['referrers_failed']} failed" if c["referrers_failed"] else ""
+    return f"; {c['referrers_found']} referrers: {c['referrers_copied']} copied{failed}"
 
 
 REPOSITORY_HEADERS = ("target repository", "images", "copied", "in sync", "failed", "missing")
