@@ -64,6 +64,7 @@ def _record_metrics(outcome: PlanOutcome) -> None:
         (names.IMAGES_IN_SYNC, outcome.in_sync),
         (names.IMAGES_ENQUEUED, outcome.enqueued + outcome.handed_off),
         (names.IMAGES_HANDED_OFF, outcome.handed_off),
+        (names.REFERRERS_DUE, outcome.referrers_due),
         (names.IMAGES_MISSING, outcome.missing),
         (names.PLAN_ERRORS, outcome.errors),
     ):

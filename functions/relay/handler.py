@@ -32,7 +32,7 @@ from regmirror.aws.handoff import (
     handed_off,
     source_bytes,
 )
-from regmirror.aws.observability import TRACED_MODULES, route_core_logs, traced_phases
+from regmirror.aws.observability import TRACED_MODULES, referrer_metrics, route_core_logs, traced_phases
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
 from regmirror.model import CopyResult, FailureReason, SyncItem
@@ -58,6 +58,8 @@ class CopyFailed(Exception):
 
 
 def _record_metrics(result: CopyResult) -> None:
+    for name, value in referrer_metrics(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if result.reason == FailureReason.RATE_LIMIT:
         return  # counted as deferred, not failed
     if result.reason == HANDED_OFF:

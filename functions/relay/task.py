@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from regmirror.aws import names
 from regmirror.aws.config_source import load_lambda_config
 from regmirror.aws.environment import TaskEnvironment
-from regmirror.aws.observability import route_core_logs
+from regmirror.aws.observability import referrer_metrics, route_core_logs
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import sqs_client
 from regmirror.model import SyncItem
@@ -61,6 +61,8 @@ def copy_message(environ: Mapping[str, str] | None) -> int:
     config = load_lambda_config()
     # No Lambda time limit here: a short rate-limit budget is waited for, as the CLI does.
     result = sync_item(config, item, registries=shared_registries(config))
+    for name, value in referrer_metrics(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     summary = {"status": result.status, "reason": result.reason, "seconds": round(result.duration, 3)}
     summary |= {"bytes": result.bytes, "target_digest": result.target_digest}
     if result.status == "failed":

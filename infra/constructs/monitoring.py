@@ -116,6 +116,7 @@ class Monitoring(Construct):
                 names.IMAGES_IN_SYNC,
                 names.IMAGES_ENQUEUED,
                 names.IMAGES_HANDED_OFF,
+                names.REFERRERS_DUE,
             )
         ]
         relay = [
@@ -126,6 +127,8 @@ class Monitoring(Construct):
                 names.IMAGES_FAILED,
                 names.IMAGES_DEFERRED,
                 names.IMAGES_TO_FARGATE,
+                names.REFERRERS_COPIED,
+                names.REFERRERS_FAILED,
             )
         ]
         # the large-image Fargate task's own results (no data unless `large_images` is on)

@@ -16,6 +16,9 @@ IMAGES_FAILED = "ImagesFailed"
 IMAGES_DEFERRED = "ImagesDeferred"  # source rate-limit budget short: message put back with a delay
 IMAGES_TO_FARGATE = "ImagesToFargate"  # too big or too slow for Lambda: given to a Fargate task
 BYTES_COPIED = "BytesCopied"
+REFERRERS_COPIED = "ReferrersCopied"  # signatures, attestations, SBOMs copied with their images
+REFERRERS_FAILED = "ReferrersFailed"  # ... that could not be copied (their image's message is retried)
+REFERRERS_DUE = "ReferrersDue"  # in-sync images the planner enqueued because their target lacks referrers
 TASKS_QUEUED = "TasksQueued"  # planning messages a scheduled or manual run queued
 PUSH_EVENTS = "PushEvents"  # ECR push events received (matching a mapping or not)
 

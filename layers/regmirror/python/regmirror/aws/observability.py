@@ -14,7 +14,9 @@ import logging
 from contextlib import AbstractContextManager
 from typing import Any
 
+from regmirror.aws import names
 from regmirror.logs import RedactingFilter
+from regmirror.model import CopyResult
 from regmirror.sync.phases import Phase
 
 CORE_LOGGER = "regmirror"
@@ -39,3 +41,13 @@ def route_core_logs(powertools_logger: Any) -> None:
     core.handlers = [handler]
     core.setLevel(powertools_logger.log_level)
     core.propagate = False  # Lambda's root handler would print every line a second time
+
+
+def referrer_metrics(result: CopyResult) -> dict[str, int]:
+    """The referrer counts of one image's result, as metrics (none when they were not looked for)."""
+    if result.referrers is None:
+        return {}
+    return {
+        names.REFERRERS_COPIED: result.referrers.copied,
+        names.REFERRERS_FAILED: len(result.referrers.failed),
+    }

@@ -22,6 +22,7 @@ from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
+from regmirror.sync.referrers import missing_referrers
 from regmirror.sync.registries import Registries
 
 log = logging.getLogger("regmirror.aws.planner")
@@ -35,7 +36,8 @@ class PlanOutcome:
     task: str
     planned: int = 0
     in_sync: int = 0
-    enqueued: int = 0  # checked and found to need a copy
+    enqueued: int = 0  # checked and found to need a copy (or, in sync, referrers: `referrers_due`)
+    referrers_due: int = 0  # in sync, but the target lacks some of its referrers: enqueued for them
     handed_off: int = 0  # enqueued unchecked (time limit near)
     missing: int = 0
     check_failed: int = 0
@@ -53,6 +55,7 @@ class PlanOutcome:
             "planned": self.planned,
             "in_sync": self.in_sync,
             "enqueued": self.enqueued,
+            "referrers_due": self.referrers_due,
             "handed_off": self.handed_off,
             "missing_at_source": self.missing,
             "check_failed": self.check_failed,
@@ -124,9 +127,16 @@ class TaskPlanner:
         listings = TagDigestListings()  # one digest listing per source repository for the whole run
 
         def check(p: PlannedItem) -> PlannedItem:
-            return check_item(
+            checked = check_item(
                 p, registries.source_client(p.item), registries.target_client(p.item), listings=listings
             )
+            digest = checked.target_digest or checked.source_digest
+            in_sync = checked.state == ItemState.IN_SYNC and digest is not None
+            if in_sync and digest and missing_referrers(registries, checked.item, digest):
+                referrers_due.add(checked.item.key())  # the relay copies them
+            return checked
+
+        referrers_due: set[str] = set()
 
         done = 0
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="check") as pool:
@@ -134,19 +144,26 @@ class TaskPlanner:
                 if self.remaining() < self.reserve_seconds:
                     break
                 to_copy = [
-                    tag_item(finalize_item(p), **tags) for p in self._count(pool.map(check, chunk), outcome)
+                    tag_item(finalize_item(p), **tags)
+                    for p in self._count(pool.map(check, chunk), outcome, referrers_due)
                 ]
                 outcome.enqueued += self.send(to_copy) if to_copy else 0
                 done += len(chunk)
         return done
 
     @staticmethod
-    def _count(checked: Iterable[PlannedItem], outcome: PlanOutcome) -> Iterator[PlannedItem]:
+    def _count(
+        checked: Iterable[PlannedItem], outcome: PlanOutcome, referrers_due: set[str]
+    ) -> Iterator[PlannedItem]:
+        """The items to enqueue: copies, and in-sync images whose target lacks referrers."""
         for planned in checked:
             if planned.state == ItemState.COPY:
                 yield planned
             elif planned.state == ItemState.IN_SYNC:
                 outcome.in_sync += 1
+                if planned.item.key() in referrers_due:
+                    outcome.referrers_due += 1
+                    yield planned
             elif planned.state == ItemState.MISSING:
                 outcome.missing += 1
                 log.warning("%s: %s", planned.item.source, planned.note)

@@ -70,7 +70,7 @@ class _Sides:
     item: SyncItem
     source: RegistryClient
     target: RegistryClient
-    copy_image: Callable[[SyncItem], CopyResult]  # copy.copy_item
+    copy_image: Callable[[SyncItem], CopyResult] | None  # copy.copy_item; None: only count what is missing
     tags: RepositoryTags
 
     def source_tags(self) -> set[str]:
@@ -83,6 +83,7 @@ class _Sides:
         self.tags.added(self.target, self.item.target.repository, tag)
 
     def copy(self, referrer: Referrer) -> CopyResult:
+        assert self.copy_image is not None  # a dry run never copies
         src, dst = self.item.source, self.item.target
         item = SyncItem(
             task=self.item.task,
@@ -133,14 +134,25 @@ def with_referrers(
     return dataclasses.replace(result, status="failed", reason=FailureReason.REFERRERS, error=error)
 
 
+def missing_referrers(registries: Registries, item: SyncItem, digest: str) -> int:
+    """How many referrers of an in-sync image its target lacks (nothing copied): the AWS planner
+    sends such an image to the relays, which then copy them."""
+    rule = registries.task(item.task).referrer_rule(item.mapping)
+    if not rule.enabled:
+        return 0
+    summary = mirror_referrers(registries, item, digest, rule, None)
+    return summary.copied + len(summary.failed)
+
+
 def mirror_referrers(
     registries: Registries,
     item: SyncItem,
     digest: str,
     rule: ReferrerRule,
-    copy_image: Callable[[SyncItem], CopyResult],
+    copy_image: Callable[[SyncItem], CopyResult] | None,
 ) -> ReferrerSummary:
-    """Copy what the target lacks of the referrers of `digest` (and of its platforms, its referrers)."""
+    """Copy what the target lacks of the referrers of `digest` (and of its platforms, its referrers);
+    without `copy_image`, count it only (`ReferrerSummary.copied`: what a copy would copy)."""
     task = registries.task(item.task)
     sides = _Sides(
         item,
@@ -212,6 +224,9 @@ def _copy_missing(sides: _Sides, referrer: Referrer, subject: str, target: Listi
         tally.present += 1
         return False
     if referrer.tag is None and not _refers_to(sides, referrer, subject, target, tally):
+        return False
+    if sides.copy_image is None:
+        tally.copied += 1  # a dry run: counted as to copy
         return False
     result = sides.copy(referrer)
     if result.status == "failed":
