@@ -323,3 +323,35 @@ def test_the_human_report_counts_the_referrers(
     )
     assert main(["sync", str(config)]) == 0
     assert "0 failed, 0 missing at source; 4 referrers: 0 copied (" in capsys.readouterr().out
+
+
+def test_plan_reports_each_images_referrers_and_what_the_target_lacks(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    source = ImageApi(plain_registry)
+    digest = signed_image(source, key)
+    config = config_for(config_file, plain_registry, second_plain_registry)
+    before = len(second_plain_registry.requests(method="PUT"))
+
+    assert main(["plan", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "[4 referrers: 1 SBOM, 1 attestation, 2 signature; 4 missing in the target]" in out
+    assert "; 4 referrers, 4 missing in the target" in out
+    assert len(second_plain_registry.requests(method="PUT")) == before  # a plan copies nothing
+
+    assert main(["sync", str(config), "--json"]) == 0
+    capsys.readouterr()
+    attach(source, "app", digest, "signature", key=key)
+    assert main(["plan", str(config), "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)["items"]
+    assert item["state"] == "in-sync"
+    assert item["referrers"]["found"] == 5
+    assert item["referrers"]["missing"] == 1
+    assert item["referrers"]["scheme"] == "tag"
+    assert item["referrers"]["types"][SIGNATURE_TYPE] == 3
+    assert main(["plan", str(config)]) == 0  # the in-sync image is listed: its new signature is to copy
+    assert "1 missing in the target]" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from regmirror.cli.tables import Cell, table
 from regmirror.model import FailureReason, ItemState
+from regmirror.rules.referrers import KIND_OF_TYPE
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import MappingPlan, Plan, PlannedItem
 from regmirror.sync.reports import SyncReport
@@ -122,14 +123,21 @@ def _plan_summary(plan: Plan) -> str:
         f"{counts['total']} images: {counts['copy']} to copy, "
         f"{counts['in-sync']} in sync{_trusted(counts['trusted'], counts['spot_checked'])}, "
         f"{counts['missing-at-source']} missing at source, {counts['check-failed']} check failed"
+        + (
+            f"; {counts['referrers']} referrers, {counts['referrers_missing']} missing in the target"
+            if counts["referrers"]
+            else ""
+        )
     )
 
 
 def _markdown_plan(plan: Plan, out: TextIO, all_images: bool) -> None:
     out.write(f"### regmirror plan\n\n{_plan_summary(plan)}\n\n")
     _write_table(out, MAPPING_HEADERS, _mapping_rows(plan), markdown=True)
-    shown = [p for p in plan.items if all_images or p.state != ItemState.IN_SYNC]
-    rows: list[list[Cell]] = [[p.state, str(p.item.source), str(p.item.target), p.note or ""] for p in shown]
+    shown = [p for p in plan.items if _shown(p, all_images)]
+    rows: list[list[Cell]] = [
+        [p.state, str(p.item.source), str(p.item.target), (p.note or "") + _referrer_note(p)] for p in shown
+    ]
     if rows:
         out.write("\n")
         _write_table(out, ("state", "source", "target", "note"), rows, markdown=True)
@@ -146,7 +154,7 @@ def _render_mapping(m: MappingPlan, out: TextIO, all_images: bool) -> None:
     out.write(f"  mapping {m.index}: from {m.from_!r} to {m.to!r}: {listed}")
     out.write(f"{len(m.matched)} matched, {len(m.items)} images; tags: {m.tag_rule}\n")
     out.writelines(f"    {line}\n" for line in _mapping_notes(m))
-    shown = [p for p in m.items if all_images or p.state != ItemState.IN_SYNC]
+    shown = [p for p in m.items if _shown(p, all_images)]
     out.writelines(_plan_row(p) for p in shown)
     if len(shown) < len(m.items):
         out.write(f"    ({len(m.items) - len(shown)} in sync, not listed: --all lists every image)\n")
@@ -170,7 +178,25 @@ def _trusted(count: int, spot_checked: int) -> str:
 def _plan_row(p: PlannedItem) -> str:
     label = STATE_LABEL.get(p.state, p.state)
     note = f"  ({p.note})" if p.note and p.state != "in-sync" else ""
-    return f"    {label:<8} {p.item.source} -> {p.item.target}{note}\n"
+    return f"    {label:<8} {p.item.source} -> {p.item.target}{note}{_referrer_note(p)}\n"
+
+
+def _referrer_note(p: PlannedItem) -> str:
+    """`  [3 referrers: 1 signature, 2 other; 1 missing in the target]` for an image with any."""
+    r = p.referrers
+    if r is None or not (r.found or r.failed):
+        return ""
+    kinds: Counter[str] = Counter()
+    for artifact_type, n in r.types:
+        kinds[KIND_OF_TYPE.get(artifact_type, artifact_type or "untyped")] += n
+    types = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    problems = f"; {len(r.failed)} unreadable" if r.failed else ""
+    return f"  [{r.found} referrers: {types}; {r.copied} missing in the target{problems}]"
+
+
+def _shown(p: PlannedItem, all_images: bool) -> bool:
+    """Images that change: not in sync, or in sync with referrers the target lacks."""
+    return all_images or p.state != ItemState.IN_SYNC or bool(p.referrers and p.referrers.copied)
 
 
 def render_report(report: SyncReport, out: TextIO, *, markdown: bool = False) -> None:

@@ -15,6 +15,17 @@ COSIGN_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATTESTATION = "application/vnd.dev.cosign.artifact.att.v1+json"
 COSIGN_SBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
 COSIGN_TAG_TYPES = {".sig": COSIGN_SIGNATURE, ".att": COSIGN_ATTESTATION, ".sbom": COSIGN_SBOM}
+# what the plan calls a referrer of a well-known artifact type (anything else: its type)
+KIND_OF_TYPE = {
+    COSIGN_SIGNATURE: "signature",
+    "application/vnd.cncf.notary.signature": "signature",
+    COSIGN_ATTESTATION: "attestation",
+    "application/vnd.in-toto+json": "attestation",
+    "application/vnd.dsse.envelope.v1+json": "attestation",
+    COSIGN_SBOM: "SBOM",
+    "application/spdx+json": "SBOM",
+    "application/vnd.cyclonedx+json": "SBOM",
+}
 _REFERRER_TAG = re.compile(r"sha256-[0-9a-f]{64}(\.sig|\.att|\.sbom)?")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from regmirror.model import ItemState, SyncItem
+from regmirror.model import ItemState, ReferrerSummary, SyncItem
 
 TRUSTED_NOTE = "copy record (target not checked)"  # in sync by a fresh record entry, not by a check
 SPOT_CHECKED_NOTE = "copy record, spot-checked"  # a fresh entry checked anyway (sync.spotcheck)
@@ -21,6 +21,8 @@ class PlannedItem:
     source_digest: str | None = None
     target_digest: str | None = None
     note: str = ""
+    # what a sync would copy of its referrers (`ReferrerSummary.copied`: the ones the target lacks)
+    referrers: ReferrerSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,7 +35,21 @@ class PlannedItem:
             "source_digest": self.source_digest,
             "target_digest": self.target_digest,
             "note": self.note,
+            "referrers": _planned_referrers(self.referrers),
         }
+
+
+def _planned_referrers(summary: ReferrerSummary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "found": summary.found,
+        "missing": summary.copied,
+        "types": dict(summary.types),
+        "scheme": summary.scheme,
+        "failed": list(summary.failed),
+        "warnings": list(summary.warnings),
+    }
 
 
 @dataclass(slots=True)
@@ -119,6 +135,9 @@ class Plan:
         in_sync = [p.note for p in self.items if p.state == ItemState.IN_SYNC]
         counts["trusted"] = in_sync.count(TRUSTED_NOTE)
         counts["spot_checked"] = in_sync.count(SPOT_CHECKED_NOTE)
+        looked = [p.referrers for p in self.items if p.referrers is not None]
+        counts["referrers"] = sum(r.found for r in looked)
+        counts["referrers_missing"] = sum(r.copied for r in looked)
         return counts
 
     def to_dict(self) -> dict[str, Any]:

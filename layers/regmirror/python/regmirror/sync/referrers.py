@@ -18,6 +18,7 @@ import json
 import logging
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from regmirror.errors import RegistryError
@@ -132,6 +133,20 @@ def with_referrers(
         return result
     error = f"{len(summary.failed)} referrer(s) not copied: " + "; ".join(summary.failed)
     return dataclasses.replace(result, status="failed", reason=FailureReason.REFERRERS, error=error)
+
+
+def plan_referrers(registries: Registries, items: list[PlannedItem], workers: int) -> None:
+    """What a sync would copy of each checked image's referrers, on `PlannedItem.referrers` (the
+    plan's report: how many, which types, how many the target lacks); nothing is copied."""
+
+    def look(planned: PlannedItem) -> None:
+        rule = registries.task(planned.item.task).referrer_rule(planned.item.mapping)
+        digest = planned.target_digest or planned.source_digest
+        if rule.enabled and digest and planned.state in (ItemState.COPY, ItemState.IN_SYNC):
+            planned.referrers = mirror_referrers(registries, planned.item, digest, rule, None)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="referrers") as pool:
+        list(pool.map(look, items))
 
 
 def missing_referrers(registries: Registries, item: SyncItem, digest: str) -> int:

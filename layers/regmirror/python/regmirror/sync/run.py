@@ -27,7 +27,7 @@ from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.pool import run_items
 from regmirror.sync.record import CopyRecord
-from regmirror.sync.referrers import in_sync_result, wants_referrers, with_referrers
+from regmirror.sync.referrers import in_sync_result, plan_referrers, wants_referrers, with_referrers
 from regmirror.sync.registries import Registries
 from regmirror.sync.reports import SyncReport
 from regmirror.sync.skopeo import SkopeoRelay
@@ -130,6 +130,7 @@ def plan_config(
         )
         for _ in checked:
             pass
+        plan_referrers(registries, plan.items, workers)
         plan.seconds += time.monotonic() - start
     return plan
 
