@@ -155,3 +155,44 @@ def test_push_to_a_regex_mapping_goes_under_its_prefix(
     }
     QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").drain()
     assert manifest_digest(target, "partner/releases/tool", "v1") == digest
+
+
+def test_a_pushed_signature_tag_copies_the_signature_of_the_mirrored_image_only(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    """cosign signing an image in ECR pushes `sha256-<hex>.sig`: not an image of its own; the image
+    it signs gets its referrers copied, when the target holds that image (nothing otherwise)."""
+    from tests.testbed.images import ImageApi
+    from tests.testbed.signing import SigningKey, fallback_tag, sign_cosign_tag, verified_signatures
+
+    source, target = registry_factory(), registry_factory()
+    key = SigningKey.generate()
+    mirrored = push_image(source, "team/app", "1.0")
+    unmirrored = push_image(source, "team/app", "latest")  # the mapping's tags refuse `latest`
+    push_image(target, "mirror/app", "1.0", seed="team/app:1.0")
+    copy_queue, copy_dlq = create_queue_pair("copy", max_receive_count=3)
+    aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", copy_queue)
+    aws.monkeypatch.setenv("REGMIRROR_PUSH_REGISTRY_ALIASES", json.dumps({ECR_HOST: source.host}))
+    upload_config(
+        write_config(
+            tmp_path, CONFIG.format(source=source.host, insecure="insecure: true", target=target.host)
+        ),
+        aws.monkeypatch,
+    )
+    push_handler, relay = load_handler("push", aws.monkeypatch), load_handler("relay", aws.monkeypatch)
+    api = ImageApi(source)
+    for digest in (mirrored, unmirrored):
+        signature = sign_cosign_tag(api, "team/app", digest, key)
+        answer = push_handler.lambda_handler(
+            ecr_push_event("team/app", fallback_tag(digest) + ".sig", signature),
+            LambdaContext("regmirror-push"),
+        )
+        assert answer["targets"] == [f"{target.host}/mirror/app@{digest}"]
+
+    QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").drain()
+
+    target_api = ImageApi(target)
+    assert len(verified_signatures(target_api, "mirror/app", mirrored, key.public)) == 1
+    assert target_api.head_manifest("mirror/app", unmirrored) is None  # not copied by the signature push
+    assert sorted(list_tags(target, "mirror/app")) == ["1.0", fallback_tag(mirrored) + ".sig"]
+    assert queue_bodies(copy_dlq) == []

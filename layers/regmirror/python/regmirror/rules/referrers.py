@@ -15,6 +15,9 @@ COSIGN_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATTESTATION = "application/vnd.dev.cosign.artifact.att.v1+json"
 COSIGN_SBOM = "application/vnd.dev.cosign.artifact.sbom.v1+json"
 COSIGN_TAG_TYPES = {".sig": COSIGN_SIGNATURE, ".att": COSIGN_ATTESTATION, ".sbom": COSIGN_SBOM}
+# SyncItem.extra key of an item that is there for its image's referrers only (a pushed signature tag)
+REFERRERS_ONLY = "referrers-only"
+
 # what the plan calls a referrer of a well-known artifact type (anything else: its type)
 KIND_OF_TYPE = {
     COSIGN_SIGNATURE: "signature",

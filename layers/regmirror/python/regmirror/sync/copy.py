@@ -14,6 +14,7 @@ from regmirror.config import Config
 from regmirror.model import CopyResult, FailureReason, ItemState, SyncItem
 from regmirror.registries.ratelimit import RateLimits
 from regmirror.registries.sizes import image_bytes
+from regmirror.rules.referrers import REFERRERS_ONLY
 from regmirror.sync.check import check_item, finalize_item
 from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
@@ -21,6 +22,8 @@ from regmirror.sync.referrers import with_referrers
 from regmirror.sync.registries import Registries, shared_registries
 from regmirror.sync.skopeo import SkopeoRelay
 from regmirror.sync.unavailable import refused, tell_breakers
+
+NOT_MIRRORED = "subject-not-mirrored"  # a skip reason: a referrer of an image the target lacks
 
 
 def make_relay(config: Config, *, timeout: float | None = None) -> SkopeoRelay:
@@ -111,6 +114,8 @@ def sync_item(
         planned = check_item(
             PlannedItem(item), registries.manifests(task.source), registries.manifests(task.target)
         )
+    if planned.state == ItemState.COPY and REFERRERS_ONLY in item.extra:
+        return _not_mirrored(item, planned, time.monotonic() - start)
     if planned.state == ItemState.COPY:
         ready = finalize_item(planned)
         diverted = divert(ready) if divert is not None else None
@@ -142,5 +147,21 @@ def _checked(item: SyncItem, planned: PlannedItem, duration: float) -> CopyResul
         source_digest=planned.source_digest,
         target_digest=planned.target_digest,
         error=planned.note or None,
+        attempts=0,
+    )
+
+
+def _not_mirrored(item: SyncItem, planned: PlannedItem, duration: float) -> CopyResult:
+    """A referrer was pushed for an image the target does not hold: nothing to attach it to, and
+    the image itself is not ours to copy here (its mapping's tags decide that)."""
+    return CopyResult(
+        item=item,
+        status="skipped",
+        reason=NOT_MIRRORED,
+        duration=duration,
+        bytes=None,
+        source_digest=planned.source_digest,
+        target_digest=None,
+        error=f"{item.extra[REFERRERS_ONLY]} refers to an image the target does not hold: not copied",
         attempts=0,
     )

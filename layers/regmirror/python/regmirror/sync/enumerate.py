@@ -16,7 +16,7 @@ from regmirror.config import Config, MappingConfig, Task
 from regmirror.errors import PlanLimitError, RegmirrorError
 from regmirror.model import ImageRef, SyncItem, canonical_host
 from regmirror.registries.manifests import ManifestSource
-from regmirror.rules.referrers import is_referrer_tag
+from regmirror.rules.referrers import REFERRERS_ONLY, is_referrer_tag
 from regmirror.rules.refs import valid_digest
 from regmirror.rules.tags import TagSelector
 from regmirror.sync.plan import MappingPlan, PlannedItem, TaskPlan
@@ -209,6 +209,24 @@ def plan_push_event(config: Config, registry_host: str, repository: str, tag: st
     return items
 
 
+def _referrers_item(
+    task: Task, index: int, mapping: MappingConfig, repository: str, path: str, tag: str
+) -> SyncItem:
+    """A pushed signature, attestation or SBOM tag (`sha256-<hex>.sig`): the image it refers to,
+    by digest on both sides, for its referrers only (`REFERRERS_ONLY`): the relay copies them if
+    the target holds the image, and copies nothing if it does not (its tags may not be selected)."""
+    subject = "sha256:" + tag.removeprefix("sha256-").split(".", 1)[0]
+    return SyncItem(
+        task=task.name,
+        source=ImageRef(task.source.registry, repository, digest=subject),
+        target=ImageRef(task.target.registry, path, digest=subject),
+        platform="all",
+        mapping=index,
+        source_digest=subject,
+        extra={"reason": "push-event", REFERRERS_ONLY: tag},
+    )
+
+
 def _push_items(config: Config, registry_host: str, repository: str, tag: str) -> list[SyncItem]:
     items: list[SyncItem] = []
     for task in config.tasks:
@@ -217,9 +235,14 @@ def _push_items(config: Config, registry_host: str, repository: str, tag: str) -
             continue
         for index, mapping in enumerate(task.mappings):
             rule = mapping.rule
-            if not rule.selects(name) or tag not in _selected(rule.tags, tag):
+            if not rule.selects(name):
                 continue
             path = task.target.repository(rule.target(name).path)
+            if is_referrer_tag(tag) and task.referrer_rule(index).enabled:
+                items.append(_referrers_item(task, index, mapping, repository, path, tag))
+                continue
+            if tag not in _selected(rule.tags, tag):
+                continue
             items.append(
                 SyncItem(
                     task=task.name,
