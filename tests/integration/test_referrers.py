@@ -22,6 +22,7 @@ from tests.testbed.signing import (
     SIGNATURE_TYPE,
     SPDX,
     SigningKey,
+    add_to_fallback_index,
     attach,
     fallback_tag,
     referrer_digests,
@@ -355,3 +356,51 @@ def test_plan_reports_each_images_referrers_and_what_the_target_lacks(
     assert item["referrers"]["types"][SIGNATURE_TYPE] == 3
     assert main(["plan", str(config)]) == 0  # the in-sync image is listed: its new signature is to copy
     assert "1 missing in the target]" in capsys.readouterr().out
+
+
+def test_referrers_api_pages_are_all_followed(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    with (
+        ReferrersFront(plain_registry.host, page_size=2) as src,
+        ReferrersFront(second_plain_registry.host) as dst,
+    ):
+        source = ImageApi(src)  # type: ignore[arg-type]
+        digest = push_image(src, "app", "v1", oci=True)  # type: ignore[arg-type]
+        signatures = {
+            attach(source, "app", digest, "signature", key=SigningKey.generate(), fallback=False)
+            for _ in range(5)
+        }
+        assert len(source.request("GET", f"/v2/app/referrers/{digest}").json()["manifests"]) == 2  # a page
+
+        code, report = sync(config_for(config_file, src, dst), capsys)
+
+        assert code == 0, report
+        assert report["counts"]["referrers_copied"] == 5
+        assert {e["digest"] for e in dst.referrers("app", digest)} == signatures  # indexed by `subject`
+
+
+def test_a_loop_of_referrers_is_followed_once_with_a_warning(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Content addressing forbids a real loop, but a listing can lie: the image's SBOM lists the
+    image itself as a referrer of the SBOM."""
+    source = ImageApi(plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    sbom = attach(source, "app", digest, "sbom")
+    image = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 1}
+    add_to_fallback_index(source, "app", sbom, {**image, "artifactType": "application/spdx+json"})
+
+    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+
+    assert code == 0, report
+    summary = report["results"][0]["referrers"]
+    assert summary["copied"] == 1
+    assert any(f"{digest} refers back to {sbom}: a loop, not followed" in w for w in summary["warnings"])

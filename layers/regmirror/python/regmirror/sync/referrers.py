@@ -197,14 +197,12 @@ def _walk(sides: _Sides, subjects: list[str], rule: ReferrerRule, tally: _Tally,
     while queue:
         subject, chain = queue.popleft()
         try:
-            found = _mirror_subject(sides, subject, rule, tally)
+            found = _mirror_subject(sides, subject, chain, rule, tally)
         except RegistryError as exc:
             tally.failed.append(f"referrers of {subject}: {exc}")
             continue
         for referrer in found:
-            if referrer.digest in chain:
-                tally.warnings.append(f"{referrer.digest} refers back to {subject}: a loop, not followed")
-            elif referrer.digest not in visited and len(chain) < MAX_DEPTH:
+            if referrer.digest not in visited and len(chain) < MAX_DEPTH:
                 visited.add(referrer.digest)
                 queue.append((referrer.digest, (*chain, referrer.digest)))
 
@@ -218,11 +216,14 @@ def _children(client: RegistryClient, repository: str, digest: str) -> list[str]
     return [m["digest"] for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 
-def _mirror_subject(sides: _Sides, subject: str, rule: ReferrerRule, tally: _Tally) -> list[Referrer]:
-    """One subject's referrers: the selected ones at the source, copied where the target lacks them."""
+def _mirror_subject(
+    sides: _Sides, subject: str, chain: tuple[str, ...], rule: ReferrerRule, tally: _Tally
+) -> list[Referrer]:
+    """One subject's referrers: the selected ones at the source, copied where the target lacks them;
+    one that is the subject itself or what it refers to (`chain`: a listing that lies) is not."""
     source = list_referrers(sides.source, sides.item.source.repository, subject, sides.source_tags())
     tally.warnings.extend(source.warnings)
-    selected = [r for r in source.referrers if rule.selects(r.artifact_type)]
+    selected = _selected(source, subject, chain, rule, tally)
     if not selected:
         return []
     tally.found.update(r.artifact_type for r in selected)
@@ -231,6 +232,14 @@ def _mirror_subject(sides: _Sides, subject: str, rule: ReferrerRule, tally: _Tal
     copied = [r for r in selected if _copy_missing(sides, r, subject, target, tally)]
     _write_fallback_index(sides, subject, target, copied)
     return selected
+
+
+def _selected(
+    source: Listing, subject: str, chain: tuple[str, ...], rule: ReferrerRule, tally: _Tally
+) -> list[Referrer]:
+    looping = [r for r in source.referrers if r.digest in chain]
+    tally.warnings.extend(f"{r.digest} refers back to {subject}: a loop, not followed" for r in looping)
+    return [r for r in source.referrers if rule.selects(r.artifact_type) and r not in looping]
 
 
 def _copy_missing(sides: _Sides, referrer: Referrer, subject: str, target: Listing, tally: _Tally) -> bool:
