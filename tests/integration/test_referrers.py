@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from regmirror.cli.main import main
+from regmirror.model import ImageRef, SyncItem
 
 from tests.testbed import RegistryServer, push_image
 from tests.testbed.images import ImageApi
@@ -404,3 +405,37 @@ def test_a_loop_of_referrers_is_followed_once_with_a_warning(
     summary = report["results"][0]["referrers"]
     assert summary["copied"] == 1
     assert any(f"{digest} refers back to {sbom}: a loop, not followed" in w for w in summary["warnings"])
+
+
+def test_a_fallback_index_written_meanwhile_by_another_relay_is_merged_not_dropped(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    key: SigningKey,
+) -> None:
+    """A warm relay's tag listing may be a minute old: the index is read again before it is written."""
+    from regmirror.config import load_config
+    from regmirror.sync.copy import image_copier, make_relay
+    from regmirror.sync.referrers import mirror_referrers
+    from regmirror.sync.registries import Registries
+
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    push_image(second_plain_registry, "app", "v1", oci=True)
+    theirs = attach(source, "app", digest, "signature", key=key)
+    config = load_config(config_for(config_file, plain_registry, second_plain_registry))
+    registries = Registries(config)
+    task = registries.task("t")
+    registries.repository_tags.get(registries.client(task.target), "app")  # listed: no index yet
+    other = attach(target, "app", digest, "attestation")  # another relay's write, after that listing
+
+    item = SyncItem(
+        task="t",
+        source=ImageRef(plain_registry.host, "app", "v1"),
+        target=ImageRef(second_plain_registry.host, "app", "v1"),
+    )
+    copier = image_copier(registries, make_relay(config))
+    summary = mirror_referrers(registries, item, digest, task.referrer_rule(0), copier)
+
+    assert summary.copied == 1
+    assert set(referrer_digests(target, "app", digest)) == {theirs, other}

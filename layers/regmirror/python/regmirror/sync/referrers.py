@@ -29,6 +29,7 @@ from regmirror.registries.distribution.referrers import (
     Listing,
     Referrer,
     RepositoryTags,
+    fallback_index,
     fallback_tag,
     list_referrers,
     merged_index,
@@ -293,6 +294,9 @@ def _write_fallback_index(sides: _Sides, subject: str, target: Listing, copied: 
     added = [r for r in copied if r.tag is None]  # cosign's tags are found by their names
     if target.scheme != "tag" or not added:
         return
-    body = merged_index(target.fallback_entries, added)
+    # read again, not taken from the listing: another relay may have written it since (a warm
+    # container's tags are up to a minute old), and what it added must not be dropped
+    fresh = fallback_index(sides.target, sides.item.target.repository, subject)
+    body = merged_index(tuple(e for e in fresh if isinstance(e, dict)), added)
     sides.target.put_manifest(sides.item.target.repository, fallback_tag(subject), body, OCI_INDEX)
     sides.wrote(fallback_tag(subject))

@@ -55,12 +55,10 @@ class Referrer:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """What a registry holds for one subject: by which scheme, the referrers, the fallback index's
-    own entries as they are (merged, never dropped, when it is written back), and warnings."""
+    """What a registry holds for one subject: by which scheme, the referrers, and warnings."""
 
     scheme: Scheme
     referrers: tuple[Referrer, ...] = ()
-    fallback_entries: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
 
     def digests(self) -> set[str]:
@@ -87,21 +85,19 @@ def list_referrers(
     where = f"{client.registry}/{repository}@{digest}"
     entries = client.get_referrers(repository, digest) if client.referrers_api is not False else None
     scheme: Scheme = "api"
-    fallback: list[Any] = []
     if entries is None:
         scheme = "tag"
-        fallback = _fallback_index(client, repository, digest) if _has(tags, fallback_tag(digest)) else []
-        entries = fallback
+        entries = fallback_index(client, repository, digest) if _has(tags, fallback_tag(digest)) else []
     found = _referrers(entries, where, warnings)
     found += _cosign_tags(client, repository, digest, tags)
     if len(found) > MAX_REFERRERS:
         warnings.append(f"{where}: {len(found)} referrers; only the first {MAX_REFERRERS} are mirrored")
         found = found[:MAX_REFERRERS]
-    kept = tuple(e for e in fallback if isinstance(e, dict))
-    return Listing(scheme, tuple(found), kept, tuple(warnings))
+    return Listing(scheme, tuple(found), tuple(warnings))
 
 
-def _fallback_index(client: RegistryClient, repository: str, digest: str) -> list[Any]:
+def fallback_index(client: RegistryClient, repository: str, digest: str) -> list[Any]:
+    """The `manifests` of the index tagged `sha256-<hex>` (none when there is no such tag)."""
     tag = fallback_tag(digest)
     try:
         body, media_type, _ = client.get_manifest(repository, tag)
