@@ -194,17 +194,21 @@ class RepositoryTags:
         self._ttl, self._clock = ttl, clock
         self._lock = threading.Lock()
         self._tags: dict[tuple[str, str], tuple[float, set[str]]] = {}
+        self._listing: dict[tuple[str, str], threading.Lock] = {}
 
     def get(self, client: RegistryClient, repository: str) -> set[str]:
         key = (client.registry, repository)
         with self._lock:
-            cached = self._tags.get(key)
-        if cached is not None and self._clock() - cached[0] < self._ttl:
-            return cached[1]
-        tags = set(_tags_or_none(client, repository))
-        with self._lock:
-            self._tags[key] = (self._clock(), tags)
-        return tags
+            listing = self._listing.setdefault(key, threading.Lock())
+        with listing:  # the relays of one repository wait for one listing rather than each list it
+            with self._lock:
+                cached = self._tags.get(key)
+            if cached is not None and self._clock() - cached[0] < self._ttl:
+                return cached[1]
+            tags = set(_tags_or_none(client, repository))
+            with self._lock:
+                self._tags[key] = (self._clock(), tags)
+            return tags
 
     def added(self, client: RegistryClient, repository: str, tag: str) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ answers mean, and the tag schema without the API, is `referrers`."""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from regmirror.registries.distribution.session import RegistrySession
 
 MAX_INDEX_BYTES = 16 * 1024 * 1024
+_FIRST_ASK = threading.Lock()  # held only while a client's first referrers request is out
 
 
 class ReferrersApi:
@@ -42,7 +44,17 @@ class ReferrersApi:
     def get_referrers(self, repository: str, digest: str) -> list[Any] | None:
         """The `manifests` of the OCI 1.1 referrers API for `digest`, every page; None when the
         registry has no such API (404, as distribution 2.8 answers). Raises RegistryError when an
-        answer is not an image index."""
+        answer is not an image index. Until the registry has answered once, one caller asks and the
+        others wait for its answer (a pool of relays would otherwise each probe)."""
+        if self.referrers_api is None:
+            with _FIRST_ASK:
+                if self.referrers_api is None:
+                    return self._all_referrers(repository, digest)
+        if self.referrers_api is False:
+            return None
+        return self._all_referrers(repository, digest)
+
+    def _all_referrers(self, repository: str, digest: str) -> list[Any] | None:
         repo = self.endpoint.repository_path(repository)
         path: str | None = f"/v2/{repo}/referrers/{digest}"
         seen: set[str] = set()
