@@ -164,3 +164,24 @@ def test_repository_tags_are_listed_once_per_ttl_and_learn_what_we_wrote() -> No
     now[0] = 61
     assert tags.get(client, "app") == {"v1"}  # type: ignore[arg-type]
     assert client.calls == ["tags", "tags"]
+
+
+def test_a_refused_tag_listing_means_unknown_tags_asked_by_name() -> None:
+    class Refusing(Scripted):
+        def list_tags(self, repository: str, *, warn: bool = True) -> list[str]:
+            self.calls.append("tags")
+            raise RegistryError("denied", status=403)
+
+    client = Refusing()
+    client.referrers_api = False
+    tags = RepositoryTags()
+    assert tags.get(client, "app") is None  # type: ignore[arg-type]
+    assert tags.get(client, "app") is None  # type: ignore[arg-type]
+    assert client.calls == ["tags"]  # not listed again and again
+    tags.added(client, "app", "sha256-x.sig")  # type: ignore[arg-type]
+    assert might_refer(client, None)  # type: ignore[arg-type]
+    list_referrers(client, "app", SUBJECT, tags=None)  # type: ignore[arg-type]
+    assert client.calls[1:] == [
+        f"get {fallback_tag(SUBJECT)}",
+        *(f"head {fallback_tag(SUBJECT)}{s}" for s in (".sig", ".att", ".sbom")),
+    ]

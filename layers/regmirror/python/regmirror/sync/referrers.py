@@ -75,10 +75,10 @@ class _Sides:
     copy_image: Callable[[SyncItem], CopyResult] | None  # copy.copy_item; None: only count what is missing
     tags: RepositoryTags
 
-    def source_tags(self) -> set[str]:
+    def source_tags(self) -> set[str] | None:
         return self.tags.get(self.source, self.item.source.repository)
 
-    def target_tags(self) -> set[str]:
+    def target_tags(self) -> set[str] | None:
         return self.tags.get(self.target, self.item.target.repository)
 
     def wrote(self, tag: str) -> None:

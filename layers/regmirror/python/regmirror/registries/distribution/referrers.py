@@ -13,6 +13,7 @@ Nothing here decides what to copy (`sync.referrers` does): this is what a regist
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -24,6 +25,8 @@ from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.distribution.media import OCI_INDEX, is_index
 from regmirror.rules import refs
 from regmirror.rules.referrers import COSIGN_TAG_TYPES
+
+log = logging.getLogger("regmirror.referrers")
 
 # Per subject: more is a registry answering nonsense or an attack on the mirror; the rest is left
 # (with a warning) rather than copied without end.
@@ -151,11 +154,13 @@ def _descriptor(entry: Any) -> Referrer | None:
     return None
 
 
-def might_refer(client: RegistryClient, tags: Collection[str]) -> bool:
-    """Whether anything in a repository with these tags can refer to a manifest: always with the
-    referrers API (or before the registry said whether it has one), else only with a
-    `sha256-<hex>` tag (the fallback index or cosign's)."""
-    return client.referrers_api is not False or any(t.startswith("sha256-") for t in tags)
+def might_refer(client: RegistryClient, tags: Collection[str] | None) -> bool:
+    """Whether anything in a repository with these tags (None: not known) can refer to a manifest:
+    always with the referrers API (or before the registry said whether it has one), else only with
+    a `sha256-<hex>` tag (the fallback index or cosign's)."""
+    if tags is None or client.referrers_api is not False:
+        return True
+    return any(t.startswith("sha256-") for t in tags)
 
 
 def _has(tags: Collection[str] | None, tag: str) -> bool:
@@ -193,10 +198,12 @@ class RepositoryTags:
     def __init__(self, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl, self._clock = ttl, clock
         self._lock = threading.Lock()
-        self._tags: dict[tuple[str, str], tuple[float, set[str]]] = {}
+        self._tags: dict[tuple[str, str], tuple[float, set[str] | None]] = {}
         self._listing: dict[tuple[str, str], threading.Lock] = {}
 
-    def get(self, client: RegistryClient, repository: str) -> set[str]:
+    def get(self, client: RegistryClient, repository: str) -> set[str] | None:
+        """The tags, or None when the registry would not list them (then every referrer tag is
+        asked for by name, as without a listing)."""
         key = (client.registry, repository)
         with self._lock:
             listing = self._listing.setdefault(key, threading.Lock())
@@ -205,7 +212,17 @@ class RepositoryTags:
                 cached = self._tags.get(key)
             if cached is not None and self._clock() - cached[0] < self._ttl:
                 return cached[1]
-            tags = set(_tags_or_none(client, repository))
+            tags: set[str] | None
+            try:
+                tags = set(_tags_or_none(client, repository))
+            except RegistryError as exc:  # e.g. a listing refused where pulls are allowed
+                log.info(
+                    "%s/%s: tags not listed, referrer tags asked one by one: %s",
+                    client.registry,
+                    repository,
+                    exc,
+                )
+                tags = None
             with self._lock:
                 self._tags[key] = (self._clock(), tags)
             return tags
@@ -213,7 +230,7 @@ class RepositoryTags:
     def added(self, client: RegistryClient, repository: str, tag: str) -> None:
         with self._lock:
             cached = self._tags.get((client.registry, repository))
-            if cached is not None:
+            if cached is not None and cached[1] is not None:
                 cached[1].add(tag)
 
 
