@@ -439,3 +439,27 @@ def test_a_fallback_index_written_meanwhile_by_another_relay_is_merged_not_dropp
 
     assert summary.copied == 1
     assert set(referrer_digests(target, "app", digest)) == {theirs, other}
+
+
+def test_an_in_sync_image_is_told_once_to_a_progress_display(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    """Its check told it (`on_checked`); its referrers' work must not tell it again (`on_result`)."""
+    from regmirror.config import load_config
+    from regmirror.sync.run import sync_config
+
+    source = ImageApi(plain_registry)
+    digest = signed_image(source, key)
+    path = config_for(config_file, plain_registry, second_plain_registry)
+    assert main(["sync", str(path), "--json"]) == 0
+    capsys.readouterr()
+    attach(source, "app", digest, "signature", key=SigningKey.generate())  # work for its referrers
+    checked, results = [], []
+    report = sync_config(load_config(path), on_checked=checked.append, on_result=results.append)
+    assert [p.state for p in checked] == ["in-sync"]
+    assert results == []
+    assert report.counts()["referrers_copied"] == 1

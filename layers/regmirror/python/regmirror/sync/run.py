@@ -184,7 +184,7 @@ def sync_config(
             to_copy(),
             work.copy,
             concurrency=concurrency,
-            on_result=on_result,
+            on_result=work.told(on_result),
             on_error=CopyResult.failure,
             stop_event=stop,
         )
@@ -225,6 +225,17 @@ class _SyncWork:
         if self.record is not None and result.status == "copied":
             self.record.copied(result.item, result.source_digest, result.target_digest)
         return with_referrers(self.registries, result, self.copier)
+
+    def told(self, on_result: Callable[[CopyResult], None] | None) -> Callable[[CopyResult], None] | None:
+        """`on_result` for the copies only: an in-sync image was told by `on_checked` already."""
+        if on_result is None:
+            return None
+
+        def tell(result: CopyResult) -> None:
+            if result.item.key() not in self.in_sync:
+                on_result(result)
+
+        return tell
 
     def reportable(self, results: list[CopyResult]) -> tuple[list[CopyResult], int]:
         """The results worth reporting, and the referrers seen of the in-sync images left out."""
