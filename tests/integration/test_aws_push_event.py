@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import ModuleType
 
 import boto3
 from regmirror.model import SyncItem
@@ -31,7 +32,7 @@ from tests.integration.aws_harness import (
     queue_bodies,
     upload_config,
 )
-from tests.testbed import list_tags, manifest_digest, push_image, write_config
+from tests.testbed import RegistryServer, list_tags, manifest_digest, push_image, write_config
 
 CONFIG = """
 tasks:
@@ -127,12 +128,10 @@ def test_push_event_copies_exactly_the_pushed_tag(
     assert queue_bodies(copy_dlq) == []
 
 
-def test_push_to_a_regex_mapping_goes_under_its_prefix(
-    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path
-) -> None:
-    source, target = registry_factory(), registry_factory()
-    digest = push_image(source, "releases/tool", "v1")
-    copy_queue, _ = create_queue_pair("copy", max_receive_count=3)
+def push_runtime(
+    aws: AwsEnv, tmp_path: Path, source: RegistryServer, target: RegistryServer, copy_queue: str
+) -> tuple[ModuleType, ModuleType]:
+    """The push and relay functions on CONFIG from `source` (the event's ECR host mapped to it)."""
     aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", copy_queue)
     aws.monkeypatch.setenv("REGMIRROR_PUSH_REGISTRY_ALIASES", json.dumps({ECR_HOST: source.host}))
     upload_config(
@@ -141,7 +140,16 @@ def test_push_to_a_regex_mapping_goes_under_its_prefix(
         ),
         aws.monkeypatch,
     )
-    push_handler, relay = load_handler("push", aws.monkeypatch), load_handler("relay", aws.monkeypatch)
+    return load_handler("push", aws.monkeypatch), load_handler("relay", aws.monkeypatch)
+
+
+def test_push_to_a_regex_mapping_goes_under_its_prefix(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    source, target = registry_factory(), registry_factory()
+    digest = push_image(source, "releases/tool", "v1")
+    copy_queue, _ = create_queue_pair("copy", max_receive_count=3)
+    push_handler, relay = push_runtime(aws, tmp_path, source, target, copy_queue)
 
     assert push_handler.lambda_handler(
         ecr_push_event("releases/tool", "v1", digest), LambdaContext("regmirror-push")
@@ -171,15 +179,7 @@ def test_a_pushed_signature_tag_copies_the_signature_of_the_mirrored_image_only(
     unmirrored = push_image(source, "team/app", "latest")  # the mapping's tags refuse `latest`
     push_image(target, "mirror/app", "1.0", seed="team/app:1.0")
     copy_queue, copy_dlq = create_queue_pair("copy", max_receive_count=3)
-    aws.monkeypatch.setenv("REGMIRROR_COPY_QUEUE_URL", copy_queue)
-    aws.monkeypatch.setenv("REGMIRROR_PUSH_REGISTRY_ALIASES", json.dumps({ECR_HOST: source.host}))
-    upload_config(
-        write_config(
-            tmp_path, CONFIG.format(source=source.host, insecure="insecure: true", target=target.host)
-        ),
-        aws.monkeypatch,
-    )
-    push_handler, relay = load_handler("push", aws.monkeypatch), load_handler("relay", aws.monkeypatch)
+    push_handler, relay = push_runtime(aws, tmp_path, source, target, copy_queue)
     api = ImageApi(source)
     for digest in (mirrored, unmirrored):
         signature = sign_cosign_tag(api, "team/app", digest, key)

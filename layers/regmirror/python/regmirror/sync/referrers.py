@@ -99,8 +99,13 @@ class _Sides:
         return self.copy_image(item)
 
 
+def referrer_rule(registries: Registries, item: SyncItem) -> ReferrerRule:
+    """Which referrers travel with `item` (its task's and mapping's `referrers:`)."""
+    return registries.task(item.task).referrer_rule(item.mapping)
+
+
 def wants_referrers(registries: Registries, item: SyncItem) -> bool:
-    return registries.task(item.task).referrer_rule(item.mapping).enabled
+    return referrer_rule(registries, item).enabled
 
 
 def in_sync_result(planned: PlannedItem) -> CopyResult:
@@ -123,7 +128,7 @@ def with_referrers(
 ) -> CopyResult:
     """`result` with the image's referrers mirrored and summarized, when its mapping wants them and
     the target holds the image; a referrer not copied makes the result failed."""
-    rule = registries.task(result.item.task).referrer_rule(result.item.mapping)
+    rule = referrer_rule(registries, result.item)
     in_target = result.status == "copied" or result.reason == ItemState.IN_SYNC
     digest = result.target_digest or result.source_digest
     if not rule.enabled or not in_target or digest is None:
@@ -141,7 +146,7 @@ def plan_referrers(registries: Registries, items: list[PlannedItem], workers: in
     plan's report: how many, which types, how many the target lacks); nothing is copied."""
 
     def look(planned: PlannedItem) -> None:
-        rule = registries.task(planned.item.task).referrer_rule(planned.item.mapping)
+        rule = referrer_rule(registries, planned.item)
         digest = planned.target_digest or planned.source_digest
         if rule.enabled and digest and planned.state in (ItemState.COPY, ItemState.IN_SYNC):
             planned.referrers = mirror_referrers(registries, planned.item, digest, rule, None)
@@ -153,7 +158,7 @@ def plan_referrers(registries: Registries, items: list[PlannedItem], workers: in
 def missing_referrers(registries: Registries, item: SyncItem, digest: str) -> int:
     """How many referrers of an in-sync image its target lacks (nothing copied): the AWS planner
     sends such an image to the relays, which then copy them."""
-    rule = registries.task(item.task).referrer_rule(item.mapping)
+    rule = referrer_rule(registries, item)
     if not rule.enabled:
         return 0
     summary = mirror_referrers(registries, item, digest, rule, None)

@@ -239,9 +239,14 @@ class _SyncWork:
 
     def reportable(self, results: list[CopyResult]) -> tuple[list[CopyResult], int]:
         """The results worth reporting, and the referrers seen of the in-sync images left out."""
-        quiet = [r for r in results if self.only_referrers_checked(r)]
-        seen = sum(r.referrers.found for r in quiet if r.referrers is not None)
-        return [r for r in results if not self.only_referrers_checked(r)], seen
+        kept: list[CopyResult] = []
+        seen = 0
+        for result in results:
+            if not self.only_referrers_checked(result):
+                kept.append(result)
+            elif result.referrers is not None:
+                seen += result.referrers.found
+        return kept, seen
 
     def only_referrers_checked(self, result: CopyResult) -> bool:
         """An in-sync image whose referrers were all in the target: no result of its own to report."""

@@ -5,6 +5,7 @@ answers mean, and the tag schema without the API, is `referrers`."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -35,11 +36,9 @@ class ReferrersApi:
     # whether the registry has the referrers API: None until it answered once
     referrers_api: bool | None = None
 
-    def _note_retry(self, _attempt: int, _reason: str, _pause: float) -> None:
-        raise NotImplementedError
-
-    def next_page(self, answer: requests.Response, seen: set[str]) -> str | None:
-        raise NotImplementedError
+    # RegistryClient's methods, declared for the type checker
+    _note_retry: Callable[[int, str, float], None]
+    next_page: Callable[[requests.Response, set[str]], str | None]
 
     def get_referrers(self, repository: str, digest: str) -> list[Any] | None:
         """The `manifests` of the OCI 1.1 referrers API for `digest`, every page; None when the
