@@ -59,8 +59,8 @@ def config_for(config_file: Callable[[str], Path], src: Any, dst: Any, extra: st
     )
 
 
-def sync(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    code = main(["sync", str(config), "--json"])
+def sync(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["sync", str(config), "--json", *args])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -463,3 +463,61 @@ def test_an_in_sync_image_is_told_once_to_a_progress_display(
     assert [p.state for p in checked] == ["in-sync"]
     assert results == []
     assert report.counts()["referrers_copied"] == 1
+
+
+def test_the_copy_record_remembers_the_referrers_the_target_holds(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    """A no-op resync asks the target nothing while the record is fresh; the source is still listed
+    (a new signature is found and copied); `--verify` lists the target again."""
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = signed_image(source, key)
+    config = config_for(config_file, plain_registry, second_plain_registry)
+    dst = second_plain_registry.host
+    code, first = sync(config, capsys)
+    assert (code, first["results"][0]["referrers"]["copied"]) == (0, 4)
+
+    code, again = sync(config, capsys)
+    assert (code, again["results"], again["counts"]["referrers_found"]) == (0, [], 4)
+    asked = again["requests"][dst]
+    assert asked["tags"] == asked["manifest_get"] == asked["referrers"] == 0  # the record vouched
+    assert asked["manifest_head"] > 0  # the image itself: its repository's probe (sync.spotcheck)
+    assert sum(again["requests"][plain_registry.host].values()) > 0  # new signatures are looked for
+
+    late = attach(source, "app", digest, "signature", key=SigningKey.generate())
+    code, third = sync(config, capsys)
+    assert (code, third["results"][0]["referrers"]["copied"]) == (0, 1)
+    assert late in referrer_digests(target, "app", digest)
+
+    code, verified = sync(config, capsys, "--verify")
+    assert (code, verified["results"], verified["counts"]["referrers_found"]) == (0, [], 5)
+    assert verified["requests"][dst]["tags"] == 1  # the target was listed, and held them all
+
+
+def test_a_referrer_the_record_vouches_for_is_listed_again_after_the_ttl(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> None:
+    """Removed from the target behind regmirror's back (its fallback index rewritten without it):
+    trusted for one TTL at most, then listed and copied again."""
+    source, target = pair(plain_registry, second_plain_registry)
+    digest = push_image(plain_registry, "app", "v1", oci=True)
+    attach(source, "app", digest, "sbom")
+    config = config_for(config_file, plain_registry, second_plain_registry)
+    assert sync(config, capsys)[0] == 0
+    emptied = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+    target.put_manifest("app", fallback_tag(digest), json.dumps(emptied).encode(), emptied["mediaType"])
+    assert referrer_digests(target, "app", digest) == {}
+
+    code, trusted = sync(config, capsys)
+    assert (code, trusted["results"]) == (0, [])  # within the TTL: believed
+    code, expired = sync(config, capsys, "--record-ttl", "0")
+    assert (code, expired["results"][0]["referrers"]["copied"]) == (0, 1)
+    assert list(referrer_digests(target, "app", digest).values()) == [SPDX]

@@ -233,6 +233,54 @@ def test_malformed_entries_are_skipped(tmp_path: Path) -> None:
     assert len(CopyRecord.open(path)) == 1
 
 
+def test_referrers_held_are_known_for_one_ttl_and_only_for_that_target_digest() -> None:
+    clock = Clock()
+    record = CopyRecord(None, ttl=60, clock=clock)
+    record.referrers_held(item(), A, {B}, "tag")  # no entry yet: nothing to attach them to
+    assert record.known_referrers(item(), A) is None
+    record.copied(item(), A, A)
+    record.referrers_held(item(), A, {B, C}, "tag")
+    seen = record.known_referrers(item(), A)
+    assert seen is not None and (seen.digests, seen.scheme) == ((B, C), "tag")
+    assert record.known_referrers(item(), B) is None  # another image in the target: not its referrers
+    clock.now += 59.9
+    record.verified(item(), A, A)  # the image's check does not re-verify its referrers
+    assert record.known_referrers(item(), A) is not None
+    clock.now += 0.2
+    assert record.known_referrers(item(), A) is None
+    entry = record.get(item().key())
+    assert entry is not None and entry.referrers is not None  # kept, but no longer trusted
+
+
+def test_referrers_vouched_for_keep_their_stamp_and_a_new_image_drops_them() -> None:
+    clock = Clock()
+    record = CopyRecord(None, ttl=60, clock=clock)
+    record.copied(item(), A, A)
+    record.referrers_held(item(), A, {B}, "api")
+    clock.now += 30
+    record.referrers_held(item(), A, {B, C}, "api", since=clock.now - 30)  # B was only vouched for
+    seen = record.known_referrers(item(), A)
+    assert seen is not None and (seen.digests, seen.at) == ((B, C), clock.now - 30)
+    record.copied(item(), B, B)  # the tag now names another image
+    assert record.known_referrers(item(), B) is None
+
+
+def test_referrers_held_survive_save_and_open_and_malformed_ones_are_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "record.json"
+    record = CopyRecord.open(path, ttl=60)
+    record.copied(item("1.0"), A, A)
+    record.referrers_held(item("1.0"), A, {B, C}, "tag")
+    record.save()
+    seen = CopyRecord.open(path, ttl=60).known_referrers(item("1.0"), A)
+    assert seen is not None and seen.digests == (B, C)
+    body = json.loads(path.read_text())
+    body["entries"][item("1.0").key()]["referrers"]["digests"] = ["md5:x"]
+    path.write_text(json.dumps(body))
+    again = CopyRecord.open(path, ttl=60)
+    assert again.get(item("1.0").key()) is not None  # the entry stays; only its referrers are forgotten
+    assert again.known_referrers(item("1.0"), A) is None
+
+
 def test_saving_into_an_unwritable_place_only_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

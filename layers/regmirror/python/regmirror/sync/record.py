@@ -10,6 +10,11 @@ digest-bearing listing), so a changed source image is always copied. What the re
 most `ttl` seconds, is only that nobody changed the *target* behind regmirror's back; older entries
 are re-checked with a HEAD (and refreshed), so every TTL brings a full re-verification.
 
+An entry also remembers which referrers (signatures, attestations, SBOMs) of its image the target
+held when they were last listed or copied (`ReferrersSeen`): while that is younger than the TTL, an
+image whose selected source referrers are all remembered is not listed at the target again (the
+source is always listed: signatures arrive after the image).
+
 An expired entry still proves something a plain digest comparison cannot: a single-platform copy of a
 multi-arch source holds the platform manifest, whose digest differs from the source index's. When
 the target still holds the digest recorded for that exact source digest, the image is in sync.
@@ -33,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +55,22 @@ SPOT_FRACTION = 0.05  # of the fresh entries beyond each repository's probe, che
 
 
 @dataclass(frozen=True, slots=True)
+class ReferrersSeen:
+    """Referrers of an entry's image the target held at `at` (epoch seconds), and how it holds them."""
+
+    digests: tuple[str, ...]
+    scheme: str  # "api" or "tag" (see ReferrerSummary.scheme)
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEntry:
     source: str  # source reference as planned, e.g. "registry.example.com/team/app:1.0"
     platform: str  # "all" or os/arch[/variant]
     source_digest: str
     target_digest: str
     verified_at: float  # epoch seconds: the copy, or the last target check that confirmed it
+    referrers: ReferrersSeen | None = None  # kept while the target digest stays the same
 
     def describes(self, item: SyncItem, source_digest: str) -> bool:
         """Same source reference, platform and source digest as `item` has now."""
@@ -156,7 +171,32 @@ class CopyRecord:
             and entry.target_digest == target_digest
         )
 
+    def known_referrers(self, item: SyncItem, target_digest: str) -> ReferrersSeen | None:
+        """The referrers the target held of `target_digest` under `item`, if listed or copied less
+        than `ttl` seconds ago: a source listing they all appear in needs no target listing."""
+        entry = self.get(item.key())
+        seen = entry.referrers if entry is not None and entry.target_digest == target_digest else None
+        if seen is None:
+            return None
+        age = self._clock() - seen.at
+        return seen if -CLOCK_SKEW <= age < self.ttl else None
+
     # -- what the planner and the relays tell -------------------------------------------------------
+    def referrers_held(
+        self, item: SyncItem, target_digest: str, digests: set[str], scheme: str, since: float | None = None
+    ) -> None:
+        """The target holds these referrers of its image (listed or copied now; or, when some were
+        vouched for by this record, `since` its earlier stamp). Remembered only on an entry for that
+        very target digest: a referrer belongs to the image it refers to."""
+        key = item.key()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.target_digest != target_digest:
+                return
+            seen = ReferrersSeen(tuple(sorted(digests)), scheme, self._clock() if since is None else since)
+            self._entries[key] = replace(entry, referrers=seen)
+            self._changed.add(key)
+
     def verified(self, item: SyncItem, source_digest: str, target_digest: str) -> None:
         """A target check found `item` in sync: (re)start its TTL."""
         self._put(item, source_digest, target_digest, "verified")
@@ -188,9 +228,12 @@ class CopyRecord:
             self._removed[key] = self._clock()
 
     def _put(self, item: SyncItem, source_digest: str, target_digest: str, counter: str) -> None:
-        entry = RecordEntry(str(item.source), item.platform, source_digest, target_digest, self._clock())
         key = item.key()
         with self._lock:
+            before = self._entries.get(key)
+            kept = before.referrers if before is not None and before.target_digest == target_digest else None
+            entry = RecordEntry(str(item.source), item.platform, source_digest, target_digest, self._clock())
+            entry = replace(entry, referrers=kept)
             self._entries[key] = entry
             self._changed.add(key)
             self._removed.pop(key, None)
@@ -299,10 +342,21 @@ def _entry(value: Any) -> RecordEntry | None:
             source_digest=str(value["source_digest"]),
             target_digest=str(value["target_digest"]),
             verified_at=float(value["verified_at"]),
+            referrers=_referrers_seen(value.get("referrers")),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return entry if valid_digest(entry.source_digest) and valid_digest(entry.target_digest) else None
+
+
+def _referrers_seen(value: Any) -> ReferrersSeen | None:
+    """An entry's remembered referrers; anything malformed is forgotten (the target is listed)."""
+    if not isinstance(value, dict) or not isinstance(value.get("digests"), list):
+        return None
+    digests = tuple(str(d) for d in value["digests"])
+    if not all(valid_digest(d) for d in digests):
+        return None
+    return ReferrersSeen(digests, str(value.get("scheme", "")), float(value["at"]))
 
 
 def _write_atomic(path: Path, entries: dict[str, RecordEntry]) -> None:

@@ -7,6 +7,10 @@ the target's, and copy what it lacks with the relay, digest for digest (cosign's
 tag). A target without the referrers API gets the fallback index `sha256-<hex>` written, merged with
 what it holds. Referrers of referrers (a signature of an SBOM) follow the same way, to `MAX_DEPTH`.
 
+The copy record remembers which referrers the target holds (`CopyRecord.referrers_held`); for
+`ttl` seconds after, a subject whose selected source referrers it all remembers is not listed at
+the target (the source always is).
+
 A referrer that cannot be copied fails the image's result (reason `referrers`): the next run finds
 the image in sync and tries the referrers again; nothing already copied is undone.
 """
@@ -37,6 +41,7 @@ from regmirror.registries.distribution.referrers import (
 )
 from regmirror.rules.referrers import ReferrerRule
 from regmirror.sync.plan import PlannedItem
+from regmirror.sync.record import CopyRecord, ReferrersSeen
 from regmirror.sync.registries import Registries
 
 log = logging.getLogger("regmirror.referrers")
@@ -52,6 +57,8 @@ class _Tally:
     scheme: str = ""
     failed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)  # referrers the target holds now (listed or copied)
+    vouched: bool = False  # some subject's referrers were taken from the copy record, not listed
 
     def summary(self) -> ReferrerSummary:
         return ReferrerSummary(
@@ -62,6 +69,7 @@ class _Tally:
             scheme=self.scheme,
             failed=tuple(self.failed),
             warnings=tuple(self.warnings),
+            held=tuple(sorted(self.held)),
         )
 
 
@@ -74,6 +82,7 @@ class _Sides:
     target: RegistryClient
     copy_image: Callable[[SyncItem], CopyResult] | None  # copy.copy_item; None: only count what is missing
     tags: RepositoryTags
+    known: ReferrersSeen | None  # what the copy record says the target holds (fresh), or None
 
     def source_tags(self) -> set[str] | None:
         return self.tags.get(self.source, self.item.source.repository)
@@ -124,7 +133,10 @@ def in_sync_result(planned: PlannedItem) -> CopyResult:
 
 
 def with_referrers(
-    registries: Registries, result: CopyResult, copy_image: Callable[[SyncItem], CopyResult]
+    registries: Registries,
+    result: CopyResult,
+    copy_image: Callable[[SyncItem], CopyResult],
+    record: CopyRecord | None = None,
 ) -> CopyResult:
     """`result` with the image's referrers mirrored and summarized, when its mapping wants them and
     the target holds the image; a referrer not copied makes the result failed."""
@@ -133,7 +145,7 @@ def with_referrers(
     digest = result.target_digest or result.source_digest
     if not rule.enabled or not in_target or digest is None:
         return result
-    summary = mirror_referrers(registries, result.item, digest, rule, copy_image)
+    summary = mirror_referrers(registries, result.item, digest, rule, copy_image, record)
     result = dataclasses.replace(result, referrers=summary)
     if summary.ok:
         return result
@@ -141,7 +153,9 @@ def with_referrers(
     return dataclasses.replace(result, status="failed", reason=FailureReason.REFERRERS, error=error)
 
 
-def plan_referrers(registries: Registries, items: list[PlannedItem], workers: int) -> None:
+def plan_referrers(
+    registries: Registries, items: list[PlannedItem], workers: int, record: CopyRecord | None = None
+) -> None:
     """What a sync would copy of each checked image's referrers, on `PlannedItem.referrers` (the
     plan's report: how many, which types, how many the target lacks); nothing is copied."""
 
@@ -149,7 +163,7 @@ def plan_referrers(registries: Registries, items: list[PlannedItem], workers: in
         rule = referrer_rule(registries, planned.item)
         digest = planned.target_digest or planned.source_digest
         if rule.enabled and digest and planned.state in (ItemState.COPY, ItemState.IN_SYNC):
-            planned.referrers = mirror_referrers(registries, planned.item, digest, rule, None)
+            planned.referrers = mirror_referrers(registries, planned.item, digest, rule, None, record)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="referrers") as pool:
         list(pool.map(look, items))
@@ -171,9 +185,11 @@ def mirror_referrers(
     digest: str,
     rule: ReferrerRule,
     copy_image: Callable[[SyncItem], CopyResult] | None,
+    record: CopyRecord | None = None,
 ) -> ReferrerSummary:
     """Copy what the target lacks of the referrers of `digest` (and of its platforms, its referrers);
-    without `copy_image`, count it only (`ReferrerSummary.copied`: what a copy would copy)."""
+    without `copy_image`, count it only (`ReferrerSummary.copied`: what a copy would copy). With a
+    `record`, what it remembers spares target listings, and what the target holds now is remembered."""
     task = registries.task(item.task)
     sides = _Sides(
         item,
@@ -181,6 +197,7 @@ def mirror_referrers(
         registries.client(task.target),
         copy_image,
         registries.repository_tags,
+        record.known_referrers(item, digest) if record is not None else None,
     )
     tally = _Tally()
     visited: set[str] = set()
@@ -193,7 +210,17 @@ def mirror_referrers(
         tally.failed.append(f"{digest}: {exc}")
     for warning in tally.warnings:
         log.warning("%s: %s", item.target, warning)
+    if record is not None:
+        _remember(record, sides, digest, tally)
     return tally.summary()
+
+
+def _remember(record: CopyRecord, sides: _Sides, digest: str, tally: _Tally) -> None:
+    """What the target holds now, for the next runs; what the record vouched for keeps its age, so
+    trust never outlives one TTL without a target listing."""
+    if tally.held or sides.known is not None:
+        since = sides.known.at if sides.known is not None and tally.vouched else None
+        record.referrers_held(sides.item, digest, tally.held, tally.scheme, since)
 
 
 def _walk(sides: _Sides, subjects: list[str], rule: ReferrerRule, tally: _Tally, visited: set[str]) -> None:
@@ -233,6 +260,12 @@ def _mirror_subject(
     if not selected:
         return []
     tally.found.update(r.artifact_type for r in selected)
+    if sides.known is not None and all(r.digest in sides.known.digests for r in selected):
+        tally.present += len(selected)  # the record vouches: the target held them all a moment ago
+        tally.held.update(r.digest for r in selected)
+        tally.scheme = sides.known.scheme
+        tally.vouched = True
+        return selected
     target = list_referrers(sides.target, sides.item.target.repository, subject, sides.target_tags())
     tally.scheme = target.scheme
     copied = [r for r in selected if _copy_missing(sides, r, subject, target, tally)]
@@ -252,6 +285,7 @@ def _copy_missing(sides: _Sides, referrer: Referrer, subject: str, target: Listi
     """Copy `referrer` unless the target holds it; whether it was copied now."""
     if _present(referrer, target):
         tally.present += 1
+        tally.held.add(referrer.digest)
         return False
     if referrer.tag is None and not _refers_to(sides, referrer, subject, target, tally):
         return False
@@ -264,6 +298,7 @@ def _copy_missing(sides: _Sides, referrer: Referrer, subject: str, target: Listi
         tally.failed.append(f"{referrer.digest} ({kind}): {result.error}")
         return False
     tally.copied += 1
+    tally.held.add(referrer.digest)
     if referrer.tag is not None:
         sides.wrote(referrer.tag)
     return True

@@ -130,7 +130,7 @@ def plan_config(
         )
         for _ in checked:
             pass
-        plan_referrers(registries, plan.items, workers)
+        plan_referrers(registries, plan.items, workers, record)
         plan.seconds += time.monotonic() - start
     return plan
 
@@ -218,13 +218,13 @@ class _SyncWork:
     def copy(self, item: SyncItem) -> CopyResult:
         checked = self.in_sync.get(item.key())
         if checked is not None:
-            return with_referrers(self.registries, in_sync_result(checked), self.copier)
+            return with_referrers(self.registries, in_sync_result(checked), self.copier, self.record)
         result = retry_copy(
             lambda: copy_item(self.registries, self.relay, item), self.copy_retry, what=f"copy {item.target}"
         )
         if self.record is not None and result.status == "copied":
             self.record.copied(result.item, result.source_digest, result.target_digest)
-        return with_referrers(self.registries, result, self.copier)
+        return with_referrers(self.registries, result, self.copier, self.record)
 
     def told(self, on_result: Callable[[CopyResult], None] | None) -> Callable[[CopyResult], None] | None:
         """`on_result` for the copies only: an in-sync image was told by `on_checked` already."""
