@@ -24,6 +24,7 @@ from regmirror.sync.check import check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, image_copier, make_relay
 from regmirror.sync.enumerate import enumerate_task
+from regmirror.sync.order import LeadersFirst
 from regmirror.sync.plan import Plan, PlannedItem
 from regmirror.sync.pool import run_items
 from regmirror.sync.record import CopyRecord
@@ -170,18 +171,20 @@ def sync_config(
         on_plan(plan)  # the items are known: e.g. a progress display's total
     report = SyncReport(plan)
 
-    work = _SyncWork(registries, relay, copy_retry, record)
+    stop = stop or threading.Event()
+    work = _SyncWork(registries, relay, copy_retry, record, LeadersFirst(stop=stop))
 
-    def to_copy() -> Iterator[SyncItem]:
-        checked = check_items(plan.items, registries.source_client, registries.target_client, record=record)
-        for planned in checked:
+    def checked() -> Iterator[SyncItem]:
+        for planned in check_items(
+            plan.items, registries.source_client, registries.target_client, record=record
+        ):
             if on_checked:
                 on_checked(planned)
             yield from work.take(planned)
 
     try:
         report.results = run_items(
-            to_copy(),
+            work.order.order(checked(), ordered=work.copies),
             work.copy,
             concurrency=concurrency,
             on_result=work.told(on_result),
@@ -202,9 +205,15 @@ class _SyncWork:
     then its referrers; an image found in sync, only its referrers (when its mapping wants them)."""
 
     def __init__(
-        self, registries: Registries, relay: SkopeoRelay, copy_retry: RetryPolicy, record: CopyRecord | None
+        self,
+        registries: Registries,
+        relay: SkopeoRelay,
+        copy_retry: RetryPolicy,
+        record: CopyRecord | None,
+        order: LeadersFirst,
     ) -> None:
         self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
+        self.order = order  # one image of a repository before its others: shared layers cross once
         self.copier = image_copier(registries, relay)
         self.in_sync: dict[str, PlannedItem] = {}
 
@@ -215,13 +224,22 @@ class _SyncWork:
             self.in_sync[planned.item.key()] = planned
             yield planned.item
 
+    def copies(self, item: SyncItem) -> bool:
+        """Whether the pool copies `item` (else it only compares an in-sync image's referrers)."""
+        return item.key() not in self.in_sync
+
     def copy(self, item: SyncItem) -> CopyResult:
         checked = self.in_sync.get(item.key())
         if checked is not None:
             return with_referrers(self.registries, in_sync_result(checked), self.copier, self.record)
-        result = retry_copy(
-            lambda: copy_item(self.registries, self.relay, item), self.copy_retry, what=f"copy {item.target}"
-        )
+        try:
+            result = retry_copy(
+                lambda: copy_item(self.registries, self.relay, item),
+                self.copy_retry,
+                what=f"copy {item.target}",
+            )
+        finally:
+            self.order.done(item)  # its layers are in the target (or it failed): its repository's others go
         if self.record is not None and result.status == "copied":
             self.record.copied(result.item, result.source_digest, result.target_digest)
         return with_referrers(self.registries, result, self.copier, self.record)

@@ -1,0 +1,66 @@
+"""The copy order (`sync.order`): tags of one repository share layers, and a cold sync uploads each
+shared layer once, not once per tag copied at the same time; counted at the target registry.
+
+On loopback an upload is over before the next skopeo looks, so the target sits behind a proxy that
+makes each upload take a while (its final PUT held 0.4 s), as on a real link."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from regmirror.cli.main import main
+
+from tests.testbed import RegistryServer, push_image
+from tests.testbed.faultproxy import FaultProxy, Rule
+from tests.testbed.images import ImageApi
+
+MiB = 1024 * 1024
+
+
+def layer_digests(api: ImageApi, repository: str, tag: str) -> list[str]:
+    manifest = json.loads(api.get_manifest(repository, tag)[0])
+    return [layer["digest"] for layer in manifest["layers"]]
+
+
+def test_a_shared_layer_crosses_once_per_repository_however_many_tags_copy_at_once(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repositories = {"team/app": 6, "team/web": 3, "team/cli": 1}
+    for repository, tags in repositories.items():
+        for n in range(tags):
+            push_image(plain_registry, repository, f"v{n}", layers=2, layer_size=MiB, shared_base=True)
+    source = ImageApi(plain_registry)
+    shared = layer_digests(source, "team/app", "v0")[0]
+    assert all(layer_digests(source, "team/app", f"v{n}")[0] == shared for n in range(6))
+    slow_upload = Rule("slow", method="PUT", path=r"/v2/.+/blobs/uploads/.+")
+    mark = second_plain_registry.mark()
+    with FaultProxy(second_plain_registry.host, rules=[slow_upload], slow_seconds=0.4) as link:
+        config = config_file(
+            "tasks:\n  - name: t\n"
+            f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
+            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
+            "    mappings:\n      - from: team/app\n      - from: team/web\n      - from: team/cli\n"
+        )
+        code = main(["sync", str(config), "--json", "--concurrency", "8"])
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["counts"]["copied"] == 10
+    uploads = [
+        r for r in second_plain_registry.requests(since=mark) if r.method == "PUT" and "digest=" in r.query
+    ]
+    per_repository_blob = Counter((r.path.split("/blobs/")[0], r.query.split("digest=")[1]) for r in uploads)
+    assert len(per_repository_blob) >= 3 + 10  # the shared layer in each repository, one own layer per image
+    twice = {key: n for key, n in per_repository_blob.items() if n > 1}
+    assert twice == {}, f"blobs uploaded more than once to one repository: {twice}"
+    target = ImageApi(second_plain_registry)
+    for repository, tags in repositories.items():
+        for n in range(tags):
+            assert target.head_manifest(repository, f"v{n}") == source.head_manifest(repository, f"v{n}")
