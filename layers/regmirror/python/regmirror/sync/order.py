@@ -27,6 +27,10 @@ def repository_of(item: SyncItem) -> str:
     return f"{item.target.registry}/{item.target.repository}"
 
 
+def every(item: SyncItem) -> bool:
+    return True
+
+
 class LeadersFirst:
     """Orders a stream of images to copy (`order`); the relays tell each finished copy (`done`)."""
 
@@ -42,7 +46,7 @@ class LeadersFirst:
         self._count = 0
 
     def order(
-        self, items: Iterable[SyncItem], ordered: Callable[[SyncItem], bool] = bool
+        self, items: Iterable[SyncItem], ordered: Callable[[SyncItem], bool] = every
     ) -> Iterator[SyncItem]:
         """`items`, leaders at once and the others after theirs; those not `ordered` pass through."""
         for item in items:

@@ -232,8 +232,8 @@ class CopyRecord:
         with self._lock:
             before = self._entries.get(key)
             kept = before.referrers if before is not None and before.target_digest == target_digest else None
-            entry = RecordEntry(str(item.source), item.platform, source_digest, target_digest, self._clock())
-            entry = replace(entry, referrers=kept)
+            now = self._clock()
+            entry = RecordEntry(str(item.source), item.platform, source_digest, target_digest, now, kept)
             self._entries[key] = entry
             self._changed.add(key)
             self._removed.pop(key, None)
