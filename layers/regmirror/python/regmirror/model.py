@@ -148,7 +148,6 @@ class ReferrerSummary:
     scheme: str = ""  # how the target holds them: "api" (referrers API) or "tag" (fallback index)
     failed: tuple[str, ...] = ()  # one message per referrer not copied
     warnings: tuple[str, ...] = ()
-    held: tuple[str, ...] = ()  # digests of the referrers the target holds now (the copy record keeps them)
 
     @property
     def ok(self) -> bool:

@@ -69,7 +69,6 @@ class _Tally:
             scheme=self.scheme,
             failed=tuple(self.failed),
             warnings=tuple(self.warnings),
-            held=tuple(sorted(self.held)),
         )
 
 
