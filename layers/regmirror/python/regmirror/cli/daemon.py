@@ -24,6 +24,7 @@ from typing import Any
 from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError
 from regmirror.registries.logins import forget_logins
+from regmirror.sync.pacing import Concurrency
 from regmirror.sync.record import CopyRecord
 from regmirror.sync.reports import SyncReport
 from regmirror.sync.run import sync_config
@@ -44,7 +45,7 @@ class TaskState:
 
 
 def default_sync(
-    concurrency: int, record: CopyRecord | None = None, stop: threading.Event | None = None
+    concurrency: int | Concurrency, record: CopyRecord | None = None, stop: threading.Event | None = None
 ) -> SyncFn:
     def run(config: Config, task: Task) -> SyncReport:
         return sync_config(config, tasks=[task], concurrency=concurrency, record=record, stop=stop)
@@ -58,7 +59,7 @@ class Daemon:
         config_path: str,
         *,
         task_pattern: str | None = None,
-        concurrency: int = 4,
+        concurrency: int | Concurrency = 4,
         sync: SyncFn | None = None,
         record: CopyRecord | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from regmirror import __version__
+from regmirror.sync.pacing import Concurrency
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool whose reader went away
@@ -124,15 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     _format_option(p)
     p.add_argument("--dry-run", action="store_true", help="same as plan")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
-    )
+    _concurrency_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _record_options(p)
     p = with_config("run", "daemon: one-off tasks once, periodic tasks at their interval (dregsy behaviour)")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=_default_concurrency(), help="parallel copies"
-    )
+    _concurrency_option(p)
     _record_options(p)
     p = sub.add_parser(
         "match",
@@ -233,8 +229,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _default_concurrency() -> int:
-    return min(8, (os.cpu_count() or 1) * 2)
+def _concurrency_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=Concurrency.auto(),
+        metavar="auto|auto:MAX|N",
+        help=f"copies at once: auto adapts to the network per route ({Concurrency.auto()}, fewer on "
+        "429/5xx), auto:MAX sets its most, N fixes it",
+    )
+
+
+def _concurrency(text: str) -> Concurrency:
+    try:
+        return Concurrency.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def translate_dregsy_args(argv: list[str]) -> list[str]:

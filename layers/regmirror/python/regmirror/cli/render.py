@@ -223,8 +223,18 @@ def _report_summary(report: SyncReport) -> str:
         f"{c['images']} images: {c['copied']} copied, "
         f"{c['in_sync']} already in sync{_trusted(c['trusted'], c['spot_checked'])}, "
         f"{c['failed']} failed, {c['missing_at_source']} missing at source{_referrers(c)} "
-        f"({report.seconds:.1f} s)"
+        f"({report.seconds:.1f} s{_pace(report)})"
     )
+
+
+def _pace(report: SyncReport) -> str:
+    """`, up to 16 copies at once, halved 2× on overload` when the adaptive limit moved."""
+    routes = report.concurrency
+    peak = max((r["peak"] for r in routes), default=0)
+    cuts = sum(r["cuts"] for r in routes)
+    grew = any(r["peak"] > r["start"] for r in routes)
+    text = f", up to {peak} copies at once" if grew or cuts else ""
+    return text + (f", halved {cuts}× on 429/5xx/timeouts" if cuts else "")
 
 
 def _referrers(c: dict[str, int]) -> str:

@@ -33,6 +33,10 @@ class QueueClosed(Exception):
     """Raised by `put` after `close()`/`cancel()`, and by `get` once a closed queue is empty."""
 
 
+class NotStarted(Exception):
+    """Raised by a worker that saw the stop before its item began: dropped like a queued item."""
+
+
 class QueueTimeout(Exception):
     """`put` or `get` waited `timeout` seconds without room or an item."""
 
@@ -152,12 +156,16 @@ class _Pool(Generic[T, R]):
                 return
             try:
                 self._record(self._process(item))
+            except NotStarted:
+                log.info("stop requested: %s not started", item)
             finally:
                 queue.task_done()
 
     def _process(self, item: T) -> R | WorkerFailure[T]:
         try:
             return self.worker(item)
+        except NotStarted:
+            raise
         except Exception as exc:
             log.warning("worker failed on %s: %s: %s", item, type(exc).__name__, exc)
             return self._failure(item, exc)

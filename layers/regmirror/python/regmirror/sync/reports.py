@@ -20,6 +20,7 @@ class SyncReport:
     seconds: float = 0.0
     unavailable: dict[str, str] = field(default_factory=dict)  # host -> why its circuit breaker opened
     referrers_seen: int = 0  # referrers of in-sync images with nothing to do (those left out of results)
+    concurrency: list[dict[str, Any]] = field(default_factory=list)  # per route: its copies at once
 
     def counts(self) -> dict[str, int]:
         planned = self.plan.counts()
@@ -71,6 +72,7 @@ class SyncReport:
             "errors": self.plan.errors,
             "warnings": self.plan.warnings,
             "unavailable": self.unavailable,
+            "concurrency": self.concurrency,
             "results": [check_failure_dict(p) for p in self.check_failures]
             + [result_dict(r) for r in self.results],
             "plan": self.plan.to_dict(),

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 from regmirror.config import Config, RegistryConfig, Task
@@ -25,8 +26,9 @@ from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, image_copier, make_relay
 from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.order import LeadersFirst
+from regmirror.sync.pacing import Concurrency, Pacing
 from regmirror.sync.plan import Plan, PlannedItem
-from regmirror.sync.pool import run_items
+from regmirror.sync.pool import NotStarted, run_items
 from regmirror.sync.record import CopyRecord
 from regmirror.sync.referrers import in_sync_result, plan_referrers, wants_referrers, with_referrers
 from regmirror.sync.registries import Registries
@@ -141,7 +143,7 @@ def sync_config(
     *,
     task_pattern: str | None = None,
     tasks: list[Task] | None = None,
-    concurrency: int = 4,
+    concurrency: int | Concurrency = 4,
     relay: SkopeoRelay | None = None,
     registries: Registries | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -152,7 +154,8 @@ def sync_config(
     stop: threading.Event | None = None,
 ) -> SyncReport:
     """Plan, then stream the items that need copying into a pool of relays as their check completes.
-    Once `stop` is set, no new copy starts (the running ones finish).
+    Once `stop` is set, no new copy starts (the running ones finish). `concurrency`: copies at once,
+    a number or adaptive per route (`sync.pacing.Concurrency.auto()`).
 
     A copy failing with a transient class (network, 5xx, timeout, rate limit) is run again within the
     run, as `copy_retry` allows (default: the config's `retry.copy-attempts`); its result is the last
@@ -172,7 +175,10 @@ def sync_config(
     report = SyncReport(plan)
 
     stop = stop or threading.Event()
-    work = _SyncWork(registries, relay, copy_retry, record, LeadersFirst(stop=stop))
+    if isinstance(concurrency, int):
+        concurrency = Concurrency.fixed(concurrency)
+    pacing = Pacing(concurrency, stop)
+    work = _SyncWork(registries, relay, copy_retry, record, LeadersFirst(stop=stop), pacing)
 
     def checked() -> Iterator[SyncItem]:
         for planned in check_items(
@@ -186,7 +192,7 @@ def sync_config(
         report.results = run_items(
             work.order.order(checked(), ordered=work.copies),
             work.copy,
-            concurrency=concurrency,
+            concurrency=concurrency.ceiling,
             on_result=work.told(on_result),
             on_error=CopyResult.failure,
             stop_event=stop,
@@ -196,6 +202,7 @@ def sync_config(
             record.save()
     report.results, report.referrers_seen = work.reportable(report.results)
     report.unavailable = registries.breakers.open_hosts()
+    report.concurrency = pacing.summary()
     report.seconds = time.monotonic() - start
     return report
 
@@ -211,9 +218,11 @@ class _SyncWork:
         copy_retry: RetryPolicy,
         record: CopyRecord | None,
         order: LeadersFirst,
+        pacing: Pacing,
     ) -> None:
         self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
         self.order = order  # one image of a repository before its others: shared layers cross once
+        self.pacing = pacing  # how many copies at once, per route
         self.copier = image_copier(registries, relay)
         self.in_sync: dict[str, PlannedItem] = {}
 
@@ -233,16 +242,30 @@ class _SyncWork:
         if checked is not None:
             return with_referrers(self.registries, in_sync_result(checked), self.copier, self.record)
         try:
-            result = retry_copy(
-                lambda: copy_item(self.registries, self.relay, item),
-                self.copy_retry,
-                what=f"copy {item.target}",
-            )
+            result = retry_copy(self.paced(item), self.copy_retry, what=f"copy {item.target}")
         finally:
             self.order.done(item)  # its layers are in the target (or it failed): its repository's others go
         if self.record is not None and result.status == "copied":
             self.record.copied(result.item, result.source_digest, result.target_digest)
         return with_referrers(self.registries, result, self.copier, self.record)
+
+    def paced(self, item: SyncItem) -> Callable[[], CopyResult]:
+        """One attempt at copying `item`, in a slot of its route. A stop while a retry waits for its
+        slot ends the retries with the last attempt's result."""
+        task = self.registries.task(item.task)
+        route = (task.source.registry, task.target.registry)
+        tried: list[CopyResult] = []
+
+        def attempt() -> CopyResult:
+            run = partial(copy_item, self.registries, self.relay, item)
+            try:
+                tried.append(self.pacing.copy(route, task.source.max_concurrent_copies, run))
+            except NotStarted:
+                if not tried:
+                    raise
+            return tried[-1]
+
+        return attempt
 
     def told(self, on_result: Callable[[CopyResult], None] | None) -> Callable[[CopyResult], None] | None:
         """`on_result` for the copies only: an in-sync image was told by `on_checked` already."""

@@ -1,0 +1,260 @@
+"""How many copies run at once: a limit per route (source registry → target registry) that follows
+what the network gives, not the number of cores.
+
+A relay mostly waits: on the source's answers, on the target's, on the link between them. How many
+copies at once fill a link depends on its latency and bandwidth and on how the registries keep up,
+none of which is known before the run. On loopback four copies keep two cores busy; across a 40 ms link
+four copies leave it idle most of the time, and thirty-two are three times faster.
+
+So a route starts at `Concurrency.start` copies and measures its throughput (bytes of the copies that
+finished, per second) over a window: the first `limit` copies started under the current limit, and
+only when they kept every slot busy (a starved pool says nothing about the link). While doubling the
+limit raises the throughput by `GAIN` or more, it doubles again, up to the ceiling. Once a step does
+not pay, the limit returns to the best one seen and holds there, probing a quarter higher every
+`PROBE_EVERY` windows. A copy failing with a sign of overload (a 429, a 5xx, a reset, a timeout or
+stall) halves the limit at once, once per window, and growth becomes additive: TCP's answer to the
+same question.
+
+The ceiling is `--concurrency`'s (`auto`: `AUTO_CEILING`), lowered by a source's
+`max-concurrent-copies`; its rate-limit budget still decides separately when a copy may start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from regmirror.model import CopyResult, FailureReason
+from regmirror.sync.pool import NotStarted
+
+log = logging.getLogger("regmirror.pacing")
+
+AUTO_CEILING = 32  # copies at once per route with `--concurrency auto` (each is a skopeo, ≈ 40 MB)
+GAIN = 1.15  # a step up must raise the throughput this much to count as paying
+PROBE_EVERY = 4  # windows held at the best limit before probing a quarter higher
+POLL_SECONDS = 0.1  # how often a copy waiting for a slot looks at the stop flag
+
+# Failures that say "too much at once" rather than "this image is wrong": a 429, a 5xx (skopeo's 502,
+# 503 and 504 are classed `network`, as are resets and cut bodies), a copy that timed out or stalled.
+OVERLOAD = frozenset(
+    {
+        FailureReason.RATE_LIMIT,
+        FailureReason.SERVER_ERROR,
+        FailureReason.NETWORK,
+        FailureReason.TIMEOUT,
+        FailureReason.STALLED,
+    }
+)
+
+
+def cpu_concurrency() -> int:
+    """The old fixed default, and adaptive's start: enough to keep the cores busy on a fast link."""
+    return min(8, (os.cpu_count() or 1) * 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    """The run's setting: `fixed(n)` copies at once, or `auto()`, adapting between 1 and `ceiling`."""
+
+    start: int
+    ceiling: int
+    adaptive: bool
+
+    @classmethod
+    def fixed(cls, copies: int) -> Concurrency:
+        return cls(copies, copies, adaptive=False)
+
+    @classmethod
+    def auto(cls, ceiling: int = AUTO_CEILING, start: int | None = None) -> Concurrency:
+        return cls(min(start or cpu_concurrency(), ceiling), ceiling, adaptive=True)
+
+    @classmethod
+    def parse(cls, text: str) -> Concurrency:
+        """`auto`, `auto:<ceiling>` or a number of copies (the command line's `--concurrency`)."""
+        name, _, ceiling = text.strip().partition(":")
+        if name == "auto":
+            return cls.auto(_positive(ceiling) if ceiling else AUTO_CEILING)
+        if ceiling:
+            raise ValueError(f"{text!r}: expected auto, auto:<most copies at once> or a number")
+        return cls.fixed(_positive(name))
+
+    def __str__(self) -> str:
+        return f"auto ({self.start} to {self.ceiling})" if self.adaptive else str(self.start)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of copies") from None
+    if value < 1:
+        raise ValueError(f"{text!r}: must be at least 1")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One copy's slot: the window it started in."""
+
+    window: int
+
+
+@dataclass(slots=True)
+class _Window:
+    """The copies started under one limit, and what those that finished moved."""
+
+    number: int
+    began: float
+    finished: int = 0
+    moved: int = 0
+    saturated: bool = False
+
+    def rate(self, now: float) -> float:
+        units = self.moved or self.finished  # bytes when the copies said, else copies
+        return units / max(now - self.began, 1e-6)
+
+
+@dataclass
+class RouteLimit:
+    """One route's limit and the controller moving it. Thread-safe."""
+
+    limit: int
+    ceiling: int
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    in_use: int = field(default=0, init=False)
+    peak: int = field(default=0, init=False)
+    cuts: int = field(default=0, init=False)
+    _best: tuple[int, float] | None = field(default=None, init=False)
+    _doubling: bool = field(default=True, init=False)
+    _held_windows: int = field(default=0, init=False)
+    _window: _Window = field(init=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.limit = max(1, min(self.limit, self.ceiling))
+        self.peak = self.limit
+        self._window = _Window(0, self.clock())
+
+    def acquire(self, stop: threading.Event) -> Ticket:
+        """Wait for a free slot; NotStarted (the pool drops the image) once `stop` is set first."""
+        with self._changed:
+            while self.in_use >= self.limit:
+                if stop.is_set():
+                    raise NotStarted
+                self._changed.wait(POLL_SECONDS)
+            if stop.is_set():
+                raise NotStarted
+            self.in_use += 1
+            if self.in_use >= self.limit:
+                self._window.saturated = True
+            return Ticket(self._window.number)
+
+    def release(self, ticket: Ticket, result: CopyResult | None) -> None:
+        """A copy ended: its slot is free, and its outcome counts in its window."""
+        with self._changed:
+            self.in_use -= 1
+            if result is not None and ticket.window == self._window.number:
+                self._count(result)
+            self._changed.notify_all()
+
+    def _count(self, result: CopyResult) -> None:
+        if result.status == "failed" and result.reason in OVERLOAD:
+            self._cut(result.reason)
+            return
+        self._window.finished += 1
+        self._window.moved += result.bytes or 0
+        if self._window.finished >= self.limit:
+            self._decide()
+
+    def _cut(self, reason: str) -> None:
+        halved = max(1, self.limit // 2)
+        log.info("copies at once %d -> %d: a copy failed with %s", self.limit, halved, reason)
+        self.cuts += 1
+        self._best, self._doubling = None, False
+        self._set(halved)
+
+    def _decide(self) -> None:
+        window = self._window
+        if not window.saturated:  # the pool ran short of images: no evidence about the link
+            self._set(self.limit)
+            return
+        rate = window.rate(self.clock())
+        best = self._best
+        if best is None or (self.limit > best[0] and rate >= best[1] * GAIN):
+            self._best = (self.limit, rate)
+            self._set(self._step_up())
+        elif self.limit > best[0]:  # the step did not pay: back to the best, and slower from now on
+            self._doubling = False
+            self._set(best[0])
+        else:
+            self._best = (self.limit, rate)  # the best limit's throughput, measured again
+            self._held_windows += 1
+            probe = self._held_windows % PROBE_EVERY == 0
+            self._set(self._step_up() if probe else self.limit)
+
+    def _step_up(self) -> int:
+        step = self.limit if self._doubling else max(1, self.limit // 4)
+        return min(self.ceiling, self.limit + step)
+
+    def describe(self, start: int) -> dict[str, int]:
+        return {"start": start, "peak": self.peak, "final": self.limit, "cuts": self.cuts}
+
+    def _set(self, limit: int) -> None:
+        if limit != self.limit:
+            log.debug("copies at once %d -> %d", self.limit, limit)
+        self.limit = limit
+        self.peak = max(self.peak, limit)
+        self._window = _Window(self._window.number + 1, self.clock(), saturated=self.in_use >= limit)
+        self._changed.notify_all()
+
+
+class Pacing:
+    """The routes of one run and their limits: `copy` runs one copy in a slot of its route."""
+
+    def __init__(
+        self,
+        concurrency: Concurrency,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.concurrency = concurrency
+        self.stop = stop or threading.Event()
+        self._clock = clock
+        self._routes: dict[tuple[str, str], RouteLimit] = {}
+        self._lock = threading.Lock()
+
+    def route(self, key: tuple[str, str], bound: int | None = None) -> RouteLimit:
+        """The limit of route `key` (source registry, target registry); `bound` (the source's
+        `max-concurrent-copies`) lowers its ceiling."""
+        with self._lock:
+            limit = self._routes.get(key)
+            if limit is None:
+                ceiling = min(self.concurrency.ceiling, bound or self.concurrency.ceiling)
+                limit = self._routes[key] = RouteLimit(self.concurrency.start, ceiling, self._clock)
+            return limit
+
+    def copy(self, key: tuple[str, str], bound: int | None, run: Callable[[], CopyResult]) -> CopyResult:
+        """`run()` once a slot of route `key` is free (at once when the concurrency is fixed: the
+        pool's size bounds it then)."""
+        if not self.concurrency.adaptive:
+            return run()
+        limit = self.route(key, bound)
+        ticket = limit.acquire(self.stop)
+        result: CopyResult | None = None
+        try:
+            result = run()
+            return result
+        finally:
+            limit.release(ticket, result)  # None when it raised: the slot is freed, nothing learnt
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per route: the limit it started at, the highest it reached, where it ended, the halvings."""
+        with self._lock:
+            routes = sorted(self._routes.items())
+        start = self.concurrency.start
+        return [{"source": s, "target": t, **route.describe(start)} for (s, t), route in routes]

@@ -1,0 +1,144 @@
+"""Copies at once (`sync.pacing`), driven from the command line against real registries and skopeo:
+across a link where every upload waits (the target behind the test bed's proxy, each final blob PUT
+held), the default `--concurrency auto` grows past the CPU default; 5xx answers halve it; a fixed
+number stays fixed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from regmirror.cli.main import main
+from regmirror.sync.pacing import cpu_concurrency
+
+from tests.testbed import RegistryServer, push_image
+from tests.testbed.faultproxy import FaultProxy, Rule
+from tests.testbed.images import ImageApi
+
+IMAGES = 20
+UPLOAD_END = r"/v2/.+/blobs/uploads/.+"
+
+
+@pytest.fixture(scope="module")
+def many_repositories(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """One image in each of IMAGES repositories: every image leads its repository (`sync.order`)."""
+    with RegistryServer(base_dir=tmp_path_factory.mktemp("pace-source")) as server:
+        for n in range(IMAGES):
+            push_image(server, f"pace/r{n}", "v1", layers=1, layer_size=4096)
+        yield server
+
+
+def sync_through(
+    source: RegistryServer,
+    target: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    rules: list[Rule],
+    *args: str,
+) -> tuple[int, dict[str, Any], FaultProxy]:
+    with FaultProxy(target.host, rules=rules, slow_seconds=0.5) as link:
+        config = config_file(
+            "tasks:\n  - name: t\n"
+            f'    source: {{registry: "{source.host}", skip-tls-verify: true}}\n'
+            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
+            '    mappings:\n      - from: "regex:pace/.*"\n'
+        )
+        code = main(["sync", str(config), "--json", "--no-record", *args])
+    return code, json.loads(capsys.readouterr().out), link
+
+
+def assert_mirrored(source: RegistryServer, target: RegistryServer) -> None:
+    src, dst = ImageApi(source), ImageApi(target)
+    for n in range(IMAGES):
+        assert dst.head_manifest(f"pace/r{n}", "v1") == src.head_manifest(f"pace/r{n}", "v1")
+
+
+def test_on_a_link_where_copies_wait_the_default_grows_past_the_cpu_default(
+    many_repositories: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    slow_uploads = Rule("slow", method="PUT", path=UPLOAD_END)
+    code, report, _ = sync_through(many_repositories, plain_registry, config_file, capsys, [slow_uploads])
+
+    assert code == 0, report
+    assert report["counts"]["copied"] == IMAGES
+    (route,) = report["concurrency"]
+    assert route["start"] == cpu_concurrency()
+    assert route["peak"] >= 4 * route["start"]  # two doublings paid: the waiting was the link's
+    assert route["cuts"] == 0
+    assert_mirrored(many_repositories, plain_registry)
+
+
+def test_server_errors_halve_the_copies_at_once_and_every_image_still_arrives(
+    many_repositories: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rules = [
+        Rule("503", method="PUT", path=r"/v2/.+/manifests/.+", skip=6, times=2),
+        Rule("slow", method="PUT", path=UPLOAD_END),
+    ]
+    code, report, link = sync_through(
+        many_repositories, plain_registry, config_file, capsys, rules, "--concurrency", "auto:16"
+    )
+
+    assert code == 0, report
+    assert link.counts()["503"] == 2
+    assert report["counts"]["copied"] == IMAGES
+    (route,) = report["concurrency"]
+    assert route["cuts"] >= 1
+    assert route["peak"] <= 16
+    assert route["final"] < route["peak"]
+    assert_mirrored(many_repositories, plain_registry)
+
+
+def test_a_fixed_number_is_kept_and_no_route_is_paced(
+    many_repositories: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, report, _ = sync_through(
+        many_repositories, plain_registry, config_file, capsys, [], "--concurrency", "3"
+    )
+    assert code == 0, report
+    assert report["concurrency"] == []
+    assert report["counts"]["copied"] == IMAGES
+
+
+def test_the_summary_line_tells_how_far_the_copies_at_once_grew(
+    many_repositories: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    slow_uploads = Rule("slow", method="PUT", path=UPLOAD_END)
+    with FaultProxy(plain_registry.host, rules=[slow_uploads], slow_seconds=0.5) as link:
+        config = config_file(
+            "tasks:\n  - name: t\n"
+            f'    source: {{registry: "{many_repositories.host}", skip-tls-verify: true}}\n'
+            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
+            '    mappings:\n      - from: "regex:pace/.*"\n'
+        )
+        code = main(["sync", str(config), "--no-record", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{IMAGES} images: {IMAGES} copied" in out
+    assert "copies at once" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("value", ["0", "auto:0", "lots"])
+def test_a_wrong_concurrency_is_a_usage_error(
+    value: str, config_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_file("tasks: []\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", str(config), "--concurrency", value])
+    assert exit_.value.code == 2
+    assert "--concurrency" in capsys.readouterr().err
