@@ -203,3 +203,25 @@ def test_the_summary_tells_start_peak_end_and_cuts_per_route() -> None:
     for _ in range(3):
         round_trip(pacing.route(("a", "b")), clock, 1.0)
     assert pacing.summary() == [{"source": "a", "target": "b", "start": 2, "peak": 8, "final": 8, "cuts": 0}]
+
+
+def test_old_copies_still_draining_neither_count_nor_hold_the_new_window_back() -> None:
+    """Little's law on each copy's own time: a straggler of an older window does not count in the
+    window of the copies started after the change."""
+    clock = Clock()
+    route = RouteLimit(4, 32, clock)
+    stop = threading.Event()
+    straggler, *first = [route.acquire(stop) for _ in range(4)]
+    clock.now += 1.0
+    for ticket in first[:2]:  # half the window: 4 at once, 1 s each
+        route.release(ticket, copied())
+    assert route.limit == 8
+    second = [route.acquire(stop) for _ in range(6)]  # with the straggler and first[2]: all 8 busy
+    clock.now += 1.0
+    for ticket in second[:4]:
+        route.release(ticket, copied())
+    assert route.limit == 16  # 8 at once at 1 s each: twice the throughput
+    clock.now += 30.0
+    route.release(straggler, failed(FailureReason.TIMEOUT))  # of the first window: no cut now
+    route.release(first[2], copied())
+    assert (route.limit, route.cuts) == (16, 0)

@@ -6,14 +6,15 @@ copies at once fill a link depends on its latency and bandwidth and on how the r
 none of which is known before the run. On loopback four copies keep two cores busy; across a 40 ms link
 four copies leave it idle most of the time, and thirty-two are three times faster.
 
-So a route starts at `Concurrency.start` copies and measures its throughput (bytes of the copies that
-finished, per second) over a window: the first `limit` copies started under the current limit, and
-only when they kept every slot busy (a starved pool says nothing about the link). While doubling the
-limit raises the throughput by `GAIN` or more, it doubles again, up to the ceiling. Once a step does
-not pay, the limit returns to the best one seen and holds there, probing a quarter higher every
-`PROBE_EVERY` windows. A copy failing with a sign of overload (a 429, a 5xx, a reset, a timeout or
-stall) halves the limit at once, once per window, and growth becomes additive: TCP's answer to the
-same question.
+So a route starts at `Concurrency.start` copies and measures its throughput over a window: the first
+half of the copies started under the current limit to finish, and only when they kept every slot
+busy (a starved pool says nothing about the link). By Little's law the throughput is the limit times
+the bytes one copy moves per second of its own time; timed from the change instead, a window would
+also pay for the old copies still draining. While doubling the limit raises the throughput by `GAIN`
+or more, it doubles again, up to the ceiling. Once a step does not pay, the limit returns to the best
+one seen and holds there, probing a quarter higher every `PROBE_EVERY` windows. A copy failing with a
+sign of overload (a 429, a 5xx, a reset, a timeout or stall) halves the limit at once, once per
+window, and growth becomes additive: TCP's answer to the same question.
 
 The ceiling is `--concurrency`'s (`auto`: `AUTO_CEILING`), lowered by a source's
 `max-concurrent-copies`; its rate-limit budget still decides separately when a copy may start.
@@ -99,24 +100,26 @@ def _positive(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """One copy's slot: the window it started in."""
+    """One copy's slot: the window it started in, and when."""
 
     window: int
+    started: float
 
 
 @dataclass(slots=True)
 class _Window:
-    """The copies started under one limit, and what those that finished moved."""
+    """The copies started under one limit: how many finished, what they moved, the time they took."""
 
     number: int
-    began: float
     finished: int = 0
     moved: int = 0
+    busy: float = 0.0
     saturated: bool = False
 
-    def rate(self, now: float) -> float:
+    def rate(self, limit: int) -> float:
+        """Throughput at `limit` copies at once: `limit` × what one copy moves per second."""
         units = self.moved or self.finished  # bytes when the copies said, else copies
-        return units / max(now - self.began, 1e-6)
+        return limit * units / max(self.busy, 1e-6)
 
 
 @dataclass
@@ -138,7 +141,7 @@ class RouteLimit:
     def __post_init__(self) -> None:
         self.limit = max(1, min(self.limit, self.ceiling))
         self.peak = self.limit
-        self._window = _Window(0, self.clock())
+        self._window = _Window(0)
 
     def acquire(self, stop: threading.Event) -> Ticket:
         """Wait for a free slot; NotStarted (the pool drops the image) once `stop` is set first."""
@@ -152,24 +155,30 @@ class RouteLimit:
             self.in_use += 1
             if self.in_use >= self.limit:
                 self._window.saturated = True
-            return Ticket(self._window.number)
+            return Ticket(self._window.number, self.clock())
 
     def release(self, ticket: Ticket, result: CopyResult | None) -> None:
         """A copy ended: its slot is free, and its outcome counts in its window."""
         with self._changed:
             self.in_use -= 1
             if result is not None and ticket.window == self._window.number:
-                self._count(result)
+                self._count(result, self.clock() - ticket.started)
             self._changed.notify_all()
 
-    def _count(self, result: CopyResult) -> None:
+    def _count(self, result: CopyResult, seconds: float) -> None:
         if result.status == "failed" and result.reason in OVERLOAD:
             self._cut(result.reason)
             return
         self._window.finished += 1
         self._window.moved += result.bytes or 0
-        if self._window.finished >= self.limit:
+        self._window.busy += seconds
+        if self._window.finished >= self._window_size():
             self._decide()
+
+    def _window_size(self) -> int:
+        # Half the limit: a step is judged within one copy's time, so a ramp from 4 to 32 takes three
+        # copies' time, not six; halves of twos and fours are still averages, not single copies.
+        return max(2, (self.limit + 1) // 2)
 
     def _cut(self, reason: str) -> None:
         halved = max(1, self.limit // 2)
@@ -183,7 +192,8 @@ class RouteLimit:
         if not window.saturated:  # the pool ran short of images: no evidence about the link
             self._set(self.limit)
             return
-        rate = window.rate(self.clock())
+        rate = window.rate(self.limit)
+        log.debug("%d copies at once: %.0f bytes/s (best so far: %s)", self.limit, rate, self._best)
         best = self._best
         if best is None or (self.limit > best[0] and rate >= best[1] * GAIN):
             self._best = (self.limit, rate)
@@ -209,7 +219,7 @@ class RouteLimit:
             log.debug("copies at once %d -> %d", self.limit, limit)
         self.limit = limit
         self.peak = max(self.peak, limit)
-        self._window = _Window(self._window.number + 1, self.clock(), saturated=self.in_use >= limit)
+        self._window = _Window(self._window.number + 1, saturated=self.in_use >= limit)
         self._changed.notify_all()
 
 
