@@ -23,6 +23,13 @@ REQUEST_ROWS = (
 )
 
 
+WAN_ROWS = (
+    ("wan_cold", "cold sync into an empty target", "wan_cold"),
+    ("wan_noop", "no-op resync (copy record)", "wan_noop"),
+    ("wan_noop_no_record", "no-op resync, `--no-record`", "wan_noop"),
+    ("wan_changed", "one changed tag", "wan_changed"),
+)
+
 PLAN_ROWS = (
     ("plan", "regmirror plan (with digest checks)"),
     ("plan_no_check", "regmirror plan --no-check"),
@@ -32,8 +39,10 @@ PLAN_ROWS = (
 
 def render_tables(results: dict[str, Any]) -> str:
     parts = [_machine_line(results)]
-    if results.get("scenarios"):
+    if any(not key.startswith("wan_") for key in results.get("scenarios") or {}):
         parts += [_sync_table(results), _cpu_table(results), _request_table(results)]
+    if results.get("wan"):
+        parts.append(_wan_table(results))
     if results.get("plan_scale"):
         parts.append(_plan_table(results["plan_scale"]))
     if results.get("imports"):
@@ -59,7 +68,7 @@ def _machine_line(results: dict[str, Any]) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024**2:g} MiB" if n >= 1024**2 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} B"
+    return f"{n / 1024**2:.3g} MiB" if n >= 1024**2 else f"{n / 1024:.3g} KiB" if n >= 1024 else f"{n} B"
 
 
 def _cell(stats: dict[str, Any] | None, unit: str = "s") -> str:
@@ -86,6 +95,54 @@ def _sync_table(results: dict[str, Any]) -> str:
         skopeo_cell = _cell(theirs["wall_s"] if theirs else None)
         rows.append(f"| {label} | {_cell(ours['wall_s'])} | {skopeo_cell} | {r} | {speed} |")
     return "\n".join(rows)
+
+
+def _wan_table(results: dict[str, Any]) -> str:
+    """The WAN group: wall times against skopeo and against the floor; bytes uploaded per distinct
+    blob byte (cold) or in MiB; connections opened on both links."""
+    wan, scenarios = results["wan"], results["scenarios"]
+    link = wan["link"]
+    rows = [
+        f"Across an emulated WAN link ({link['rtt'] * 1000:g} ms round trip, "
+        f"{link['bandwidth_bps'] / 1e6:g} Mbit/s each way, in front of both registries; "
+        f"{wan['corpus']['tags']} tags in {wan['corpus']['repos']} repositories, "
+        f"{_size(wan['distinct_blob_bytes'])} of distinct blobs):",
+        "",
+        "| scenario | regmirror | skopeo sync | speed-up | floor | regmirror / floor "
+        "| uploaded (regmirror / skopeo) | connections (regmirror / skopeo) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label, versus in WAN_ROWS:
+        ours = (scenarios.get(key) or {}).get("regmirror")
+        theirs = (scenarios.get(versus) or {}).get("skopeo")
+        if not ours or not ours["wall_s"]["n"]:
+            continue
+        a = ours["wall_s"]["median"]
+        b = theirs["wall_s"]["median"] if theirs and theirs["wall_s"]["n"] else 0.0
+        floor = ours.get("floor_s") or 0.0
+        speed = f"{b / a:.1f}×" if a and b else "—"
+        over_floor = f"{a / floor:.1f}×" if floor else "—"
+        uploaded = " / ".join(_uploaded(t, wan, cold=key == "wan_cold") for t in (ours, theirs))
+        connections = " / ".join(_count(t, "connections") for t in (ours, theirs))
+        rows.append(
+            f"| {label} | {_cell(ours['wall_s'])} | {_cell(theirs['wall_s'] if theirs else None)} | {speed} "
+            f"| {floor:.2f} s | {over_floor} | {uploaded} | {connections} |"
+        )
+    return "\n".join(rows)
+
+
+def _count(stats: dict[str, Any] | None, key: str) -> str:
+    value = (stats or {}).get(key) or {}
+    return f"{value['median']:.0f}" if value.get("n") else "—"
+
+
+def _uploaded(stats: dict[str, Any] | None, wan: dict[str, Any], *, cold: bool) -> str:
+    value = (stats or {}).get("uploaded_bytes") or {}
+    if not value.get("n"):
+        return "—"
+    if cold:
+        return f"{value['median'] / wan['distinct_blob_bytes']:.2f}×"
+    return _size(int(value["median"]))
 
 
 def _cpu_table(results: dict[str, Any]) -> str:

@@ -2,10 +2,13 @@
 
     python -m bench.run [--smoke] [--reps N] [--repos N] [--tags-per-repo N] [--layers N]
                         [--layer-size BYTES] [--multi-arch-share F] [--only GROUP ...] [--output FILE]
+                        [--rtt-ms MS] [--bandwidth-mbit MBIT] [--wan-repos N] [--wan-tags-per-repo N]
+                        [--wan-layer-size BYTES]
 
 Groups: sync (cold / no-op / record / changed, A B interleaved), mb (cold sync with MB-sized layers),
-scale (plan over a 20 000-repository catalog), imports (start-up). Writes JSON (default
-bench/results/bench-<time>.json and bench/results/latest.json) and prints a Markdown table.
+wan (cold / no-op / changed across an emulated WAN link, with its floor), scale (plan over a
+20 000-repository catalog), imports (start-up). Writes JSON (default bench/results/bench-<time>.json
+and bench/results/latest.json) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from bench.report import all_valid, render_tables
 from bench.scale import import_times, plan_at_scale
 from bench.scenarios import SyncBench
 from bench.tools import REPO_ROOT, SKOPEO
+from bench.wan_scenarios import SMOKE_WAN_CORPUS, WAN_CORPUS, LinkSpec, WanBench
 
-GROUPS = ("sync", "mb", "scale", "imports")
+GROUPS = ("sync", "mb", "wan", "scale", "imports")
 BENCH_DIR = Path(__file__).resolve().parent
 
 
@@ -36,13 +40,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 class Settings:
     corpus: CorpusSpec
     mb_corpus: CorpusSpec
+    wan_corpus: CorpusSpec
+    link: LinkSpec
     scale: ScaleSpec
     reps: int
     groups: tuple[str, ...]
     cache_dir: Path
     output: Path
     timeout: float
-    concurrency: int | None
+    concurrency: str | None
     smoke: bool
 
 
@@ -70,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-repos", type=int, help="catalog size for planning at scale (default 20000)")
     p.add_argument("--scale-matching", type=int, help="repositories the regex matches (default 2000)")
     p.add_argument("--only", nargs="+", choices=GROUPS, help="run only these groups")
-    p.add_argument("--concurrency", type=int, help="regmirror --concurrency (default: regmirror's own)")
+    p.add_argument("--rtt-ms", type=float, help="WAN group: round trip of the emulated link (default 40)")
+    p.add_argument("--bandwidth-mbit", type=float, help="WAN group: link bandwidth, Mbit/s (default 200)")
+    p.add_argument("--wan-repos", type=int, help="WAN corpus repositories (default 24)")
+    p.add_argument("--wan-tags-per-repo", type=int, help="WAN corpus tags per repository (default 2)")
+    p.add_argument("--wan-layer-size", type=parse_size, help="WAN corpus layer size (default 256KiB)")
+    p.add_argument("--concurrency", help="regmirror --concurrency: auto, auto:MAX or N (default: its own)")
     p.add_argument("--cache-dir", type=Path, help="corpus cache (default bench/.cache)")
     p.add_argument("--output", type=Path, help="results JSON (default bench/results/bench-<time>.json)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
@@ -95,6 +106,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
         layer_size=_pick(args.mb_layer_size, 256 * 1024 if smoke else 2 * 1024**2),
         multi_arch_share=0.0,
     )
+    wan_base = SMOKE_WAN_CORPUS if smoke else WAN_CORPUS
+    wan = CorpusSpec(
+        repos=_pick(args.wan_repos, wan_base.repos),
+        tags_per_repo=_pick(args.wan_tags_per_repo, wan_base.tags_per_repo),
+        layers=wan_base.layers,
+        layer_size=_pick(args.wan_layer_size, wan_base.layer_size),
+        multi_arch_share=wan_base.multi_arch_share,
+    )
+    link = LinkSpec(
+        rtt=_pick(args.rtt_ms, 40.0) / 1000, bandwidth_bps=_pick(args.bandwidth_mbit, 200.0) * 1e6
+    )
     scale = ScaleSpec(
         repos=_pick(args.scale_repos, 400 if smoke else 20000),
         matching=_pick(args.scale_matching, 40 if smoke else 2000),
@@ -105,6 +127,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         corpus=corpus,
         mb_corpus=mb,
+        wan_corpus=wan,
+        link=link,
         scale=scale,
         reps=_pick(args.reps, 1 if smoke else 3),
         groups=tuple(args.only or GROUPS),
@@ -180,6 +204,22 @@ def run_sync_groups(settings: Settings, work: Path, results: dict[str, Any]) -> 
                 log(f"cold sync with MB layers, repetition {rep + 1}/{settings.reps}")
                 bench.repetition(rep, cold_only=True)
             scenarios.update({f"{k}_mb": v for k, v in bench.results().items()})
+    if "wan" in settings.groups:
+        run_wan_group(settings, work, results)
+
+
+def run_wan_group(settings: Settings, work: Path, results: dict[str, Any]) -> None:
+    link = settings.link
+    with open_corpus(settings.wan_corpus, settings.cache_dir, log) as corpus:
+        bench = WanBench(corpus, work / "wan", link, settings.timeout, settings.concurrency, log)
+        results["wan"] = bench.describe()
+        for rep in range(settings.reps):
+            log(
+                f"WAN scenarios ({link.rtt * 1000:g} ms, {link.bandwidth_bps / 1e6:g} Mbit/s), "
+                f"repetition {rep + 1}/{settings.reps}"
+            )
+            bench.repetition(rep)
+        results.setdefault("scenarios", {}).update(bench.results())
 
 
 def run_bench(settings: Settings) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.measure import Measured, run_measured
 from tests.testbed import RegistryServer
@@ -42,8 +42,15 @@ def tool_env(home: Path) -> dict[str, str]:
     return env
 
 
+class Addressed(Protocol):
+    """A registry as the tools see it: a test-bed server, or a link in front of one (`bench.wan`)."""
+
+    @property
+    def host(self) -> str: ...
+
+
 def write_config(
-    path: Path, source: RegistryServer, target: RegistryServer, from_: str, *, page_size: int | None = None
+    path: Path, source: Addressed, target: Addressed, from_: str, *, page_size: int | None = None
 ) -> Path:
     """A dregsy-syntax config mirroring `from_` (a `regex:` or plain path) with paths unchanged;
     `page_size` sets the catalog lister's `pageSize` (default: regmirror's)."""
@@ -119,7 +126,7 @@ def skopeo_yaml(plan: dict[str, Any], source: RegistryServer) -> str:
 
 
 def run_skopeo_sync(
-    yaml_file: Path, target: RegistryServer, namespace: str, env: dict[str, str], *, timeout: float
+    yaml_file: Path, target: Addressed, namespace: str, env: dict[str, str], *, timeout: float
 ) -> ToolRun:
     """`skopeo sync --src yaml --dest docker FILE TARGET/<namespace>`: without `--scoped`, skopeo keeps
     the last path component, so `<namespace>/<name>` lands at the same path as in the source."""

@@ -7,9 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"cold", "noop", "noop_record_fill", "noop_record", "noop_listing_record", "changed", "cold_mb"}
+WAN_SCENARIOS = {"wan_cold", "wan_noop", "wan_noop_no_record", "wan_changed"}
 
 
 def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -> None:
@@ -40,15 +44,17 @@ def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -
         "settings",
         "corpus",
         "mb_corpus",
+        "wan",
         "scenarios",
         "plan_scale",
         "imports",
         "tables",
     } <= set(results)
     assert results["machine"]["nproc"] >= 1 and results["machine"]["cpu"]
-    assert set(results["scenarios"]) == SCENARIOS
+    assert set(results["scenarios"]) == SCENARIOS | WAN_SCENARIOS
+    corpus_of = {"cold_mb": "mb_corpus"}
     for scenario, tools in results["scenarios"].items():
-        expected_tools = {"regmirror"} if scenario.startswith("noop_") else {"regmirror", "skopeo"}
+        expected_tools = {"regmirror"} if "noop_" in scenario else {"regmirror", "skopeo"}
         assert set(tools) == expected_tools, scenario
         for tool, stats in tools.items():
             assert stats["valid_runs"] >= 1 and stats["invalid_runs"] == 0, (scenario, tool)
@@ -56,7 +62,7 @@ def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -
                 # the harness's verification: every tag checked in the target, every digest equal
                 assert one["verification"] == {
                     "valid": True,
-                    "checked": results["corpus" if scenario != "cold_mb" else "mb_corpus"]["tags"],
+                    "checked": tags_of(results, corpus_of.get(scenario, scenario)),
                     "wrong_count": 0,
                     "wrong": [],
                 }
@@ -81,3 +87,34 @@ def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -
     assert "regmirror.cli (regmirror --help)" in results["imports"]
     assert "| cold sync into an empty target |" in results["tables"]
     assert "| regmirror plan (with digest checks) |" in results["tables"]
+
+
+def tags_of(results: dict[str, Any], scenario: str) -> int:
+    """Tags of the corpus a scenario ran on (`scenario` here: a corpus key, or a scenario's name)."""
+    if scenario.startswith("wan_"):
+        return int(results["wan"]["corpus"]["tags"])
+    return int(results["mb_corpus" if scenario == "mb_corpus" else "corpus"]["tags"])
+
+
+def test_the_wan_group_counts_what_crossed_the_links_and_prints_the_floor(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    argv = [sys.executable, "-m", "bench.run", "--smoke", "--only", "wan", "--rtt-ms", "20"]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--output", str(output)]
+    run = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = json.loads(output.read_text())
+
+    wan, scenarios = results["wan"], results["scenarios"]
+    assert wan["link"] == {"rtt": 0.02, "bandwidth_bps": 200e6}
+    assert wan["distinct_blob_bytes"] > 0
+    assert wan["floor_cold_s"] == pytest.approx(wan["distinct_blob_bytes"] * 8 / 200e6 + 10 * 0.02, abs=1e-3)
+    cold = {tool: scenarios["wan_cold"][tool]["runs"][0] for tool in ("regmirror", "skopeo")}
+    for one in cold.values():
+        # every blob crossed the link to the target at least once, through fresh connections
+        assert one["uploaded_bytes"] >= wan["distinct_blob_bytes"]
+        assert one["connections"] > 0
+        assert one["wall_s"] > one["floor_s"] == wan["floor_cold_s"]
+    noop = scenarios["wan_noop"]["regmirror"]["runs"][0]
+    assert noop["uploaded_bytes"] < cold["regmirror"]["uploaded_bytes"] / 2  # nothing to copy
+    assert "Across an emulated WAN link (20 ms round trip" in results["tables"]
+    assert "| one changed tag |" in results["tables"]

@@ -60,3 +60,10 @@ def test_values_are_read_from_the_variables_the_stack_sets() -> None:
 def test_a_missing_or_malformed_variable_is_named(environ: dict[str, str], named: str) -> None:
     with pytest.raises(BadEnvironment, match=named):
         ListerEnvironment.from_env(environ)
+
+
+def test_the_listers_default_check_workers_are_the_sync_packages() -> None:
+    """Kept as a literal (the stack imports these defaults without the sync package): the same figure."""
+    from regmirror.sync.check import CHECK_WORKERS
+
+    assert DEFAULT_CHECK_WORKERS == CHECK_WORKERS

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from regmirror.config import Config
 from regmirror.model import ItemState, SyncItem
-from regmirror.sync.check import TagDigestListings, check_item, finalize_item
+from regmirror.sync.check import CHECK_WORKERS, TagDigestListings, check_item, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.enumerate import enumerate_task
 from regmirror.sync.phases import Phase, no_phases
@@ -84,7 +84,7 @@ class TaskPlanner:
     send: Send
     remaining: RemainingSeconds
     reserve_seconds: float = 60.0
-    workers: int = 8
+    workers: int = CHECK_WORKERS
     chunk_size: int = 0  # items checked between two looks at the clock (default: 4 per worker)
     phase: Phase = no_phases  # enumerate / check / handoff, traced by the handler
 

@@ -21,7 +21,7 @@ from regmirror.registries.credentials import resolve_credentials
 from regmirror.registries.kinds import kind_of
 from regmirror.registries.logins import find_login
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
-from regmirror.sync.check import check_items, finalize_item
+from regmirror.sync.check import CHECK_WORKERS, check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, image_copier, make_relay
 from regmirror.sync.enumerate import enumerate_task
@@ -116,7 +116,7 @@ def plan_config(
     task_pattern: str | None = None,
     registries: Registries | None = None,
     check: bool = True,
-    workers: int = 8,
+    workers: int = CHECK_WORKERS,
     record: CopyRecord | None = None,
 ) -> Plan:
     """List, match, select tags and (with `check`) compare digests. Copies nothing.
