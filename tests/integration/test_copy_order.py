@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from regmirror.cli.main import main
@@ -64,3 +65,45 @@ def test_a_shared_layer_crosses_once_per_repository_however_many_tags_copy_at_on
     for repository, tags in repositories.items():
         for n in range(tags):
             assert target.head_manifest(repository, f"v{n}") == source.head_manifest(repository, f"v{n}")
+
+
+def test_a_large_base_shared_across_repositories_is_uploaded_once_and_mounted_elsewhere(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Three repositories, one tag each, one 2 MiB base layer in common: the first image leads for the
+    base, the others wait for it and find it in the target (skopeo mounts it from where it was pushed),
+    while images sharing no large blob copy meanwhile."""
+    repositories = ["base/one", "base/two", "base/three"]
+    for repository in repositories:
+        push_image(plain_registry, repository, "v1", layers=2, layer_size=2 * MiB, shared_base=True)
+    push_image(plain_registry, "own/alone", "v1", layers=1, layer_size=4096)
+    source = ImageApi(plain_registry)
+    base = layer_digests(source, "base/one", "v1")[0]
+    assert all(layer_digests(source, r, "v1")[0] == base for r in repositories)
+    slow_upload = Rule("slow", method="PUT", path=r"/v2/.+/blobs/uploads/.+")
+    mark = second_plain_registry.mark()
+    with FaultProxy(second_plain_registry.host, rules=[slow_upload], slow_seconds=0.4) as link:
+        config = config_file(
+            "tasks:\n  - name: t\n"
+            f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
+            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
+            '    mappings:\n      - from: "regex:(base|own)/.*"\n'
+        )
+        code = main(["sync", str(config), "--json", "--concurrency", "8"])
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["counts"]["copied"] == 4
+    requests = second_plain_registry.requests(since=mark)
+    base_uploads = [r for r in requests if r.method == "PUT" and f"digest={base}" in unquote(r.query)]
+    assert len(base_uploads) == 1, [r.path for r in base_uploads]
+    target = ImageApi(second_plain_registry)
+    for repository in [*repositories, "own/alone"]:
+        assert target.head_manifest(repository, "v1") == source.head_manifest(repository, "v1")
+    # every copied image's bytes were known before its copy: the target was never read back for them
+    manifest_gets = [r for r in requests if r.method == "GET" and "/manifests/" in r.path]
+    assert manifest_gets == []
+    assert all(r["bytes"] for r in report["results"])

@@ -6,6 +6,8 @@ number stays fixed."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,14 +81,16 @@ def test_server_errors_halve_the_copies_at_once_and_every_image_still_arrives(
     plain_registry: RegistryServer,
     config_file: Callable[[str], Path],
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     rules = [
         Rule("503", method="PUT", path=r"/v2/.+/manifests/.+", skip=6, times=2),
         Rule("slow", method="PUT", path=UPLOAD_END),
     ]
-    code, report, link = sync_through(
-        many_repositories, plain_registry, config_file, capsys, rules, "--concurrency", "auto:16"
-    )
+    with caplog.at_level(logging.INFO, logger="regmirror.pacing"):
+        code, report, link = sync_through(
+            many_repositories, plain_registry, config_file, capsys, rules, "--concurrency", "auto:16"
+        )
 
     assert code == 0, report
     assert link.counts()["503"] == 2
@@ -94,7 +98,12 @@ def test_server_errors_halve_the_copies_at_once_and_every_image_still_arrives(
     (route,) = report["concurrency"]
     assert route["cuts"] >= 1
     assert route["peak"] <= 16
-    assert route["final"] < route["peak"]
+    halvings = [
+        re.fullmatch(r"copies at once (\d+) -> (\d+): a copy failed with network", r.message)
+        for r in caplog.records
+    ]
+    steps = [(int(m[1]), int(m[2])) for m in halvings if m]
+    assert len(steps) == route["cuts"] and all(after == max(1, before // 2) for before, after in steps)
     assert_mirrored(many_repositories, plain_registry)
 
 

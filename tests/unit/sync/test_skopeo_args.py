@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import stat
 from collections.abc import Iterator
@@ -348,8 +349,56 @@ def test_env_is_minimal_and_points_into_workdir(relay: SkopeoRelay, monkeypatch:
         assert value_after(run.argv, "--tmpdir") == str(run.workdir)
         assert run.env["HTTPS_PROXY"] == "http://127.0.0.1:3128"
         assert "leak-me" not in json.dumps(run.env)
-        assert set(run.env) <= {*relay_module._INHERITED_ENV, "HOME", "TMPDIR"}
+        assert set(run.env) <= {*relay_module._INHERITED_ENV, "HOME", "TMPDIR", "XDG_DATA_HOME"}
         assert run.workdir.parent == Path(relay.tmpdir)
+
+
+def test_skopeos_blob_info_cache_is_shared_by_every_copy_and_this_users_own(
+    relay: SkopeoRelay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-root skopeo keeps its blob-info cache (which blob it pushed where: what lets it mount a
+    blob into another repository) under $XDG_DATA_HOME: one folder for all copies, kept after them."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with relay.prepare(make_item(), SRC, DST, None, None) as first:
+        pass
+    with relay.prepare(make_item(), SRC, DST, None, None) as second:
+        assert (
+            second.env["XDG_DATA_HOME"]
+            == first.env["XDG_DATA_HOME"]
+            == str(tmp_path / "cache/regmirror/skopeo")
+        )
+    data = Path(first.env["XDG_DATA_HOME"])
+    assert data.is_dir() and data.stat().st_mode & 0o777 == 0o700
+    assert not data.is_relative_to(first.workdir)
+
+
+def test_a_read_only_home_puts_the_cache_under_the_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(locked / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    relay = SkopeoRelay(tmpdir=str(work))
+    if os.access(locked, os.W_OK):  # root ignores the mode: make the folder unusable another way
+        (locked / "cache").write_text("a file, not a folder")
+    with relay.prepare(make_item(), SRC, DST, None, None) as run:
+        assert run.env["XDG_DATA_HOME"] == str(work / f"regmirror-skopeo-{os.getuid()}")
+
+
+def test_a_planted_symlink_is_never_used_as_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache" / "regmirror").mkdir(parents=True)
+    (tmp_path / "cache" / "regmirror" / "skopeo").symlink_to(elsewhere)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    with SkopeoRelay(tmpdir=str(work)).prepare(make_item(), SRC, DST, None, None) as run:
+        assert run.env["XDG_DATA_HOME"] == str(work / f"regmirror-skopeo-{os.getuid()}")
 
 
 def test_default_tmpdir_is_tmp() -> None:

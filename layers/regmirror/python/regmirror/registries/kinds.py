@@ -35,6 +35,7 @@ class RegistryKind(Protocol):
 
     name: str
     default_lister: str  # a key of registries.listers.LISTER_KINDS
+    counts_manifest_gets: bool  # a manifest GET costs a pull of its rate-limit budget (Docker Hub)
 
     def claims(self, spec: RegistrySpec) -> bool:
         """Is `spec` a registry of this kind (told by its host and settings)?"""

@@ -1,8 +1,10 @@
-"""How many bytes an image holds: config + layers of every manifest, each blob counted once.
+"""The blobs an image holds (config + layers of every manifest, each once) and their bytes.
 
-skopeo 1.9 does not report what it transferred, so after a copy the relay reads the manifests back
-from the *target* (never the source: Docker Hub counts manifest GETs). It is an upper bound of the
-bytes moved: skopeo skips blobs the target already had.
+skopeo 1.9 does not report what it transferred. Before a copy, where the source's kind gives manifests
+for free (never Docker Hub, which counts manifest GETs as pulls), the sync reads them from the source:
+the copy order learns the large blobs images share, and the relay their total. Otherwise the relay
+reads them back from the *target* after the copy. Either is an upper bound of the bytes moved: skopeo
+skips blobs the target already had.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ class ManifestReader(Protocol):
 
 def image_bytes(reader: ManifestReader, repository: str, reference: str) -> int | None:
     """Sum of the image's blob sizes; None when the manifests cannot be read or parsed."""
+    blobs = image_blobs(reader, repository, reference)
+    return None if blobs is None else sum(blobs.values())
+
+
+def image_blobs(reader: ManifestReader, repository: str, reference: str) -> dict[str, int] | None:
+    """Digest -> size of every blob of the image (every platform of an index); None when the manifests
+    cannot be read or parsed."""
     try:
         body, _media_type, _digest = reader.get_manifest(repository, reference)
         document = json.loads(body)
@@ -32,7 +41,7 @@ def image_bytes(reader: ManifestReader, repository: str, reference: str) -> int 
                 _collect(json.loads(child_body), blobs)
         else:
             _collect(document, blobs)
-        return sum(blobs.values())
+        return blobs
     except (RegmirrorError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

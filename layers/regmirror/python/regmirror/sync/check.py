@@ -38,15 +38,20 @@ def check_items(
     *,
     workers: int = CHECK_WORKERS,
     record: CopyRecord | None = None,
+    then: Callable[[PlannedItem], None] | None = None,
 ) -> Iterator[PlannedItem]:
     """Phase 2: source digest (listing or HEAD) and target check (record or HEAD) per item, in
-    parallel; yields items in input order as their state is known."""
+    parallel; yields items in input order as their state is known. `then(item)` runs in the checking
+    thread once an item's state is known (a sync learns what an image to copy holds)."""
     listings = TagDigestListings()
     spot = SpotChecks(record.spot_fraction) if record is not None else None
 
     def check(p: PlannedItem) -> PlannedItem:
         target = target_for(p.item)
-        return check_item(p, source_for(p.item), target, record=record, listings=listings, spot=spot)
+        checked = check_item(p, source_for(p.item), target, record=record, listings=listings, spot=spot)
+        if then is not None:
+            then(checked)
+        return checked
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="check") as pool:
         yield from pool.map(check, items)

@@ -37,11 +37,17 @@ def make_relay(config: Config, *, timeout: float | None = None) -> SkopeoRelay:
 
 
 def copy_item(
-    registries: Registries, relay: SkopeoRelay, item: SyncItem, *, limits: RateLimits | None = None
+    registries: Registries,
+    relay: SkopeoRelay,
+    item: SyncItem,
+    *,
+    limits: RateLimits | None = None,
+    size_hint: int | None = None,
 ) -> CopyResult:
     """One copy, once the source's rate-limit budget allows (waiting at most `limits.max_wait`) and
     one of its copy slots is free; a budget that stays short fails the copy as "rate-limit". The
-    budgets are the run's (`registries.rate_limits`) unless `limits` is given."""
+    budgets are the run's (`registries.rate_limits`) unless `limits` is given. `size_hint`: the
+    image's bytes when known (else they are read back from the target after the copy)."""
     task = registries.task(item.task)
     limits = limits or registries.rate_limits
     source = task.source.registry
@@ -63,6 +69,7 @@ def copy_item(
             task.target.endpoint(),
             registries.credentials(task.source),
             registries.credentials(task.target),
+            size_hint=size_hint,
         )
     tell_breakers(registries, task, result)
     if result.status == "copied" and result.bytes is None:

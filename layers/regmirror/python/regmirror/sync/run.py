@@ -21,6 +21,7 @@ from regmirror.registries.credentials import resolve_credentials
 from regmirror.registries.kinds import kind_of
 from regmirror.registries.logins import find_login
 from regmirror.retry import RetryPolicy, copy_policy, retry_copy
+from regmirror.sync.blobs import ImageBlobs
 from regmirror.sync.check import CHECK_WORKERS, check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, image_copier, make_relay
@@ -177,12 +178,13 @@ def sync_config(
     stop = stop or threading.Event()
     if isinstance(concurrency, int):
         concurrency = Concurrency.fixed(concurrency)
-    pacing = Pacing(concurrency, stop)
-    work = _SyncWork(registries, relay, copy_retry, record, LeadersFirst(stop=stop), pacing)
+    blobs = ImageBlobs(registries)
+    order = LeadersFirst(stop=stop, keys=blobs.keys)
+    work = _SyncWork(registries, relay, copy_retry, record, order, Pacing(concurrency, stop), blobs)
 
     def checked() -> Iterator[SyncItem]:
         for planned in check_items(
-            plan.items, registries.source_client, registries.target_client, record=record
+            plan.items, registries.source_client, registries.target_client, record=record, then=blobs.learn
         ):
             if on_checked:
                 on_checked(planned)
@@ -202,7 +204,7 @@ def sync_config(
             record.save()
     report.results, report.referrers_seen = work.reportable(report.results)
     report.unavailable = registries.breakers.open_hosts()
-    report.concurrency = pacing.summary()
+    report.concurrency = work.pacing.summary()
     report.seconds = time.monotonic() - start
     return report
 
@@ -219,10 +221,12 @@ class _SyncWork:
         record: CopyRecord | None,
         order: LeadersFirst,
         pacing: Pacing,
+        blobs: ImageBlobs,
     ) -> None:
         self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
         self.order = order  # one image of a repository before its others: shared layers cross once
         self.pacing = pacing  # how many copies at once, per route
+        self.blobs = blobs  # what each image to copy holds, when its source told
         self.copier = image_copier(registries, relay)
         self.in_sync: dict[str, PlannedItem] = {}
 
@@ -244,7 +248,8 @@ class _SyncWork:
         try:
             result = retry_copy(self.paced(item), self.copy_retry, what=f"copy {item.target}")
         finally:
-            self.order.done(item)  # its layers are in the target (or it failed): its repository's others go
+            self.order.done(item)  # its blobs are in the target (or it failed): images sharing them go
+            self.blobs.forget(item)
         if self.record is not None and result.status == "copied":
             self.record.copied(result.item, result.source_digest, result.target_digest)
         return with_referrers(self.registries, result, self.copier, self.record)
@@ -257,7 +262,7 @@ class _SyncWork:
         tried: list[CopyResult] = []
 
         def attempt() -> CopyResult:
-            run = partial(copy_item, self.registries, self.relay, item)
+            run = partial(copy_item, self.registries, self.relay, item, size_hint=self.blobs.size(item))
             try:
                 tried.append(self.pacing.copy(route, task.source.max_concurrent_copies, run))
             except NotStarted:

@@ -49,7 +49,7 @@ from regmirror.sync.skopeo_args import (
 )
 from regmirror.sync.skopeo_errors import classify_error, count_attempts
 from regmirror.sync.stalls import Ended, wait_watched
-from regmirror.sync.workdirs import LIVE, WORKDIR_PREFIX, kill_group, remove_leftovers
+from regmirror.sync.workdirs import LIVE, WORKDIR_PREFIX, kill_group, remove_leftovers, skopeo_data_home
 
 log = logging.getLogger("regmirror.relay")
 
@@ -101,6 +101,7 @@ class SkopeoRelay:
         # $TMPDIR as every tool honours it; /tmp otherwise (on Lambda nothing else is writable)
         self.tmpdir = tmpdir or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
         self.policy_file = policy_file
+        self._data_home: Path | None = None
         remove_leftovers(self.tmpdir)
 
     def copy(
@@ -199,7 +200,18 @@ class SkopeoRelay:
         # picked up, and anything skopeo leaves behind is removed with the dir.
         env["HOME"] = str(workdir)
         env["TMPDIR"] = str(workdir)
+        # Except skopeo's blob-info cache (which blob it saw where: digests and repository names, no
+        # credential), shared by every copy: with it skopeo mounts a blob it pushed to one repository
+        # into another instead of uploading it again. Root's is /var/lib/containers/cache already;
+        # anyone else's lives under $XDG_DATA_HOME, else $HOME, which is the work dir here.
+        env["XDG_DATA_HOME"] = str(self.shared_data_dir())
         return env
+
+    def shared_data_dir(self) -> Path:
+        """skopeo's data home, kept across copies and runs (`sync.workdirs.skopeo_data_home`)."""
+        if self._data_home is None:
+            self._data_home = skopeo_data_home(self.tmpdir)
+        return self._data_home
 
     def _execute(self, item: SyncItem, run: SkopeoRun, start: float, size_hint: int | None) -> CopyResult:
         fields = copy_fields(item)

@@ -5,6 +5,9 @@ digest file, skopeo's temp files), removed when the copy ends. What is still in 
 an abort (a second Ctrl-C, a stop's grace time over) or the interpreter's exit kills the processes
 and removes the folders (worker threads are daemons and never reach their `finally`). A SIGKILL
 leaves them: the next start removes the folders of dead processes (`remove_leftovers`).
+
+One folder outlives the copies on purpose: skopeo's data home (`skopeo_data_home`), which holds its
+blob-info cache (which blob it saw where; no credential), shared by every copy of the user.
 """
 
 from __future__ import annotations
@@ -112,3 +115,22 @@ def abort_running() -> int:
     """Kill every skopeo run in flight (any relay, any thread) and remove the work dirs with their
     auth files; returns how many processes were signalled. For a second Ctrl-C, or shutdown."""
     return LIVE.abort()
+
+
+def skopeo_data_home(tmpdir: str) -> Path:
+    """skopeo's `$XDG_DATA_HOME`, this user's own (0700): `$XDG_CACHE_HOME/regmirror/skopeo` (default
+    `~/.cache/...`), else, where HOME is read-only (Lambda), `<tmpdir>/regmirror-skopeo-<uid>`."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    try:
+        return own_folder(cache / "regmirror" / "skopeo")
+    except OSError:
+        return own_folder(Path(tmpdir) / f"regmirror-skopeo-{os.getuid()}")
+
+
+def own_folder(path: Path) -> Path:
+    """`path` as a folder of this user's (made 0700 with its parents when absent); OSError when it is
+    a symlink or someone else's: a shared cache must not be planted by another user."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink() or path.lstat().st_uid != os.getuid():
+        raise OSError(f"{path} is not this user's own folder")
+    return path

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class Distribution:
     name = "distribution"
     default_lister = "catalog"
+    counts_manifest_gets = False
 
     def claims(self, spec: RegistrySpec) -> bool:
         return True

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 class DockerHub(Distribution):
     name = "dockerhub"
     default_lister = "catalog"  # Docker Hub refuses it, with a hint naming `dockerhub` and `index`
+    counts_manifest_gets = True  # a GET is a pull; HEADs are free
 
     def claims(self, spec: RegistrySpec) -> bool:
         return is_docker_hub(spec.registry)
