@@ -261,7 +261,10 @@ def write_results(results: dict[str, Any], output: Path) -> None:
     tmp.write_text(json.dumps(results, indent=1) + "\n")
     tmp.replace(output)
     if output.parent == BENCH_DIR / "results" and not results["smoke"]:
-        (output.parent / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+        # a run of some groups only (`--only wan`) does not replace the latest full run
+        groups = results["settings"]["groups"]
+        name = "latest.json" if set(groups) == set(GROUPS) else f"latest-{'-'.join(groups)}.json"
+        (output.parent / name).write_text(json.dumps(results, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
