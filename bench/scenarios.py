@@ -16,6 +16,7 @@ from bench.corpus import NAMESPACE, Corpus
 from bench.measure import summary
 from bench.tools import (
     ToolRun,
+    corpus_plan,
     run_driver,
     run_regmirror,
     run_skopeo_sync,
@@ -47,15 +48,10 @@ class SyncBench:
         self.changed_ref = min(self.corpus.digests)
 
     def _plan(self) -> dict[str, Any]:
-        """regmirror's plan (no digest checks) of the corpus: the image set skopeo gets too."""
-        config = write_config(self.work / "plan.yaml", self.corpus.server, self.corpus.server, FROM)
-        run = run_regmirror(["plan", str(config), "--no-check"], self.env, timeout=self.timeout)
-        if not run.ok:
-            raise RuntimeError(f"regmirror plan failed: {run.measured.stderr[-2000:]}")
-        plan: dict[str, Any] = json.loads(run.measured.stdout)
-        if len(plan["items"]) != len(self.corpus.digests):
-            raise RuntimeError(f"plan has {len(plan['items'])} images, corpus {len(self.corpus.digests)}")
-        return plan
+        images = len(self.corpus.digests)
+        return corpus_plan(
+            self.work / "plan.yaml", self.corpus.server, images, self.env, timeout=self.timeout
+        )
 
     # -- one repetition -------------------------------------------------------------------------
     def repetition(self, rep: int, *, cold_only: bool = False) -> None:

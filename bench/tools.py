@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.corpus import NAMESPACE
 from bench.measure import Measured, run_measured
 from tests.testbed import RegistryServer
 
@@ -108,6 +109,21 @@ def _regmirror_summary(measured: Measured) -> dict[str, Any]:
     if not data.get("ok", True) or data.get("errors"):
         summary["error"] = (data.get("errors") or [])[:3] or measured.stderr[-2000:]
     return summary
+
+
+def corpus_plan(
+    config: Path, source: RegistryServer, images: int, env: dict[str, str], *, timeout: float
+) -> dict[str, Any]:
+    """regmirror's plan (no digest checks) of a corpus, written to `config`: the image set skopeo
+    gets too. Raises when it fails or does not hold the corpus's `images`."""
+    write_config(config, source, source, f"regex:{NAMESPACE}/.*")
+    run = run_regmirror(["plan", str(config), "--no-check"], env, timeout=timeout)
+    if not run.ok:
+        raise RuntimeError(f"regmirror plan failed: {run.measured.stderr[-2000:]}")
+    plan: dict[str, Any] = json.loads(run.measured.stdout)
+    if len(plan["items"]) != images:
+        raise RuntimeError(f"plan has {len(plan['items'])} images, corpus {images}")
+    return plan
 
 
 def skopeo_yaml(plan: dict[str, Any], source: RegistryServer) -> str:

@@ -23,7 +23,15 @@ from typing import Any
 
 from bench.corpus import NAMESPACE, Corpus, CorpusSpec
 from bench.measure import summary
-from bench.tools import ToolRun, run_regmirror, run_skopeo_sync, skopeo_yaml, tool_env, write_config
+from bench.tools import (
+    ToolRun,
+    corpus_plan,
+    run_regmirror,
+    run_skopeo_sync,
+    skopeo_yaml,
+    tool_env,
+    write_config,
+)
 from bench.verify import verify_target
 from bench.wan import WanLink, floor_seconds
 from tests.testbed import ImageApi, RegistryServer
@@ -108,12 +116,10 @@ class WanBench:
         self.plan = self._plan()
 
     def _plan(self) -> dict[str, Any]:
-        config = write_config(self.work / "plan.yaml", self.corpus.server, self.corpus.server, FROM)
-        run = run_regmirror(["plan", str(config), "--no-check"], self.env, timeout=self.timeout)
-        if not run.ok:
-            raise RuntimeError(f"regmirror plan failed: {run.measured.stderr[-2000:]}")
-        plan: dict[str, Any] = json.loads(run.measured.stdout)
-        return plan
+        images = len(self.corpus.digests)
+        return corpus_plan(
+            self.work / "plan.yaml", self.corpus.server, images, self.env, timeout=self.timeout
+        )
 
     # -- one repetition -------------------------------------------------------------------------
     def repetition(self, rep: int) -> None:

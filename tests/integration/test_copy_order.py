@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -27,6 +28,27 @@ def layer_digests(api: ImageApi, repository: str, tag: str) -> list[str]:
     return [layer["digest"] for layer in manifest["layers"]]
 
 
+def sync_behind_slow_uploads(
+    source: RegistryServer,
+    target: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    mappings: str,
+) -> tuple[int, dict[str, Any]]:
+    """`regmirror sync --json --concurrency 8` into `target` behind the proxy (each upload's final PUT
+    held 0.4 s): the exit code and the report."""
+    slow_upload = Rule("slow", method="PUT", path=r"/v2/.+/blobs/uploads/.+")
+    with FaultProxy(target.host, rules=[slow_upload], slow_seconds=0.4) as link:
+        config = config_file(
+            "tasks:\n  - name: t\n"
+            f'    source: {{registry: "{source.host}", skip-tls-verify: true}}\n'
+            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
+            f"    mappings:\n{mappings}"
+        )
+        code = main(["sync", str(config), "--json", "--concurrency", "8"])
+    return code, json.loads(capsys.readouterr().out)
+
+
 def test_a_shared_layer_crosses_once_per_repository_however_many_tags_copy_at_once(
     plain_registry: RegistryServer,
     second_plain_registry: RegistryServer,
@@ -40,18 +62,11 @@ def test_a_shared_layer_crosses_once_per_repository_however_many_tags_copy_at_on
     source = ImageApi(plain_registry)
     shared = layer_digests(source, "team/app", "v0")[0]
     assert all(layer_digests(source, "team/app", f"v{n}")[0] == shared for n in range(6))
-    slow_upload = Rule("slow", method="PUT", path=r"/v2/.+/blobs/uploads/.+")
     mark = second_plain_registry.mark()
-    with FaultProxy(second_plain_registry.host, rules=[slow_upload], slow_seconds=0.4) as link:
-        config = config_file(
-            "tasks:\n  - name: t\n"
-            f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
-            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
-            "    mappings:\n      - from: team/app\n      - from: team/web\n      - from: team/cli\n"
-        )
-        code = main(["sync", str(config), "--json", "--concurrency", "8"])
-
-    report = json.loads(capsys.readouterr().out)
+    mappings = "      - from: team/app\n      - from: team/web\n      - from: team/cli\n"
+    code, report = sync_behind_slow_uploads(
+        plain_registry, second_plain_registry, config_file, capsys, mappings
+    )
     assert code == 0, report
     assert report["counts"]["copied"] == 10
     uploads = [
@@ -83,18 +98,11 @@ def test_a_large_base_shared_across_repositories_is_uploaded_once_and_mounted_el
     source = ImageApi(plain_registry)
     base = layer_digests(source, "base/one", "v1")[0]
     assert all(layer_digests(source, r, "v1")[0] == base for r in repositories)
-    slow_upload = Rule("slow", method="PUT", path=r"/v2/.+/blobs/uploads/.+")
     mark = second_plain_registry.mark()
-    with FaultProxy(second_plain_registry.host, rules=[slow_upload], slow_seconds=0.4) as link:
-        config = config_file(
-            "tasks:\n  - name: t\n"
-            f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
-            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
-            '    mappings:\n      - from: "regex:(base|own)/.*"\n'
-        )
-        code = main(["sync", str(config), "--json", "--concurrency", "8"])
-
-    report = json.loads(capsys.readouterr().out)
+    mappings = '      - from: "regex:(base|own)/.*"\n'
+    code, report = sync_behind_slow_uploads(
+        plain_registry, second_plain_registry, config_file, capsys, mappings
+    )
     assert code == 0, report
     assert report["counts"]["copied"] == 4
     requests = second_plain_registry.requests(since=mark)

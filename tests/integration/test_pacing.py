@@ -41,6 +41,19 @@ def sync_through(
     rules: list[Rule],
     *args: str,
 ) -> tuple[int, dict[str, Any], FaultProxy]:
+    """`regmirror sync --json` of every image into `target` behind the proxy: exit code, report, proxy."""
+    code, out, link = run_through(source, target, config_file, capsys, rules, "--json", *args)
+    return code, json.loads(out), link
+
+
+def run_through(
+    source: RegistryServer,
+    target: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    rules: list[Rule],
+    *args: str,
+) -> tuple[int, str, FaultProxy]:
     with FaultProxy(target.host, rules=rules, slow_seconds=0.5) as link:
         config = config_file(
             "tasks:\n  - name: t\n"
@@ -48,8 +61,8 @@ def sync_through(
             f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
             '    mappings:\n      - from: "regex:pace/.*"\n'
         )
-        code = main(["sync", str(config), "--json", "--no-record", *args])
-    return code, json.loads(capsys.readouterr().out), link
+        code = main(["sync", str(config), "--no-record", *args])
+    return code, capsys.readouterr().out, link
 
 
 def assert_mirrored(source: RegistryServer, target: RegistryServer) -> None:
@@ -128,15 +141,9 @@ def test_the_summary_line_tells_how_far_the_copies_at_once_grew(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     slow_uploads = Rule("slow", method="PUT", path=UPLOAD_END)
-    with FaultProxy(plain_registry.host, rules=[slow_uploads], slow_seconds=0.5) as link:
-        config = config_file(
-            "tasks:\n  - name: t\n"
-            f'    source: {{registry: "{many_repositories.host}", skip-tls-verify: true}}\n'
-            f'    target: {{registry: "{link.host}", skip-tls-verify: true}}\n'
-            '    mappings:\n      - from: "regex:pace/.*"\n'
-        )
-        code = main(["sync", str(config), "--no-record", "--no-progress"])
-    out = capsys.readouterr().out
+    code, out, _ = run_through(
+        many_repositories, plain_registry, config_file, capsys, [slow_uploads], "--no-progress"
+    )
     assert code == 0, out
     assert f"{IMAGES} images: {IMAGES} copied" in out
     assert "copies at once" in out.splitlines()[-1]

@@ -224,7 +224,7 @@ class _SyncWork:
         blobs: ImageBlobs,
     ) -> None:
         self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
-        self.order = order  # one image of a repository before its others: shared layers cross once
+        self.order = order  # an image waits for the copies uploading what it shares: shared blobs cross once
         self.pacing = pacing  # how many copies at once, per route
         self.blobs = blobs  # what each image to copy holds, when its source told
         self.copier = image_copier(registries, relay)
