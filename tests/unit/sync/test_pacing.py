@@ -70,13 +70,22 @@ def test_auto_starts_at_the_cpu_default_never_above_its_ceiling() -> None:
 
 
 # -- the controller --------------------------------------------------------------------------------
-def test_on_a_link_that_pays_for_every_copy_the_limit_doubles_to_the_ceiling() -> None:
-    """Each copy takes one second however many run (latency-bound): throughput follows the limit."""
+def test_on_a_link_that_pays_for_every_copy_the_limit_doubles_then_leaps_to_the_ceiling() -> None:
+    """Each copy takes one second however many run (latency-bound): throughput follows the limit, so
+    after the first doubling paid in proportion the next step quadruples."""
     clock = Clock()
-    route = RouteLimit(4, 32, clock)
-    limits = [round_trip(route, clock, 1.0) for _ in range(5)]
-    assert limits == [4, 8, 16, 32, 32]
-    assert route.peak == 32
+    route = RouteLimit(4, 64, clock)
+    limits = [round_trip(route, clock, 1.0) for _ in range(4)]
+    assert limits == [4, 8, 32, 64]
+    assert route.peak == 64
+
+
+def test_a_doubling_that_pays_less_than_in_proportion_is_followed_by_a_doubling() -> None:
+    clock = Clock()
+    route = RouteLimit(4, 64, clock)
+    round_trip(route, clock, 1.0)  # 4 at once, 1 s each
+    round_trip(route, clock, 1.4)  # 8 at once, 1.4 s each: +43 %, paying, far from proportional
+    assert route.limit == 16
 
 
 def test_on_a_saturated_machine_the_limit_returns_to_the_best_and_probes_now_and_then() -> None:
@@ -220,8 +229,8 @@ def test_old_copies_still_draining_neither_count_nor_hold_the_new_window_back() 
     clock.now += 1.0
     for ticket in second[:4]:
         route.release(ticket, copied())
-    assert route.limit == 16  # 8 at once at 1 s each: twice the throughput
+    assert route.limit == 32  # 8 at once at 1 s each: twice the throughput, a leap follows
     clock.now += 30.0
     route.release(straggler, failed(FailureReason.TIMEOUT))  # of the first window: no cut now
     route.release(first[2], copied())
-    assert (route.limit, route.cuts) == (16, 0)
+    assert (route.limit, route.cuts) == (32, 0)

@@ -11,10 +11,12 @@ half of the copies started under the current limit to finish, and only when they
 busy (a starved pool says nothing about the link). By Little's law the throughput is the limit times
 the bytes one copy moves per second of its own time; timed from the change instead, a window would
 also pay for the old copies still draining. While doubling the limit raises the throughput by `GAIN`
-or more, it doubles again, up to the ceiling. Once a step does not pay, the limit returns to the best
-one seen and holds there, probing a quarter higher every `PROBE_EVERY` windows. A copy failing with a
-sign of overload (a 429, a 5xx, a reset, a timeout or stall) halves the limit at once, once per
-window, and growth becomes additive: TCP's answer to the same question.
+or more, it doubles again, up to the ceiling; it quadruples when the last step paid almost in
+proportion (`LEAP_EFFICIENCY`: a link far from full, where every step costs one copy's time). Once a
+step does not pay, the limit returns to the best one seen and holds there, probing a quarter higher
+every `PROBE_EVERY` windows. A copy failing with a sign of overload (a 429, a 5xx, a reset, a timeout
+or stall) halves the limit at once, once per window, and growth becomes additive: TCP's answer to the
+same question.
 
 The ceiling is `--concurrency`'s (`auto`: `AUTO_CEILING`), lowered by a source's
 `max-concurrent-copies`; its rate-limit budget still decides separately when a copy may start.
@@ -37,6 +39,7 @@ log = logging.getLogger("regmirror.pacing")
 
 AUTO_CEILING = 32  # copies at once per route with `--concurrency auto` (each is a skopeo, ≈ 40 MB)
 GAIN = 1.15  # a step up must raise the throughput this much to count as paying
+LEAP_EFFICIENCY = 0.8  # a doubling that paid this share of a proportional gain or more: next, ×4
 PROBE_EVERY = 4  # windows held at the best limit before probing a quarter higher
 POLL_SECONDS = 0.1  # how often a copy waiting for a slot looks at the stop flag
 
@@ -196,8 +199,10 @@ class RouteLimit:
         log.debug("%d copies at once: %.0f bytes/s (best so far: %s)", self.limit, rate, self._best)
         best = self._best
         if best is None or (self.limit > best[0] and rate >= best[1] * GAIN):
+            # a step that paid almost in proportion (a link far from full) leaps: ×4, not ×2
+            leap = best is not None and rate / best[1] >= LEAP_EFFICIENCY * self.limit / best[0]
             self._best = (self.limit, rate)
-            self._set(self._step_up())
+            self._set(self._step_up(leap))
         elif self.limit > best[0]:  # the step did not pay: back to the best, and slower from now on
             self._doubling = False
             self._set(best[0])
@@ -207,8 +212,8 @@ class RouteLimit:
             probe = self._held_windows % PROBE_EVERY == 0
             self._set(self._step_up() if probe else self.limit)
 
-    def _step_up(self) -> int:
-        step = self.limit if self._doubling else max(1, self.limit // 4)
+    def _step_up(self, leap: bool = False) -> int:
+        step = (3 if leap else 1) * self.limit if self._doubling else max(1, self.limit // 4)
         return min(self.ceiling, self.limit + step)
 
     def describe(self, start: int) -> dict[str, int]:
