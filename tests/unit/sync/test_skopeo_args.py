@@ -560,3 +560,25 @@ def test_environment_never_carries_another_auth_file(
     with relay.prepare(make_item(), SRC, DST, None, None) as run:
         assert "REGISTRY_AUTH_FILE" not in run.env
         assert "DOCKER_CONFIG" not in run.env
+
+
+def no_home() -> Path:
+    raise RuntimeError("Could not determine home directory.")  # Path.home() without HOME nor a passwd entry
+
+
+@pytest.mark.parametrize("cache_home", ["relative/cache", None])
+def test_a_relative_or_missing_cache_home_never_lands_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_home: str | None
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if cache_home is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        monkeypatch.delenv("HOME", raising=False)
+        monkeypatch.setattr(Path, "home", no_home)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
+    work = tmp_path / "work"
+    work.mkdir()
+    with SkopeoRelay(tmpdir=str(work)).prepare(make_item(), SRC, DST, None, None) as run:
+        assert run.env["XDG_DATA_HOME"] == str(work / f"regmirror-skopeo-{os.getuid()}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]

@@ -120,10 +120,12 @@ def abort_running() -> int:
 def skopeo_data_home(tmpdir: str) -> Path:
     """skopeo's `$XDG_DATA_HOME`, this user's own (0700): `$XDG_CACHE_HOME/regmirror/skopeo` (default
     `~/.cache/...`), else, where HOME is read-only (Lambda), `<tmpdir>/regmirror-skopeo-<uid>`."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        if not cache.is_absolute():  # the XDG spec ignores a relative one; no home gives "~"
+            raise OSError(f"{cache} is not an absolute path")
         return own_folder(cache / "regmirror" / "skopeo")
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() found no home at all
         return own_folder(Path(tmpdir) / f"regmirror-skopeo-{os.getuid()}")
 
 
