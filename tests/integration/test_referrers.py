@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,41 @@ def api_source(plain_registry: RegistryServer) -> Iterator[ReferrersFront]:
         yield front
 
 
+@dataclass
+class Mirror:
+    """What a referrer test mirrors between (the source and target registries), the config file
+    writer, the CLI's output and the signing key."""
+
+    src: RegistryServer
+    dst: RegistryServer
+    config_file: Callable[[str], Path]
+    capsys: pytest.CaptureFixture[str]
+    key: SigningKey
+
+    def pair(self) -> tuple[ImageApi, ImageApi]:
+        return pair(self.src, self.dst)
+
+    def config(self, extra: str = "") -> Path:
+        """A config mirroring `app:v1` from the source to the target (`extra`: task settings)."""
+        return config_for(self.config_file, self.src, self.dst, extra)
+
+    def sync(self, config: Path, *args: str) -> tuple[int, dict[str, Any]]:
+        """`regmirror sync CONFIG --json ARGS`: the exit code and the report."""
+        code = main(["sync", str(config), "--json", *args])
+        return code, json.loads(self.capsys.readouterr().out)
+
+
+@pytest.fixture
+def mirror(
+    plain_registry: RegistryServer,
+    second_plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    key: SigningKey,
+) -> Mirror:
+    return Mirror(plain_registry, second_plain_registry, config_file, capsys, key)
+
+
 def config_for(config_file: Callable[[str], Path], src: Any, dst: Any, extra: str = "") -> Path:
     return config_file(
         "tasks:\n  - name: t\n"
@@ -57,11 +93,6 @@ def config_for(config_file: Callable[[str], Path], src: Any, dst: Any, extra: st
         f"{extra}"
         "    mappings:\n      - from: app\n        tags: ['v1']\n"
     )
-
-
-def sync(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = main(["sync", str(config), "--json", *args])
-    return code, json.loads(capsys.readouterr().out)
 
 
 def signed_image(api: ImageApi, key: SigningKey, *, fallback: bool = True) -> str:
@@ -80,26 +111,22 @@ def signed_image(api: ImageApi, key: SigningKey, *, fallback: bool = True) -> st
 )
 def test_signed_image_verifies_on_the_target_as_on_the_source(
     scheme: str,
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
     source_api = scheme.startswith("referrers API") or scheme.startswith("API")
     target_api = scheme.endswith("API")
     with (
-        ReferrersFront(plain_registry.host) as src_front,
-        ReferrersFront(second_plain_registry.host) as dst_front,
+        ReferrersFront(mirror.src.host) as src_front,
+        ReferrersFront(mirror.dst.host) as dst_front,
     ):
-        src = src_front if source_api else plain_registry
-        dst = dst_front if target_api else second_plain_registry
+        src = src_front if source_api else mirror.src
+        dst = dst_front if target_api else mirror.dst
         source, target = ImageApi(src), ImageApi(dst)  # type: ignore[arg-type]
-        digest = signed_image(source, key, fallback=not source_api)
+        digest = signed_image(source, mirror.key, fallback=not source_api)
         expected = referrer_digests(source, "app", digest)
         assert sorted(expected.values()) == sorted([SIGNATURE_TYPE, SIGNATURE_TYPE, IN_TOTO, SPDX])
 
-        code, report = sync(config_for(config_file, src, dst), capsys)
+        code, report = mirror.sync(config_for(mirror.config_file, src, dst))
 
         assert code == 0, report
         (result,) = report["results"]
@@ -108,14 +135,14 @@ def test_signed_image_verifies_on_the_target_as_on_the_source(
         assert result["referrers"]["scheme"] == ("api" if target_api else "tag")
         assert report["counts"]["referrers_copied"] == 4
         assert referrer_digests(target, "app", digest) == expected
-        assert sorted(verified_signatures(target, "app", digest, key.public)) == sorted(
-            verified_signatures(source, "app", digest, key.public)
+        assert sorted(verified_signatures(target, "app", digest, mirror.key.public)) == sorted(
+            verified_signatures(source, "app", digest, mirror.key.public)
         )
-        assert len(verified_signatures(target, "app", digest, key.public)) == 2
+        assert len(verified_signatures(target, "app", digest, mirror.key.public)) == 2
         if not target_api:
             assert target.head_manifest("app", fallback_tag(digest)) is not None
 
-        code, again = sync(config_for(config_file, src, dst), capsys)
+        code, again = mirror.sync(config_for(mirror.config_file, src, dst))
         assert code == 0
         assert again["results"] == []  # in sync, its referrers too
         assert again["counts"]["referrers_copied"] == 0
@@ -126,129 +153,105 @@ def pair(plain_registry: RegistryServer, second_plain_registry: RegistryServer) 
 
 
 def test_per_platform_signatures_of_a_multi_arch_image(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    index = push_image(plain_registry, "app", "v1", platforms=["linux/amd64", "linux/arm64"], oci=True)
+    source, target = mirror.pair()
+    index = push_image(mirror.src, "app", "v1", platforms=["linux/amd64", "linux/arm64"], oci=True)
     children = [m["digest"] for m in json.loads(source.get_manifest("app", index)[0])["manifests"]]
-    sign_cosign_tag(source, "app", index, key)
+    sign_cosign_tag(source, "app", index, mirror.key)
     for child in children:
-        attach(source, "app", child, "signature", key=key)
+        attach(source, "app", child, "signature", key=mirror.key)
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 0, report
     assert report["results"][0]["referrers"]["copied"] == 3
-    assert verified_signatures(target, "app", index, key.public)
+    assert verified_signatures(target, "app", index, mirror.key.public)
     for child in children:
-        assert len(verified_signatures(target, "app", child, key.public)) == 1
+        assert len(verified_signatures(target, "app", child, mirror.key.public)) == 1
 
 
 def test_a_signature_added_after_the_first_sync_is_copied_by_the_next(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
-    config = config_for(config_file, plain_registry, second_plain_registry)
-    code, first = sync(config, capsys)
+    source, target = mirror.pair()
+    digest = push_image(mirror.src, "app", "v1", oci=True)
+    config = mirror.config()
+    code, first = mirror.sync(config)
     assert code == 0
     assert first["results"][0]["referrers"]["found"] == 0
-    assert verified_signatures(target, "app", digest, key.public) == []
+    assert verified_signatures(target, "app", digest, mirror.key.public) == []
 
-    late = attach(source, "app", digest, "signature", key=key)
-    code, second = sync(config, capsys)
+    late = attach(source, "app", digest, "signature", key=mirror.key)
+    code, second = mirror.sync(config)
 
     assert code == 0, second
     (result,) = second["results"]  # the image is in sync; its new signature is reported
     assert (result["status"], result["reason"]) == ("skipped", "in-sync")
     assert result["referrers"]["copied"] == 1
-    assert verified_signatures(target, "app", digest, key.public) == [late]
-    code, third = sync(config, capsys)
+    assert verified_signatures(target, "app", digest, mirror.key.public) == [late]
+    code, third = mirror.sync(config)
     assert (code, third["results"], third["counts"]["referrers_found"]) == (0, [], 1)
 
 
 def test_referrers_off_and_filtered_by_artifact_type(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = signed_image(source, key)
+    source, target = mirror.pair()
+    digest = signed_image(source, mirror.key)
 
-    off = config_for(config_file, plain_registry, second_plain_registry, "    referrers: false\n")
-    code, report = sync(off, capsys)
+    off = mirror.config("    referrers: false\n")
+    code, report = mirror.sync(off)
     assert code == 0
     assert report["results"][0]["referrers"] is None
     assert referrer_digests(target, "app", digest) == {}
 
     only = f"    referrers: {{artifact-types: [{SIGNATURE_TYPE}]}}\n"
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry, only), capsys)
+    code, report = mirror.sync(mirror.config(only))
     assert code == 0, report
     assert report["counts"]["referrers_copied"] == 2
     assert sorted(referrer_digests(target, "app", digest).values()) == [SIGNATURE_TYPE, SIGNATURE_TYPE]
 
 
 def test_a_signature_of_an_sbom_follows_it(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
+    source, target = mirror.pair()
+    digest = push_image(mirror.src, "app", "v1", oci=True)
     sbom = attach(source, "app", digest, "sbom")
-    attach(source, "app", sbom, "signature", key=key)
+    attach(source, "app", sbom, "signature", key=mirror.key)
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 0, report
     assert report["results"][0]["referrers"]["copied"] == 2
-    assert len(verified_signatures(target, "app", sbom, key.public)) == 1
+    assert len(verified_signatures(target, "app", sbom, mirror.key.public)) == 1
 
 
 def test_the_targets_fallback_index_keeps_its_own_entries(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
-    push_image(second_plain_registry, "app", "v1", oci=True)  # the same image, already mirrored
+    source, target = mirror.pair()
+    digest = push_image(mirror.src, "app", "v1", oci=True)
+    push_image(mirror.dst, "app", "v1", oci=True)  # the same image, already mirrored
     own = attach(target, "app", digest, "attestation")  # the mirror's owner attested it there
-    theirs = attach(source, "app", digest, "signature", key=key)
+    theirs = attach(source, "app", digest, "signature", key=mirror.key)
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 0, report
     assert set(referrer_digests(target, "app", digest)) == {own, theirs}
 
 
 def test_a_referrer_naming_another_subject_is_refused_with_a_warning(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
-    other = push_image(plain_registry, "app", "v2", oci=True)
-    liar = attach(source, "app", digest, "signature", key=key, subject_digest=other)
+    source, target = mirror.pair()
+    digest = push_image(mirror.src, "app", "v1", oci=True)
+    other = push_image(mirror.src, "app", "v2", oci=True)
+    liar = attach(source, "app", digest, "signature", key=mirror.key, subject_digest=other)
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 0, report
     summary = report["results"][0]["referrers"]
@@ -258,40 +261,33 @@ def test_a_referrer_naming_another_subject_is_refused_with_a_warning(
 
 
 def test_a_referrers_tag_that_is_not_an_index_fails_the_image_and_names_it(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
+    mirror: Mirror,
 ) -> None:
-    digest = push_image(plain_registry, "app", "v1", oci=True)
-    push_image(plain_registry, "app", fallback_tag(digest), oci=True, seed="not an index")
+    digest = push_image(mirror.src, "app", "v1", oci=True)
+    push_image(mirror.src, "app", fallback_tag(digest), oci=True, seed="not an index")
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 1
     (result,) = report["results"]
     assert (result["status"], result["reason"]) == ("failed", "referrers")
     assert f"app:{fallback_tag(digest)}: the referrers tag holds" in result["error"]
-    assert ImageApi(second_plain_registry).head_manifest("app", "v1") == digest  # the image itself is there
+    assert ImageApi(mirror.dst).head_manifest("app", "v1") == digest  # the image itself is there
     assert report["counts"]["failed"] == 1
 
 
 def test_referrer_tags_are_not_images_of_their_own_but_travel_with_theirs(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = signed_image(source, key)
-    every_tag = config_file(
+    source, target = mirror.pair()
+    digest = signed_image(source, mirror.key)
+    every_tag = mirror.config_file(
         "tasks:\n  - name: t\n"
-        f'    source: {{registry: "{plain_registry.host}", skip-tls-verify: true}}\n'
-        f'    target: {{registry: "{second_plain_registry.host}", skip-tls-verify: true}}\n'
+        f'    source: {{registry: "{mirror.src.host}", skip-tls-verify: true}}\n'
+        f'    target: {{registry: "{mirror.dst.host}", skip-tls-verify: true}}\n'
         "    mappings:\n      - from: app\n"
     )
-    code, report = sync(every_tag, capsys)
+    code, report = mirror.sync(every_tag)
     assert code == 0, report
     assert [r["target"].rsplit(":", 1)[1] for r in report["results"]] == ["v1"]
     assert report["counts"]["referrers_copied"] == 4
@@ -299,7 +295,7 @@ def test_referrer_tags_are_not_images_of_their_own_but_travel_with_theirs(
 
     dregsy_like = every_tag.read_text().replace("    mappings:", "    referrers: false\n    mappings:")
     every_tag.write_text(dregsy_like)
-    code, report = sync(every_tag, capsys)  # off: they are tags like any (as dregsy copies them)
+    code, report = mirror.sync(every_tag)  # off: they are tags like any (as dregsy copies them)
     assert report["counts"]["images"] == 3  # v1, sha256-<hex> (the fallback index), sha256-<hex>.sig
     # ... and skopeo 1.9 cannot copy the fallback index as an image (an index of artifacts, which it
     # would have to convert): what a dregsy user meets, and what referrers (on) avoid
@@ -310,65 +306,53 @@ def test_referrer_tags_are_not_images_of_their_own_but_travel_with_theirs(
 
 
 def test_the_human_report_counts_the_referrers(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    signed_image(ImageApi(plain_registry), key)
-    config = config_for(config_file, plain_registry, second_plain_registry)
+    signed_image(ImageApi(mirror.src), mirror.key)
+    config = mirror.config()
     assert main(["sync", str(config)]) == 0
-    out = capsys.readouterr().out
+    out = mirror.capsys.readouterr().out
     assert (
         "1 images: 1 copied, 0 already in sync, 0 failed, 0 missing at source; 4 referrers: 4 copied (" in out
     )
     assert main(["sync", str(config)]) == 0
-    assert "0 failed, 0 missing at source; 4 referrers: 0 copied (" in capsys.readouterr().out
+    assert "0 failed, 0 missing at source; 4 referrers: 0 copied (" in mirror.capsys.readouterr().out
 
 
 def test_plan_reports_each_images_referrers_and_what_the_target_lacks(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
-    source = ImageApi(plain_registry)
-    digest = signed_image(source, key)
-    config = config_for(config_file, plain_registry, second_plain_registry)
-    before = len(second_plain_registry.requests(method="PUT"))
+    source = ImageApi(mirror.src)
+    digest = signed_image(source, mirror.key)
+    config = mirror.config()
+    before = len(mirror.dst.requests(method="PUT"))
 
     assert main(["plan", str(config)]) == 0
-    out = capsys.readouterr().out
+    out = mirror.capsys.readouterr().out
     assert "[4 referrers: 1 SBOM, 1 attestation, 2 signature; 4 missing in the target]" in out
     assert "; 4 referrers, 4 missing in the target" in out
-    assert len(second_plain_registry.requests(method="PUT")) == before  # a plan copies nothing
+    assert len(mirror.dst.requests(method="PUT")) == before  # a plan copies nothing
 
     assert main(["sync", str(config), "--json"]) == 0
-    capsys.readouterr()
-    attach(source, "app", digest, "signature", key=key)
+    mirror.capsys.readouterr()
+    attach(source, "app", digest, "signature", key=mirror.key)
     assert main(["plan", str(config), "--json"]) == 0
-    (item,) = json.loads(capsys.readouterr().out)["items"]
+    (item,) = json.loads(mirror.capsys.readouterr().out)["items"]
     assert item["state"] == "in-sync"
     assert item["referrers"]["found"] == 5
     assert item["referrers"]["missing"] == 1
     assert item["referrers"]["scheme"] == "tag"
     assert item["referrers"]["types"][SIGNATURE_TYPE] == 3
     assert main(["plan", str(config)]) == 0  # the in-sync image is listed: its new signature is to copy
-    assert "1 missing in the target]" in capsys.readouterr().out
+    assert "1 missing in the target]" in mirror.capsys.readouterr().out
 
 
 def test_referrers_api_pages_are_all_followed(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
     with (
-        ReferrersFront(plain_registry.host, page_size=2) as src,
-        ReferrersFront(second_plain_registry.host) as dst,
+        ReferrersFront(mirror.src.host, page_size=2) as src,
+        ReferrersFront(mirror.dst.host) as dst,
     ):
         source = ImageApi(src)  # type: ignore[arg-type]
         digest = push_image(src, "app", "v1", oci=True)  # type: ignore[arg-type]
@@ -378,7 +362,7 @@ def test_referrers_api_pages_are_all_followed(
         }
         assert len(source.request("GET", f"/v2/app/referrers/{digest}").json()["manifests"]) == 2  # a page
 
-        code, report = sync(config_for(config_file, src, dst), capsys)
+        code, report = mirror.sync(config_for(mirror.config_file, src, dst))
 
         assert code == 0, report
         assert report["counts"]["referrers_copied"] == 5
@@ -386,20 +370,17 @@ def test_referrers_api_pages_are_all_followed(
 
 
 def test_a_loop_of_referrers_is_followed_once_with_a_warning(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
+    mirror: Mirror,
 ) -> None:
     """Content addressing forbids a real loop, but a listing can lie: the image's SBOM lists the
     image itself as a referrer of the SBOM."""
-    source = ImageApi(plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
+    source = ImageApi(mirror.src)
+    digest = push_image(mirror.src, "app", "v1", oci=True)
     sbom = attach(source, "app", digest, "sbom")
     image = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 1}
     add_to_fallback_index(source, "app", sbom, {**image, "artifactType": "application/spdx+json"})
 
-    code, report = sync(config_for(config_file, plain_registry, second_plain_registry), capsys)
+    code, report = mirror.sync(mirror.config())
 
     assert code == 0, report
     summary = report["results"][0]["referrers"]
@@ -442,21 +423,17 @@ def test_a_fallback_index_written_meanwhile_by_another_relay_is_merged_not_dropp
 
 
 def test_an_in_sync_image_is_told_once_to_a_progress_display(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
     """Its check told it (`on_checked`); its referrers' work must not tell it again (`on_result`)."""
     from regmirror.config import load_config
     from regmirror.sync.run import sync_config
 
-    source = ImageApi(plain_registry)
-    digest = signed_image(source, key)
-    path = config_for(config_file, plain_registry, second_plain_registry)
+    source = ImageApi(mirror.src)
+    digest = signed_image(source, mirror.key)
+    path = mirror.config()
     assert main(["sync", str(path), "--json"]) == 0
-    capsys.readouterr()
+    mirror.capsys.readouterr()
     attach(source, "app", digest, "signature", key=SigningKey.generate())  # work for its referrers
     checked, results = [], []
     report = sync_config(load_config(path), on_checked=checked.append, on_result=results.append)
@@ -466,58 +443,50 @@ def test_an_in_sync_image_is_told_once_to_a_progress_display(
 
 
 def test_the_copy_record_remembers_the_referrers_the_target_holds(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
     """A no-op resync asks the target nothing while the record is fresh; the source is still listed
     (a new signature is found and copied); `--verify` lists the target again."""
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = signed_image(source, key)
-    config = config_for(config_file, plain_registry, second_plain_registry)
-    dst = second_plain_registry.host
-    code, first = sync(config, capsys)
+    source, target = mirror.pair()
+    digest = signed_image(source, mirror.key)
+    config = mirror.config()
+    dst = mirror.dst.host
+    code, first = mirror.sync(config)
     assert (code, first["results"][0]["referrers"]["copied"]) == (0, 4)
 
-    code, again = sync(config, capsys)
+    code, again = mirror.sync(config)
     assert (code, again["results"], again["counts"]["referrers_found"]) == (0, [], 4)
     asked = again["requests"][dst]
     assert asked["tags"] == asked["manifest_get"] == asked["referrers"] == 0  # the record vouched
     assert asked["manifest_head"] > 0  # the image itself: its repository's probe (sync.spotcheck)
-    assert sum(again["requests"][plain_registry.host].values()) > 0  # new signatures are looked for
+    assert sum(again["requests"][mirror.src.host].values()) > 0  # new signatures are looked for
 
     late = attach(source, "app", digest, "signature", key=SigningKey.generate())
-    code, third = sync(config, capsys)
+    code, third = mirror.sync(config)
     assert (code, third["results"][0]["referrers"]["copied"]) == (0, 1)
     assert late in referrer_digests(target, "app", digest)
 
-    code, verified = sync(config, capsys, "--verify")
+    code, verified = mirror.sync(config, "--verify")
     assert (code, verified["results"], verified["counts"]["referrers_found"]) == (0, [], 5)
     assert verified["requests"][dst]["tags"] == 1  # the target was listed, and held them all
 
 
 def test_a_referrer_the_record_vouches_for_is_listed_again_after_the_ttl(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    config_file: Callable[[str], Path],
-    capsys: pytest.CaptureFixture[str],
-    key: SigningKey,
+    mirror: Mirror,
 ) -> None:
     """Removed from the target behind regmirror's back (its fallback index rewritten without it):
     trusted for one TTL at most, then listed and copied again."""
-    source, target = pair(plain_registry, second_plain_registry)
-    digest = push_image(plain_registry, "app", "v1", oci=True)
+    source, target = mirror.pair()
+    digest = push_image(mirror.src, "app", "v1", oci=True)
     attach(source, "app", digest, "sbom")
-    config = config_for(config_file, plain_registry, second_plain_registry)
-    assert sync(config, capsys)[0] == 0
+    config = mirror.config()
+    assert mirror.sync(config)[0] == 0
     emptied = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
     target.put_manifest("app", fallback_tag(digest), json.dumps(emptied).encode(), emptied["mediaType"])
     assert referrer_digests(target, "app", digest) == {}
 
-    code, trusted = sync(config, capsys)
+    code, trusted = mirror.sync(config)
     assert (code, trusted["results"]) == (0, [])  # within the TTL: believed
-    code, expired = sync(config, capsys, "--record-ttl", "0")
+    code, expired = mirror.sync(config, "--record-ttl", "0")
     assert (code, expired["results"][0]["referrers"]["copied"]) == (0, 1)
     assert list(referrer_digests(target, "app", digest).values()) == [SPDX]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from regmirror import __version__
-from regmirror.sync.pacing import Concurrency
+
+if TYPE_CHECKING:
+    from regmirror.sync.pacing import Concurrency
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool whose reader went away
@@ -233,14 +236,16 @@ def _concurrency_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=Concurrency.auto(),
+        default="auto",  # a string default goes through `type` too, once the command line is parsed
         metavar="auto|auto:MAX|N",
-        help=f"copies at once: auto adapts to the network per route ({Concurrency.auto()}, fewer on "
-        "429/5xx), auto:MAX sets its most, N fixes it",
+        help="copies at once: auto adapts to the network per route (from min(8, 2 x cores) up to 32, "
+        "fewer on 429/5xx), auto:MAX sets its most, N fixes it",
     )
 
 
 def _concurrency(text: str) -> Concurrency:
+    from regmirror.sync.pacing import Concurrency  # not on the start-up path of --help
+
     try:
         return Concurrency.parse(text)
     except ValueError as exc:
