@@ -19,7 +19,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_ecr_assets import DockerImageAsset
 from constructs import Construct
 from regmirror.aws import names
-from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 
 from infra.common import acknowledge, function_log_group, grant_send, powertools_environment
 from infra.constructs.config_secrets import ConfigAndSecrets
@@ -85,7 +84,7 @@ class LargeImages(Construct):
             environment={
                 **powertools_environment(names.TASK_SERVICE, settings),
                 **config.environment(),
-                names.ENV_SECRET_MAX_AGE: str(DEFAULT_SECRET_MAX_AGE),
+                names.ENV_SECRET_MAX_AGE: str(names.DEFAULT_SECRET_MAX_AGE),
                 names.ENV_DEAD_LETTER_QUEUE_URL: dead_letter_queue.queue_url,
                 "TMPDIR": "/tmp",  # noqa: S108 - the task's ephemeral storage
                 "HOME": "/tmp",  # noqa: S108

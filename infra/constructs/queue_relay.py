@@ -17,7 +17,6 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from regmirror.aws import names
-from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 
 from infra.common import (
     acknowledge,
@@ -158,7 +157,7 @@ class QueueAndRelay(Construct):
             environment={
                 **powertools_environment(names.RELAY_SERVICE, settings),
                 **config.environment(),
-                names.ENV_SECRET_MAX_AGE: str(DEFAULT_SECRET_MAX_AGE),
+                names.ENV_SECRET_MAX_AGE: str(names.DEFAULT_SECRET_MAX_AGE),
                 names.ENV_RETRY_BASE_SECONDS: str(relay.retry_base_seconds),
                 "TMPDIR": "/tmp",  # noqa: S108 - the only writable path on Lambda
             },

@@ -21,7 +21,6 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from regmirror.aws import names
-from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 
 from infra.common import (
     function_log_group,
@@ -108,7 +107,7 @@ class ScheduleAndLister(Construct):
                 **config.environment(),
                 names.ENV_COPY_QUEUE_URL: copy_queue.queue_url,
                 names.ENV_PLAN_QUEUE_URL: self.queue.queue_url,
-                names.ENV_SECRET_MAX_AGE: str(DEFAULT_SECRET_MAX_AGE),
+                names.ENV_SECRET_MAX_AGE: str(names.DEFAULT_SECRET_MAX_AGE),
                 names.ENV_CHECK_WORKERS: str(lister.check_workers),
                 names.ENV_HANDOFF_RESERVE: str(lister.handoff_reserve_seconds),
             },

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 
 from regmirror.aws import names
-from regmirror.aws.environment import DEFAULT_SECRET_MAX_AGE
 from regmirror.extras import load
 from regmirror.registries.credentials import SECRETS_MANAGER_SCHEME, register_resolver
 
 
 def secret_max_age() -> int:
     raw = os.environ.get(names.ENV_SECRET_MAX_AGE, "")
-    return int(raw) if raw.isdigit() else DEFAULT_SECRET_MAX_AGE
+    return int(raw) if raw.isdigit() else names.DEFAULT_SECRET_MAX_AGE
 
 
 def read_secret(secret_id: str, max_age: int | None = None) -> str:

@@ -7,33 +7,25 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regmirror.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from regmirror.cli.progress import SyncProgress
-from regmirror.cli.render import (
-    mapping_selection,
-    print_json,
-    render_match,
-    render_plan,
-    render_report,
-    render_selection,
-)
-from regmirror.cli.stopping import stop_on_signals
-from regmirror.config import Config, Task, load_config
 from regmirror.errors import ConfigError, UsageError
-from regmirror.rules.mapping import Mapping
-from regmirror.sync.conflicts import check_static_targets
-from regmirror.sync.record import CopyRecord, default_record_path
-from regmirror.sync.registries import Registries
-from regmirror.sync.run import credential_problems, plan_config, sync_config
-from regmirror.sync.runlock import run_lock
-from regmirror.sync.skopeo_check import SkopeoUnusable, check_skopeo
+
+# Each command imports what it uses when it runs (config models, the HTTP stack, the sync engine):
+# importing this module, which every command does, stays cheap, and `schema`, `match` or
+# `completion` never pay for requests or the relay.
+if TYPE_CHECKING:
+    from regmirror.config import Config, Task
+    from regmirror.rules.mapping import Mapping
+    from regmirror.sync.record import CopyRecord
 
 log = logging.getLogger("regmirror.cli")
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from regmirror.config import load_config
+
     config = load_config(args.config)
     for warning in config.warnings:
         log.warning("%s", warning)
@@ -58,6 +50,10 @@ def _strict(args: argparse.Namespace, code: int, warnings: list[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from regmirror.sync.conflicts import check_static_targets
+    from regmirror.sync.run import credential_problems
+    from regmirror.sync.skopeo_check import SkopeoUnusable, check_skopeo
+
     config = _load(args)
     tasks = _selected(config, args.task)
     errors, unavailable = credential_problems(config, tasks, offline=True)
@@ -76,6 +72,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from regmirror.cli.render import print_json, render_plan
+    from regmirror.sync.run import plan_config
+
     config = _load(args)
     _selected(config, args.task)
     plan = plan_config(config, task_pattern=args.task, check=not getattr(args, "no_check", False))
@@ -92,6 +91,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from regmirror.cli.stopping import stop_on_signals
+    from regmirror.sync.runlock import run_lock
+
     if args.dry_run:
         return cmd_plan(args)
     with stop_on_signals(), run_lock(args.config, wait=args.wait, what="sync", on_wait=_waiting):
@@ -103,6 +105,12 @@ def _waiting(holder: str) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from regmirror.cli.progress import SyncProgress
+    from regmirror.cli.render import print_json, render_report
+    from regmirror.sync.registries import Registries
+    from regmirror.sync.run import sync_config
+    from regmirror.sync.skopeo_check import check_skopeo
+
     config = _load(args)
     _selected(config, args.task)
     log.debug("using %s", check_skopeo(config.skopeo.binary))  # SkopeoUnusable: before any work
@@ -132,6 +140,9 @@ def _sync(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from regmirror.cli.daemon import Daemon
+    from regmirror.config import load_config
+    from regmirror.sync.runlock import run_lock
+    from regmirror.sync.skopeo_check import check_skopeo
 
     config = load_config(args.config)  # the daemon loads (and reloads) it, warnings and all
     _selected(config, args.task)
@@ -144,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def open_record(args: argparse.Namespace) -> CopyRecord | None:
     """The copy record of this config: on by default; `--verify` checks every target this run
     (and refreshes the record); `--no-record` neither reads nor writes it."""
+    from regmirror.sync.record import CopyRecord, default_record_path
+
     if args.no_record:
         return None
     ttl = 0.0 if args.verify else float(args.record_ttl)
@@ -172,6 +185,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    from regmirror.cli.render import print_json, render_match
+    from regmirror.rules.mapping import Mapping
+
     if not args.from_:  # `match CONFIG`: the config's own rules
         if not args.config:
             print("regmirror match: give a CONFIG, or --from (with names or --registry)", file=sys.stderr)
@@ -197,6 +213,9 @@ def cmd_match(args: argparse.Namespace) -> int:
 def _match_config(args: argparse.Namespace) -> int:
     """The config's mappings on their real sources (listers, credentials), no digest checks: per
     mapping the repositories its `from` matched, where they go and the tags its `tags` selected."""
+    from regmirror.cli.render import mapping_selection, print_json, render_selection
+    from regmirror.sync.run import plan_config
+
     config = _load(args)
     _selected(config, args.task)
     plan = plan_config(config, task_pattern=args.task, check=False)
