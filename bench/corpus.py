@@ -68,6 +68,15 @@ class Corpus:
         self.digests[(repository, tag)] = digest
         return digest
 
+    def point(self, repository: str, tag: str, at: str) -> str:
+        """Point `tag` at the image tag `at` of the repository is (a release promoted, a rollback):
+        a re-tag, no new content. `restore` puts the tag's own content back."""
+        api = ImageApi(self.server)
+        body, media_type, _digest = api.get_manifest(repository, at)
+        digest = api.put_manifest(repository, tag, body, media_type)
+        self.digests[(repository, tag)] = digest
+        return digest
+
     def restore(self, repository: str, tag: str) -> None:
         """Put the corpus content back on a tag (after a `push`)."""
         self.push(repository, tag, seed=f"{repository}:{tag}")

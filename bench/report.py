@@ -27,6 +27,7 @@ WAN_ROWS = (
     ("wan_cold", "cold sync into an empty target", "wan_cold"),
     ("wan_noop", "no-op resync (copy record)", "wan_noop"),
     ("wan_noop_no_record", "no-op resync, `--no-record`", "wan_noop"),
+    ("wan_moved", "one tag moved to an image it holds (a re-tag)", "wan_moved"),
     ("wan_changed", "one changed tag", "wan_changed"),
 )
 

@@ -4,7 +4,8 @@ Each tool gets, per repetition, its own fresh target registry and two links of t
 one in front of the corpus registry (what it pulls crosses it) and one in front of its target (what it
 pushes). The links stay up for the whole repetition, so the copy record (keyed by the target's address)
 sees the same target from run to run, as a user's would. Scenarios, tools alternating (A B, then B A):
-cold sync, no-op resync (regmirror with its copy record, and again with `--no-record`), one changed tag.
+cold sync, no-op resync (regmirror with its copy record, and again with `--no-record`), one tag moved to
+an image its repository holds (a re-tag: no new blob), one changed tag.
 
 Counted at the links, not from the tools: bytes uploaded to the target, connections opened. The floor
 printed next to each result is `bench.wan.floor_seconds` of the distinct blob bytes the scenario has to
@@ -109,6 +110,9 @@ class WanBench:
         self.work.mkdir(parents=True, exist_ok=True)
         self.env = tool_env(self.work / "home")
         self.changed_ref = min(self.corpus.digests)
+        # the moved tag: the last tag of the last repository, pointed at its repository's first tag
+        self.moved_ref = max(self.corpus.digests)
+        self.moved_to = min(tag for repository, tag in self.corpus.digests if repository == self.moved_ref[0])
         self.blobs: dict[str, int] = {}
         for repository, tag in self.corpus.digests:
             self.blobs |= blob_sizes(self.corpus.server, repository, tag)
@@ -130,6 +134,9 @@ class WanBench:
                 for tool in order:
                     self._measure(scenario, tool, sides[tool])
             self._measure("noop_no_record", "regmirror", sides["regmirror"], "--no-record")
+            self.corpus.point(*self.moved_ref, at=self.moved_to)  # stays moved until the end
+            for tool in order:
+                self._measure("moved", tool, sides[tool])
             for tool in order:
                 self.corpus.push(*self.changed_ref, seed=f"wan-changed/{rep}/{tool}")
                 self._measure("changed", tool, sides[tool])
@@ -137,6 +144,7 @@ class WanBench:
             for side in sides.values():
                 side.close()
             self.corpus.restore(*self.changed_ref)
+            self.corpus.restore(*self.moved_ref)
 
     def _side(self, tool: str) -> _Side:
         target = RegistryServer(base_dir=Path(tempfile.mkdtemp(prefix=f"wan-{tool}-", dir=self.work)))

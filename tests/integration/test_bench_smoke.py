@@ -13,7 +13,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"cold", "noop", "noop_record_fill", "noop_record", "noop_listing_record", "changed", "cold_mb"}
-WAN_SCENARIOS = {"wan_cold", "wan_noop", "wan_noop_no_record", "wan_changed"}
+WAN_SCENARIOS = {"wan_cold", "wan_noop", "wan_noop_no_record", "wan_moved", "wan_changed"}
 
 
 def test_smoke_mode_runs_every_scenario_and_verifies_every_run(tmp_path: Path) -> None:
@@ -118,3 +118,7 @@ def test_the_wan_group_counts_what_crossed_the_links_and_prints_the_floor(tmp_pa
     assert noop["uploaded_bytes"] < cold["regmirror"]["uploaded_bytes"] / 2  # nothing to copy
     assert "Across an emulated WAN link (20 ms round trip" in results["tables"]
     assert "| one changed tag |" in results["tables"]
+    moved = {tool: scenarios["wan_moved"][tool]["runs"][0] for tool in ("regmirror", "skopeo")}
+    assert all(one["valid"] for one in moved.values())  # the target's tag followed the source's
+    assert moved["regmirror"]["uploaded_bytes"] < 64 * 1024  # a manifest PUT, no blob
+    assert "| one tag moved to an image it holds (a re-tag) |" in results["tables"]

@@ -405,7 +405,7 @@ def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plai
 
 def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: MotoStack) -> None:
     from regmirror.model import ImageRef, SyncItem
-    from regmirror.sync.copy import _prepare_target
+    from regmirror.sync.copy import prepare_target
     from regmirror.sync.registries import Registries
 
     config = ecr_target_config("127.0.0.1:5000")
@@ -415,7 +415,7 @@ def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: Mot
         target=ImageRef(ECR_HOST, "mirror/app", "1.0"),
         source_digest="sha256:" + "0" * 64,
     )
-    assert _prepare_target(Registries(config), item) is None  # created, nothing there yet
+    assert prepare_target(Registries(config), item) is None  # created, nothing there yet
     described = boto3.client("ecr", region_name=REGION).describe_repositories(repositoryNames=["mirror/app"])
     repo = described["repositories"][0]
     assert repo["imageTagMutability"] == "IMMUTABLE"
@@ -423,8 +423,8 @@ def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: Mot
 
     digest = put_image(boto3.client("ecr", region_name=REGION), "mirror/app", "1.0", "seed")
     same = SyncItem(task=item.task, source=item.source, target=item.target, source_digest=digest)
-    result = _prepare_target(Registries(config), same)
+    result = prepare_target(Registries(config), same)
     assert result is not None
     assert (result.status, result.reason, result.target_digest) == ("skipped", "in-sync", digest)
     # another digest under an immutable tag is not "in sync": the copy goes ahead (and ECR refuses it)
-    assert _prepare_target(Registries(config), item) is None
+    assert prepare_target(Registries(config), item) is None

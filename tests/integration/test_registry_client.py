@@ -86,6 +86,7 @@ def test_plain_registry_reads_what_was_pushed(plain_registry: RegistryServer) ->
         "manifest_head": 4,
         "manifest_get": 2,
         "manifest_put": 0,
+        "blob_mount": 0,
         "referrers": 0,
         "token": 0,
     }

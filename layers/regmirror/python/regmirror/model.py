@@ -29,6 +29,14 @@ class ItemState(StrEnum):
     CHECK_FAILED = "check-failed"
 
 
+class CopiedBy(StrEnum):
+    """How an image was copied (CopyResult.reason when status == "copied")."""
+
+    SKOPEO = "copied"
+    RETAGGED = "retagged"  # its manifest PUT under a new tag of a repository holding it (sync.retag)
+    MOUNTED = "mounted"  # ... after its blobs were mounted from another repository of the registry
+
+
 class FailureReason(StrEnum):
     """Why a copy failed (CopyResult.reason when status == "failed")."""
 

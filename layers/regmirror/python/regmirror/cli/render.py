@@ -220,11 +220,16 @@ def render_report(report: SyncReport, out: TextIO, *, markdown: bool = False) ->
 def _report_summary(report: SyncReport) -> str:
     c = report.counts()
     return (
-        f"{c['images']} images: {c['copied']} copied, "
+        f"{c['images']} images: {c['copied']} copied{_by_manifest(c['copied_by_manifest'])}, "
         f"{c['in_sync']} already in sync{_trusted(c['trusted'], c['spot_checked'])}, "
         f"{c['failed']} failed, {c['missing_at_source']} missing at source{_referrers(c)} "
         f"({report.seconds:.1f} s{_pace(report)})"
     )
+
+
+def _by_manifest(count: int) -> str:
+    """` (3 by manifest alone)`: re-tags and mounts of images the target held (no skopeo)."""
+    return f" ({count} by manifest alone)" if count else ""
 
 
 def _pace(report: SyncReport) -> str:

@@ -38,15 +38,16 @@ def image_blobs(reader: ManifestReader, repository: str, reference: str) -> dict
         if isinstance(children, list):
             for child in children[:MAX_CHILD_MANIFESTS]:
                 child_body, _, _ = reader.get_manifest(repository, str(child["digest"]))
-                _collect(json.loads(child_body), blobs)
+                collect_blobs(json.loads(child_body), blobs)
         else:
-            _collect(document, blobs)
+            collect_blobs(document, blobs)
         return blobs
     except (RegmirrorError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _collect(manifest: dict[str, Any], blobs: dict[str, int]) -> None:
+def collect_blobs(manifest: dict[str, Any], blobs: dict[str, int]) -> None:
+    """Add the config and layers of one image manifest to `blobs` (digest -> size)."""
     for descriptor in [manifest.get("config") or {}, *(manifest.get("layers") or [])]:
         digest, size = descriptor.get("digest"), descriptor.get("size")
         if isinstance(digest, str) and isinstance(size, int) and size >= 0:

@@ -46,9 +46,16 @@ class ImageBlobs:
                 self._sizes[item.key()] = sum(blobs.values())
 
     def keys(self, item: SyncItem) -> tuple[str, ...]:
-        """`sync.order`'s keys: the target repository, and the large blobs when known."""
+        """`sync.order`'s keys: the target repository, the whole image (the same image in two
+        repositories: the second is mounted from the first, `sync.retag`), and the large blobs when
+        known."""
+        image = (
+            (f"{canonical_host(item.target.registry)}@{item.source_digest}",)
+            if item.platform == "all" and item.source_digest
+            else ()
+        )
         with self._lock:
-            return (repository_of(item), *self._keys.get(item.key(), ()))
+            return (repository_of(item), *image, *self._keys.get(item.key(), ()))
 
     def size(self, item: SyncItem) -> int | None:
         with self._lock:

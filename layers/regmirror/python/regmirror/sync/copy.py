@@ -59,7 +59,7 @@ def copy_item(
     not_tried = refused(registries, task, item)
     if not_tried is not None:
         return not_tried
-    in_sync = _prepare_target(registries, item)
+    in_sync = prepare_target(registries, item)
     if in_sync is not None:
         return in_sync
     with limits.copy_slot(source):
@@ -79,7 +79,7 @@ def copy_item(
     return result
 
 
-def _prepare_target(registries: Registries, item: SyncItem) -> CopyResult | None:
+def prepare_target(registries: Registries, item: SyncItem) -> CopyResult | None:
     """What the target's kind needs before a push; a "skipped, in sync" result when it finds the
     target already holds the image (ECR immutable tags)."""
     target = registries.task(item.task).target

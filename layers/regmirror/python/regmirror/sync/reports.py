@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from regmirror.model import CopyResult, FailureReason, ItemState
+from regmirror.model import CopiedBy, CopyResult, FailureReason, ItemState
 from regmirror.sync.plan import Plan, PlannedItem
 
 
@@ -25,6 +25,7 @@ class SyncReport:
     def counts(self) -> dict[str, int]:
         planned = self.plan.counts()
         copied = sum(1 for r in self.results if r.status == "copied")
+        by_manifest = sum(1 for r in self.results if r.status == "copied" and r.reason != CopiedBy.SKOPEO)
         failed = sum(1 for r in self.results if r.status == "failed")
         return {
             "images": planned["total"],
@@ -32,6 +33,7 @@ class SyncReport:
             "trusted": planned["trusted"],  # of in_sync: by a fresh copy-record entry, target not checked
             "spot_checked": planned["spot_checked"],  # of in_sync: a fresh entry checked anyway
             "copied": copied,
+            "copied_by_manifest": by_manifest,  # of copied: re-tagged or mounted, no skopeo (sync.retag)
             "failed": failed + planned[ItemState.CHECK_FAILED],
             "missing_at_source": planned[ItemState.MISSING],
             "mapping_errors": len(self.plan.errors),

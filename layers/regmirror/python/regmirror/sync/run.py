@@ -26,6 +26,7 @@ from regmirror.sync.check import CHECK_WORKERS, check_items, finalize_item
 from regmirror.sync.conflicts import check_duplicate_targets
 from regmirror.sync.copy import copy_item, image_copier, make_relay
 from regmirror.sync.enumerate import enumerate_task
+from regmirror.sync.held import HeldImages
 from regmirror.sync.order import LeadersFirst
 from regmirror.sync.pacing import Concurrency, Pacing
 from regmirror.sync.plan import Plan, PlannedItem
@@ -34,6 +35,7 @@ from regmirror.sync.record import CopyRecord
 from regmirror.sync.referrers import in_sync_result, plan_referrers, wants_referrers, with_referrers
 from regmirror.sync.registries import Registries
 from regmirror.sync.reports import SyncReport
+from regmirror.sync.retag import ManifestCopy
 from regmirror.sync.skopeo import SkopeoRelay
 
 log = logging.getLogger("regmirror.service")
@@ -178,13 +180,17 @@ def sync_config(
     stop = stop or threading.Event()
     if isinstance(concurrency, int):
         concurrency = Concurrency.fixed(concurrency)
-    blobs = ImageBlobs(registries)
+    blobs, held = ImageBlobs(registries), HeldImages()
     order = LeadersFirst(stop=stop, keys=blobs.keys)
-    work = _SyncWork(registries, relay, copy_retry, record, order, Pacing(concurrency, stop), blobs)
+    work = _SyncWork(registries, relay, copy_retry, record, order, Pacing(concurrency, stop), blobs, held)
+
+    def learn(planned: PlannedItem) -> None:  # in the check threads
+        held.checked(planned)
+        blobs.learn(planned)
 
     def checked() -> Iterator[SyncItem]:
         for planned in check_items(
-            plan.items, registries.source_client, registries.target_client, record=record, then=blobs.learn
+            plan.items, registries.source_client, registries.target_client, record=record, then=learn
         ):
             if on_checked:
                 on_checked(planned)
@@ -222,11 +228,14 @@ class _SyncWork:
         order: LeadersFirst,
         pacing: Pacing,
         blobs: ImageBlobs,
+        held: HeldImages,
     ) -> None:
         self.registries, self.relay, self.copy_retry, self.record = registries, relay, copy_retry, record
         self.order = order  # an image waits for the copies uploading what it shares: shared blobs cross once
         self.pacing = pacing  # how many copies at once, per route
         self.blobs = blobs  # what each image to copy holds, when its source told
+        self.held = held  # where the target holds each manifest seen: a re-tag needs no skopeo
+        self.by_manifest = ManifestCopy(registries, held)
         self.copier = image_copier(registries, relay)
         self.in_sync: dict[str, PlannedItem] = {}
 
@@ -246,7 +255,10 @@ class _SyncWork:
         if checked is not None:
             return with_referrers(self.registries, in_sync_result(checked), self.copier, self.record)
         try:
-            result = retry_copy(self.paced(item), self.copy_retry, what=f"copy {item.target}")
+            result = self.by_manifest.copy(item) or retry_copy(
+                self.paced(item), self.copy_retry, what=f"copy {item.target}"
+            )
+            self.held.copied(result)  # before `done`: the images waiting for it may copy from it
         finally:
             self.order.done(item)  # its blobs are in the target (or it failed): images sharing them go
             self.blobs.forget(item)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from regmirror.config.base import DEFAULT_COPY_TIMEOUT, DEFAULT_STALL_TIMEOUT
-from regmirror.model import CopyResult, FailureReason, SyncItem
+from regmirror.model import CopiedBy, CopyResult, FailureReason, SyncItem
 from regmirror.redact import redact, redact_argv, secret_forms, tail
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.endpoint import Endpoint
@@ -235,7 +235,7 @@ class SkopeoRelay:
         return CopyResult(
             item=item,
             status="copied",
-            reason="copied",
+            reason=CopiedBy.SKOPEO,
             duration=duration,
             bytes=size_hint,
             source_digest=source_digest,

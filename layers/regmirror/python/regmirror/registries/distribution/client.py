@@ -1,5 +1,5 @@
-"""Registry HTTP API v2 client: ping, catalog, tags, manifest HEAD/GET/PUT, referrers, over the one
-HTTP stack.
+"""Registry HTTP API v2 client: ping, catalog, tags, manifest HEAD/GET/PUT, blob mounts, referrers, over
+the one HTTP stack.
 
 The stack (registries/http/) does transport, auth and paging; this module is the API calls. Names coming
 from a registry are validated before anyone else sees them. Each API operation (one page, one HEAD, one
@@ -27,6 +27,7 @@ from regmirror.registries.distribution.media import (
 )
 from regmirror.registries.distribution.names import string_list, valid_names
 from regmirror.registries.distribution.operations import repository_scope, retried
+from regmirror.registries.distribution.push_api import PushApi
 from regmirror.registries.distribution.referrers_api import ReferrersApi
 from regmirror.registries.distribution.session import RegistrySession
 from regmirror.registries.endpoint import Endpoint
@@ -49,7 +50,7 @@ MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tags page
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
-class RegistryClient(ReferrersApi):
+class RegistryClient(ReferrersApi, PushApi):
     """Client of one registry. Thread-safe: share one instance between the workers of a run."""
 
     def __init__(

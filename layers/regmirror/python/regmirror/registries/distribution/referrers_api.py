@@ -1,6 +1,6 @@
-"""The OCI 1.1 referrers API of a registry client (`GET /v2/<name>/referrers/<digest>`) and the
-manifest PUT that the referrers tag schema needs, one API area of `client.RegistryClient`. What the
-answers mean, and the tag schema without the API, is `referrers`."""
+"""The OCI 1.1 referrers API of a registry client (`GET /v2/<name>/referrers/<digest>`), one API area
+of `client.RegistryClient`. What the answers mean, and the tag schema without the API (its manifest
+PUT is `push_api`'s), is `referrers`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from regmirror.errors import RegistryError
-from regmirror.registries.distribution.media import OCI_INDEX, sha256_digest
+from regmirror.registries.distribution.media import OCI_INDEX
 from regmirror.registries.distribution.operations import repository_scope, retried
 from regmirror.registries.endpoint import Endpoint
 from regmirror.registries.http.body import parse_json, read_capped
@@ -87,20 +87,3 @@ class ReferrersApi:
             raise self._session.error(answer, f"GET referrers of {repo}@{digest}")
         where = f"{self.registry}: referrers of {repo}@{digest}"
         return parse_json(read_capped(answer, MAX_INDEX_BYTES, where), where), answer
-
-    @retried
-    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
-        """PUT a manifest (by tag or digest); returns its digest. Idempotent, so retried as a whole."""
-        repo = self.endpoint.repository_path(repository)
-        answer = self._session.request(
-            "PUT",
-            f"/v2/{repo}/manifests/{reference}",
-            kind="manifest_put",
-            scope=repository_scope(repo, "pull,push"),
-            body=body,
-            content_type=media_type,
-        )
-        if answer.status_code not in (200, 201):
-            raise self._session.error(answer, f"PUT manifest {repo}:{reference}")
-        answer.close()
-        return sha256_digest(body)

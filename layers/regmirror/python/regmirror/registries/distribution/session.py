@@ -35,6 +35,7 @@ STAT_KINDS = (
     "manifest_head",
     "manifest_get",
     "manifest_put",
+    "blob_mount",
     "referrers",
     "token",
 )

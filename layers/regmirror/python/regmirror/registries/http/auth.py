@@ -111,9 +111,10 @@ class Authenticator:
             raise TokenError(
                 f"{self.registry}: bearer challenge without a usable realm", registry=self.registry
             )
-        params = {"service": challenge.params.get("service", "")}
-        if scope:
-            params["scope"] = scope
+        # several scopes (a mount: push here, pull there) are one `scope` parameter each (Docker's
+        # token spec); the OAuth2 form below keeps them space-separated in one
+        params = [("service", challenge.params.get("service", ""))]
+        params += [("scope", part) for part in (scope or "").split()]
         return f"{realm}{'&' if '?' in realm else '?'}{urlencode(params)}"
 
     def _check_token_status(self, status: int) -> None:
