@@ -35,7 +35,7 @@ from regmirror.aws.handoff import (
 from regmirror.aws.observability import TRACED_MODULES, referrer_metrics, route_core_logs, traced_phases
 from regmirror.aws.secrets import register_secrets_manager_resolver
 from regmirror.aws.sqs import delay_redelivery, requeue_with_delay, retry_delay, sqs_client
-from regmirror.model import CopyResult, FailureReason, SyncItem
+from regmirror.model import CopiedBy, CopyResult, FailureReason, SyncItem
 from regmirror.sync.copy import make_relay, sync_item
 from regmirror.sync.registries import Registries, shared_registries
 
@@ -69,6 +69,8 @@ def _record_metrics(result: CopyResult) -> None:
         result.status, names.IMAGES_FAILED
     )
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if result.status == "copied" and result.reason != CopiedBy.SKOPEO:
+        metrics.add_metric(name=names.IMAGES_COPIED_BY_MANIFEST, unit=MetricUnit.Count, value=1)
     if result.status == "copied" and result.bytes:
         metrics.add_metric(name=names.BYTES_COPIED, unit=MetricUnit.Bytes, value=result.bytes)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import boto3
+import pytest
 from regmirror.model import SyncItem
 
 from infra.config_facts import read_config_facts
@@ -27,12 +28,22 @@ from tests.integration.aws_harness import (
     QueueDriver,
     create_queue_pair,
     ecr_push_event,
+    emf_metrics,
     load_handler,
+    log_to_stdout,
     queue_arn,
     queue_bodies,
     upload_config,
 )
-from tests.testbed import RegistryServer, list_tags, manifest_digest, push_image, write_config
+from tests.testbed import (
+    ImageApi,
+    RegistryServer,
+    get_manifest,
+    list_tags,
+    manifest_digest,
+    push_image,
+    write_config,
+)
 
 CONFIG = """
 tasks:
@@ -195,4 +206,34 @@ def test_a_pushed_signature_tag_copies_the_signature_of_the_mirrored_image_only(
     assert len(verified_signatures(target_api, "mirror/app", mirrored, key.public)) == 1
     assert target_api.head_manifest("mirror/app", unmirrored) is None  # not copied by the signature push
     assert sorted(list_tags(target, "mirror/app")) == ["1.0", fallback_tag(mirrored) + ".sig"]
+    assert queue_bodies(copy_dlq) == []
+
+
+def test_a_second_tag_pushed_for_the_same_image_is_a_manifest_put_not_a_skopeo_copy(
+    aws: AwsEnv, registry_factory: RegistryFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CI pushing app:2.0 then app:2.0.1 of one build: ECR sends one event per tag, same digest
+    source, target = registry_factory(), registry_factory()
+    digest = push_image(source, "team/app", "2.0", platforms=["linux/amd64", "linux/arm64"])
+    body, media_type, _ = get_manifest(source, "team/app", "2.0")
+    ImageApi(source).put_manifest("team/app", "2.0.1", body, media_type)
+    copy_queue, copy_dlq = create_queue_pair("copy", max_receive_count=3)
+    push_handler, relay = push_runtime(aws, tmp_path, source, target, copy_queue)
+    log_to_stdout(relay)
+    for tag in ("2.0", "2.0.1"):
+        push_handler.lambda_handler(ecr_push_event("team/app", tag, digest), LambdaContext("regmirror-push"))
+    capsys.readouterr()
+
+    QueueDriver(copy_queue, relay.lambda_handler, "regmirror-relay").drain()
+
+    assert {tag: manifest_digest(target, "mirror/app", tag) for tag in ("2.0", "2.0.1")} == {
+        "2.0": digest,
+        "2.0.1": digest,
+    }
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["ImagesCopied"] == 2
+    assert metrics["ImagesCopiedByManifest"] == 1  # the second: one HEAD, one GET, one PUT
+    puts = [r.path.rsplit("/", 1)[1] for r in target.requests("PUT", r"/v2/mirror/app/manifests/.+")]
+    # skopeo's copy: two platform manifests and the index; the re-tag: the index under its tag only
+    assert len(puts) == 4 and len([p for p in puts if p.startswith("sha256:")]) == 2
     assert queue_bodies(copy_dlq) == []

@@ -405,7 +405,7 @@ def test_plan_reads_ecr_target_digests_from_describe_images(aws: MotoStack, plai
 
 def test_copy_to_ecr_creates_the_repository_and_respects_immutable_tags(aws: MotoStack) -> None:
     from regmirror.model import ImageRef, SyncItem
-    from regmirror.sync.copy import prepare_target
+    from regmirror.sync.prepare import prepare_target
     from regmirror.sync.registries import Registries
 
     config = ecr_target_config("127.0.0.1:5000")

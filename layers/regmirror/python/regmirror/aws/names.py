@@ -11,6 +11,7 @@ IMAGES_HANDED_OFF = "ImagesHandedOff"  # enqueued unchecked because the planner 
 IMAGES_MISSING = "ImagesMissingAtSource"
 PLAN_ERRORS = "PlanErrors"  # mappings or items whose planning failed
 IMAGES_COPIED = "ImagesCopied"
+IMAGES_COPIED_BY_MANIFEST = "ImagesCopiedByManifest"  # of copied: a manifest PUT, no skopeo (sync.retag)
 IMAGES_SKIPPED = "ImagesSkipped"  # the relay's own digest check found the target in sync
 IMAGES_FAILED = "ImagesFailed"
 IMAGES_DEFERRED = "ImagesDeferred"  # source rate-limit budget short: message put back with a delay

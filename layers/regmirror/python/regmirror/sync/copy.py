@@ -16,10 +16,13 @@ from regmirror.registries.ratelimit import RateLimits
 from regmirror.registries.sizes import image_bytes
 from regmirror.rules.referrers import REFERRERS_ONLY
 from regmirror.sync.check import check_item, finalize_item
+from regmirror.sync.held import HeldImages
 from regmirror.sync.phases import Phase, no_phases
 from regmirror.sync.plan import PlannedItem
+from regmirror.sync.prepare import prepare_target
 from regmirror.sync.referrers import with_referrers
 from regmirror.sync.registries import Registries, shared_registries
+from regmirror.sync.retag import ManifestCopy
 from regmirror.sync.skopeo import SkopeoRelay
 from regmirror.sync.unavailable import refused, tell_breakers
 
@@ -79,30 +82,6 @@ def copy_item(
     return result
 
 
-def prepare_target(registries: Registries, item: SyncItem) -> CopyResult | None:
-    """What the target's kind needs before a push; a "skipped, in sync" result when it finds the
-    target already holds the image (ECR immutable tags)."""
-    target = registries.task(item.task).target
-    kind = registries.kind(target)
-    start = time.monotonic()
-    tag, digest = item.target.tag, item.source_digest
-    held = kind.prepare_target(target, item.target.repository, tag, digest)
-    registries.forget_listing(target, item.target.repository)
-    if not held:
-        return None
-    return CopyResult(
-        item=item,
-        status="skipped",
-        reason=ItemState.IN_SYNC,
-        duration=time.monotonic() - start,
-        bytes=None,
-        source_digest=digest,
-        target_digest=digest,
-        error=None,
-        attempts=0,
-    )
-
-
 def sync_item(
     config: Config,
     item: SyncItem,
@@ -125,16 +104,22 @@ def sync_item(
         return _not_mirrored(item, planned, time.monotonic() - start)
     if planned.state == ItemState.COPY:
         ready = finalize_item(planned)
-        diverted = divert(ready) if divert is not None else None
-        if diverted is not None:
-            return diverted
-        relay = relay or make_relay(config)
-        with phase("copy"):
-            result = copy_item(registries, relay, ready)
+        with phase("retag"):  # a tag of an image the target repository holds: a manifest PUT
+            result = ManifestCopy(registries, HeldImages(), probe=True).copy(ready)
+        if result is None:
+            diverted = divert(ready) if divert is not None else None
+            if diverted is not None:
+                return diverted
+            result = _copied(registries, relay or make_relay(config), ready, phase)
     else:
         result = _checked(item, planned, time.monotonic() - start)
     with phase("referrers"):
         return with_referrers(registries, result, image_copier(registries, relay or make_relay(config)))
+
+
+def _copied(registries: Registries, relay: SkopeoRelay, item: SyncItem, phase: Phase) -> CopyResult:
+    with phase("copy"):
+        return copy_item(registries, relay, item)
 
 
 def image_copier(registries: Registries, relay: SkopeoRelay) -> Callable[[SyncItem], CopyResult]:

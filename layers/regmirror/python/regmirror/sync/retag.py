@@ -3,7 +3,9 @@ new tag (a re-tag: `1.2.3` and `latest` are one image), after its blobs are moun
 manifests PUT when another repository of the registry holds it (the same image mirrored twice).
 
 A re-tag is one manifest GET and one PUT on the target, against a skopeo process's ~40 round trips to
-both registries; nothing is read from the source. `sync.held` tells where the manifest is.
+both registries; nothing is read from the source. `sync.held` tells where the manifest is (a local
+sync learns it from its checks and copies); a relay copying one image per message asks the target
+repository with a HEAD (`probe`).
 
 Only a whole-image copy (platform "all") qualifies: it keeps the source digest, so the manifest the
 target holds is byte for byte the one to push. A surprise (the manifest gone, a mount refused, a PUT
@@ -23,8 +25,8 @@ from regmirror.model import CopiedBy, CopyResult, SyncItem
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.distribution.media import is_index
 from regmirror.registries.sizes import MAX_CHILD_MANIFESTS, collect_blobs
-from regmirror.sync.copy import prepare_target
 from regmirror.sync.held import HeldImages
+from regmirror.sync.prepare import prepare_target
 from regmirror.sync.registries import Registries
 
 log = logging.getLogger("regmirror.sync")
@@ -35,9 +37,13 @@ Manifest = tuple[str, bytes, str]  # digest, body, media type
 class ManifestCopy:
     """`copy(item)`: the image copied by manifest alone, or None when skopeo must copy it."""
 
-    def __init__(self, registries: Registries, held: HeldImages) -> None:
+    def __init__(self, registries: Registries, held: HeldImages, *, probe: bool = False) -> None:
         self.registries = registries
         self.held = held
+        # Without a run's knowledge (a relay copying one image per message), ask the target repository
+        # whether it holds the digest: one HEAD, against a skopeo process when it does (a tag pushed
+        # after the version tag of the same image, a rollback).
+        self.probe = probe
 
     def copy(self, item: SyncItem) -> CopyResult | None:
         origin = self._origin(item)
@@ -58,9 +64,18 @@ class ManifestCopy:
         if not self._qualifies(item):
             return None
         holders = self.held.holders(item.target.registry, str(item.source_digest))
-        if item.target.repository in holders:
+        if item.target.repository in holders or (not holders and self._probed(item)):
             return item.target.repository
         return holders[0] if holders else None
+
+    def _probed(self, item: SyncItem) -> bool:
+        if not self.probe:
+            return False
+        client = self.registries.client(self.registries.task(item.task).target)
+        try:
+            return client.head_manifest(item.target.repository, str(item.source_digest)) is not None
+        except RegistryError:
+            return False  # skopeo's copy says what is wrong
 
     def _qualifies(self, item: SyncItem) -> bool:
         """A whole image of known digest, into a registry where a manifest GET costs nothing (on
