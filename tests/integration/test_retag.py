@@ -5,7 +5,6 @@ mounted, and anything unexpected leaves the image to skopeo."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -164,57 +163,56 @@ def test_the_same_image_in_a_second_repository_is_mounted_not_uploaded_with_a_to
     assert (f"repository:{mounted_to}:pull,push", f"repository:{copied_to}:pull") in scopes
 
 
-def copier(mirror: Mirror) -> tuple[ManifestCopy, HeldImages]:
-    held = HeldImages()
-    return ManifestCopy(Registries(load_config(mirror.config)), held), held
+class Copied:
+    """team/app:1.0 mirrored by a first sync, and a `ManifestCopy` of the target with its own knowledge
+    of where manifests are, told that mirror/app holds 1.0 (as a check or the copy record would)."""
+
+    def __init__(
+        self, src: RegistryServer, dst: RegistryServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self.target = dst
+        self.digest = push_image(src, "team/app", "1.0")
+        self.mirror = Mirror(src, dst, tmp_path)
+        self.mirror.sync(capsys)
+        self.held = HeldImages()
+        self.held.learn(dst.host, "mirror/app", self.digest)
+        self.by_manifest = ManifestCopy(Registries(load_config(self.mirror.config)), self.held)
+
+    def item(self, tag: str, repository: str = "mirror/app") -> SyncItem:
+        return SyncItem(
+            task="t",
+            source=ImageRef(self.mirror.source.host, "team/app", tag),
+            target=ImageRef(self.target.host, repository, tag),
+            source_digest=self.digest,
+        )
 
 
-def item_for(mirror: Mirror, tag: str, digest: str) -> SyncItem:
-    return SyncItem(
-        task="t",
-        source=ImageRef(mirror.source.host, "team/app", tag),
-        target=ImageRef(mirror.target.host, "mirror/app", tag),
-        source_digest=digest,
-    )
-
-
-def test_a_manifest_gone_from_the_target_leaves_the_image_to_skopeo_and_is_forgotten(
+@pytest.fixture
+def copied(
     plain_registry: RegistryServer,
     second_plain_registry: RegistryServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:
-    src, dst = plain_registry, second_plain_registry
-    digest = push_image(src, "team/app", "1.0")
-    mirror = Mirror(src, dst, tmp_path)
-    mirror.sync(capsys)
-    by_manifest, held = copier(mirror)
-    held.learn(dst.host, "mirror/app", digest)  # what a check or the copy record said earlier
-    delete_manifest(dst, "mirror/app", "1.0")  # ... and since then, behind regmirror's back
+) -> Copied:
+    return Copied(plain_registry, second_plain_registry, tmp_path, capsys)
+
+
+def test_a_manifest_gone_from_the_target_leaves_the_image_to_skopeo_and_is_forgotten(copied: Copied) -> None:
+    dst = copied.target
+    delete_manifest(dst, "mirror/app", "1.0")  # since regmirror learnt it, behind its back
     mark = dst.mark()
 
-    assert by_manifest.copy(item_for(mirror, "latest", digest)) is None  # skopeo's, then
-    assert held.holders(dst.host, digest) == []
+    assert copied.by_manifest.copy(copied.item("latest")) is None  # skopeo's, then
+    assert copied.held.holders(dst.host, copied.digest) == []
     assert not dst.requests("PUT", since=mark)
 
 
-def test_a_blob_that_cannot_be_mounted_leaves_the_image_to_skopeo_untagged(
-    plain_registry: RegistryServer,
-    second_plain_registry: RegistryServer,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    src, dst = plain_registry, second_plain_registry
-    digest = push_image(src, "team/app", "1.0")
-    mirror = Mirror(src, dst, tmp_path)
-    mirror.sync(capsys)
+def test_a_blob_that_cannot_be_mounted_leaves_the_image_to_skopeo_untagged(copied: Copied) -> None:
+    dst = copied.target
     lose_layer(dst, "mirror/app", "1.0")  # the manifest answers, its layer's data is gone
-    by_manifest, held = copier(mirror)
-    held.learn(dst.host, "mirror/app", digest)
-    item = dataclasses.replace(item_for(mirror, "1.0", digest), target=ImageRef(dst.host, "other/app", "1.0"))
     mark = dst.mark()
 
-    assert by_manifest.copy(item) is None
+    assert copied.by_manifest.copy(copied.item("1.0", repository="other/app")) is None
     assert dst.requests("POST", BLOB_UPLOADS, status=202, since=mark)  # refused: an upload opened…
     assert dst.requests("DELETE", BLOB_UPLOADS, since=mark)  # … and cancelled
     assert not dst.requests("PUT", r"/v2/.+/manifests/.+", since=mark)  # no tag points at a gap
