@@ -268,7 +268,10 @@ def test_auth_files_private_and_removed_when_copies_fail(
 
     def watch() -> None:
         while not stop.is_set():
-            for path in work.glob("regmirror-relay-*/*-auth.json"):
+            paths = []
+            with contextlib.suppress(OSError):  # a work dir removed while glob lists it
+                paths = list(work.glob("regmirror-relay-*/*-auth.json"))
+            for path in paths:
                 with contextlib.suppress(OSError):  # removed between glob and stat
                     seen[str(path)] = (
                         stat.S_IMODE(path.stat().st_mode),
