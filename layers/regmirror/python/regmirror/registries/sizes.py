@@ -16,6 +16,8 @@ from regmirror.errors import RegmirrorError
 
 MAX_CHILD_MANIFESTS = 64  # a multi-arch index rarely has more; a hostile one must not fan out
 
+Manifest = tuple[str, bytes, str]  # digest, body, media type
+
 
 class ManifestReader(Protocol):
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]: ...
@@ -34,16 +36,25 @@ def image_blobs(reader: ManifestReader, repository: str, reference: str) -> dict
         body, _media_type, _digest = reader.get_manifest(repository, reference)
         document = json.loads(body)
         blobs: dict[str, int] = {}
-        children = document.get("manifests")
-        if isinstance(children, list):
-            for child in children[:MAX_CHILD_MANIFESTS]:
-                child_body, _, _ = reader.get_manifest(repository, str(child["digest"]))
-                collect_blobs(json.loads(child_body), blobs)
-        else:
-            collect_blobs(document, blobs)
+        children = [json.loads(child) for _, child, _ in child_manifests(reader, repository, document)]
+        for manifest in children or [document]:
+            collect_blobs(manifest, blobs)
         return blobs
     except (RegmirrorError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def child_manifests(reader: ManifestReader, repository: str, document: dict[str, Any]) -> list[Manifest]:
+    """(digest, body, media type) of each platform manifest of an index, its first
+    `MAX_CHILD_MANIFESTS`, read from `repository`; none for an image manifest."""
+    entries = document.get("manifests")
+    if not isinstance(entries, list):
+        return []
+    out: list[Manifest] = []
+    for entry in entries[:MAX_CHILD_MANIFESTS]:
+        body, media_type, digest = reader.get_manifest(repository, str(entry["digest"]))
+        out.append((digest, body, media_type))
+    return out
 
 
 def collect_blobs(manifest: dict[str, Any], blobs: dict[str, int]) -> None:

@@ -24,14 +24,12 @@ from regmirror.errors import RegistryError
 from regmirror.model import CopiedBy, CopyResult, SyncItem
 from regmirror.registries.distribution.client import RegistryClient
 from regmirror.registries.distribution.media import is_index
-from regmirror.registries.sizes import MAX_CHILD_MANIFESTS, collect_blobs
+from regmirror.registries.sizes import MAX_CHILD_MANIFESTS, Manifest, child_manifests, collect_blobs
 from regmirror.sync.held import HeldImages
 from regmirror.sync.prepare import prepare_target
 from regmirror.sync.registries import Registries
 
 log = logging.getLogger("regmirror.sync")
-
-Manifest = tuple[str, bytes, str]  # digest, body, media type
 
 
 class ManifestCopy:
@@ -137,10 +135,5 @@ def _platform_manifests(
         return []
     if not isinstance(entries, list) or len(entries) > MAX_CHILD_MANIFESTS:
         return None
-    children: list[Manifest] = []
-    for entry in entries:
-        child_body, child_type, child_digest = client.get_manifest(origin, str(entry["digest"]))
-        if is_index(child_type):
-            return None
-        children.append((child_digest, child_body, child_type))
-    return children
+    children = child_manifests(client, origin, document)
+    return None if any(is_index(child_type) for _, _, child_type in children) else children

@@ -64,13 +64,12 @@ class PushApi:
         answer = self._session.request(
             "POST", f"/v2/{repo}/blobs/uploads/?{query}", kind="blob_mount", scope=scope
         )
+        if answer.status_code not in (201, 202):  # the body is read for the error's codes
+            raise self._session.error(answer, f"mount {digest} from {other} into {repo}")
         answer.close()
-        if answer.status_code == 201:
-            return True
         if answer.status_code == 202:
             self._cancel_upload(answer.headers.get("Location"), scope)
-            return False
-        raise self._session.error(answer, f"mount {digest} from {other} into {repo}")
+        return answer.status_code == 201
 
     def _cancel_upload(self, location: str | None, scope: str) -> None:
         """DELETE an upload session the registry opened instead of mounting (best effort: a session
