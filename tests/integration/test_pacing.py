@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from regmirror.cli.main import main
-from regmirror.sync.pacing import cpu_concurrency
+from regmirror.sync.pacing import AUTO_CEILING, cpu_concurrency
 
 from tests.testbed import RegistryServer, push_image
 from tests.testbed.faultproxy import FaultProxy, Rule
@@ -40,9 +40,12 @@ def sync_through(
     capsys: pytest.CaptureFixture[str],
     rules: list[Rule],
     *args: str,
+    slow_seconds: float = 0.5,
 ) -> tuple[int, dict[str, Any], FaultProxy]:
     """`regmirror sync --json` of every image into `target` behind the proxy: exit code, report, proxy."""
-    code, out, link = run_through(source, target, config_file, capsys, rules, "--json", *args)
+    code, out, link = run_through(
+        source, target, config_file, capsys, rules, "--json", *args, slow_seconds=slow_seconds
+    )
     return code, json.loads(out), link
 
 
@@ -53,8 +56,9 @@ def run_through(
     capsys: pytest.CaptureFixture[str],
     rules: list[Rule],
     *args: str,
+    slow_seconds: float = 0.5,
 ) -> tuple[int, str, FaultProxy]:
-    with FaultProxy(target.host, rules=rules, slow_seconds=0.5) as link:
+    with FaultProxy(target.host, rules=rules, slow_seconds=slow_seconds) as link:
         config = config_file(
             "tasks:\n  - name: t\n"
             f'    source: {{registry: "{source.host}", skip-tls-verify: true}}\n'
@@ -85,6 +89,26 @@ def test_on_a_link_where_copies_wait_the_default_grows_past_the_cpu_default(
     (route,) = report["concurrency"]
     assert route["start"] == cpu_concurrency()
     assert route["peak"] >= 4 * route["start"]  # two doublings paid: the waiting was the link's
+    assert route["cuts"] == 0
+    assert_mirrored(many_repositories, plain_registry)
+
+
+def test_a_target_that_answers_slowly_starts_the_route_higher(
+    many_repositories: RegistryServer,
+    plain_registry: RegistryServer,
+    config_file: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every answer of the target 50 ms late (a WAN's round trip): the route's start is measured, not
+    grown to: the digest checks' answers say how long a copy will wait (`Concurrency.start_for`)."""
+    code, report, link = sync_through(
+        many_repositories, plain_registry, config_file, capsys, [Rule("slow")], slow_seconds=0.05
+    )
+
+    assert code == 0, report
+    assert link.counts()["slow"] > IMAGES  # the checks and every copy's requests
+    (route,) = report["concurrency"]
+    assert route["start"] >= min(AUTO_CEILING, 4 * cpu_concurrency())
     assert route["cuts"] == 0
     assert_mirrored(many_repositories, plain_registry)
 

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 from regmirror.registries.credentials import Credentials
 from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.distribution.media import MANIFEST_ACCEPT
 from regmirror.registries.endpoint import Endpoint
+from regmirror.registries.http.fallback import SchemeChoice
+from regmirror.registries.http.lean_head import lean_head
+from regmirror.registries.http.transport import Transport
 
 from tests.testbed import RegistryServer, manifest_digest, push_image
+from tests.testbed.faultproxy import FaultProxy, Rule
 
 MANIFESTS = r"/v2/.+/manifests/.+"
 _TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -71,3 +76,26 @@ def test_expired_token_is_renewed_on_the_head_path(registry_factory: type) -> No
     time.sleep(2.5)  # the registry now refuses the cached token: 401, then a fresh token
     assert client.head_manifest("team/app", "1.0").digest == digest
     assert manifest_digest(server, "team/app", "1.0") == digest
+
+
+def test_the_quickest_answer_is_kept_on_the_lean_and_the_full_path(plain_registry: RegistryServer) -> None:
+    """The round trip pacing starts from (`RequestStats.fastest`): the lean HEAD times its answer as
+    requests' path does, and the quickest answer wins."""
+    push_image(plain_registry, "team/app", "1.0")
+    path = "/v2/team/app/manifests/1.0"
+    with FaultProxy(plain_registry.host, rules=[Rule("slow", path=MANIFESTS)], slow_seconds=0.05) as link:
+        transport = Transport(verify=False, schemes=SchemeChoice(plain_http=True, may_fall_back=False))
+        assert transport.stats.fastest is None
+        answer = lean_head(transport, f"http://{link.host}{path}", path, {"Accept": MANIFEST_ACCEPT}, "m")
+        assert answer is not None and answer[0] == 200
+        lean = transport.stats.fastest
+        assert lean is not None and 0.05 <= lean < 2
+        transport.send("GET", f"http://{link.host}/v2/", {}, kind="ping").close()  # not slowed
+        assert (transport.stats.fastest or 1) < 0.05
+
+    with FaultProxy(plain_registry.host, rules=[Rule("slow")], slow_seconds=0.05) as link:
+        client = RegistryClient(Endpoint(link.host, insecure=True, verify_tls=False, plain_http=True), None)
+        assert client.round_trip is None
+        for _ in range(3):
+            assert client.head_manifest("team/app", "1.0") is not None
+        assert 0.05 <= (client.round_trip or 0) < 2

@@ -69,6 +69,53 @@ def test_auto_starts_at_the_cpu_default_never_above_its_ceiling() -> None:
     assert str(Concurrency.fixed(3)) == "3"
 
 
+@pytest.mark.parametrize(
+    ("round_trips", "start"),
+    [
+        ((), 4),  # nothing known: the CPU start
+        ((None, None), 4),
+        ((0.0004, 0.004), 4),  # loopback, a LAN: the copies are CPU-bound
+        ((0.010, 0.010), 7),  # 4 × (1 + 12 × 0.010 / 0.15)
+        ((0.040, None), 15),  # one side known: 4 × (1 + 12 × 0.035 / 0.15) = 15.2
+        ((0.041, 0.083), 32),  # the WAN bench's: far past the ceiling
+    ],
+)
+def test_a_route_starts_higher_the_longer_its_registries_take_to_answer(
+    round_trips: tuple[float | None, ...], start: int
+) -> None:
+    setting = Concurrency.auto(ceiling=32, start=4)
+    assert setting.start_for(round_trips) == start
+    pacing = Pacing(setting)
+    pacing.route(("a", "b"), round_trips=round_trips)
+    pacing.route(("a", "b"), round_trips=(1.0, 1.0))  # an existing route keeps its limit
+    assert pacing.summary()[0]["start"] == start
+
+
+def test_the_start_follows_the_round_trips_until_the_first_decision() -> None:
+    """The first copies start after one or two answers, which paid for connecting too: the start
+    follows the estimate while more answers come, then the controller takes over."""
+    clock = Clock()
+    route = RouteLimit(12, 32, clock)
+    stop = threading.Event()
+    first = route.acquire(stop, start=12)
+    second = route.acquire(stop, start=4)  # the quicker answers came: a LAN after all
+    assert (route.start, route.limit, route.peak) == (4, 4, 12)
+    tickets = [first, second, route.acquire(stop, start=4), route.acquire(stop, start=4)]
+    clock.now += 1.0
+    for ticket in tickets[:2]:
+        route.release(ticket, copied())
+    assert route.limit == 8  # the first decision: a doubling
+    route.acquire(stop, start=2)
+    assert (route.start, route.limit) == (4, 8)  # decided: the estimate no longer moves it
+
+
+def test_the_start_stays_within_the_ceiling_and_a_sources_bound() -> None:
+    assert Concurrency.auto(ceiling=8, start=4).start_for((0.2, 0.2)) == 8
+    assert Concurrency.fixed(3).start_for((0.2, 0.2)) == 3
+    route = Pacing(Concurrency.auto(ceiling=32, start=4)).route(("a", "b"), bound=6, round_trips=(0.2, 0.2))
+    assert (route.start, route.limit, route.ceiling) == (6, 6, 6)
+
+
 # -- the controller --------------------------------------------------------------------------------
 def test_on_a_link_that_pays_for_every_copy_the_limit_doubles_then_leaps_to_the_ceiling() -> None:
     """Each copy takes one second however many run (latency-bound): throughput follows the limit, so

@@ -6,7 +6,9 @@ copies at once fill a link depends on its latency and bandwidth and on how the r
 none of which is known before the run. On loopback four copies keep two cores busy; across a 40 ms link
 four copies leave it idle most of the time, and thirty-two are three times faster.
 
-So a route starts at `Concurrency.start` copies and measures its throughput over a window: the first
+So a route starts where its registries' round trips say (`Concurrency.start_for`): at the CPU
+default when they answer within a few milliseconds, higher the longer a copy waits for them. Then it
+measures its throughput over a window: the first
 half of the copies started under the current limit to finish, and only when they kept every slot
 busy (a starved pool says nothing about the link). By Little's law the throughput is the limit times
 the bytes one copy moves per second of its own time; timed from the change instead, a window would
@@ -28,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,13 @@ GAIN = 1.15  # a step up must raise the throughput this much to count as paying
 LEAP_EFFICIENCY = 0.8  # a doubling that paid this share of a proportional gain or more: next, ×4
 PROBE_EVERY = 4  # windows held at the best limit before probing a quarter higher
 POLL_SECONDS = 0.1  # how often a copy waiting for a slot looks at the stop flag
+# A route's start: a copy waits for about COPY_ROUND_TRIPS answers of each registry one after another
+# (skopeo 1.9, one platform: ping, manifest, blob HEADs, upload starts and ends, manifest PUT), and keeps
+# a core busy for about COPY_CPU_SECONDS (skopeo's share and the registries': 6.5 core-seconds for the
+# WAN bench's 48 copies). Answers within NEAR_SECONDS are a LAN's or loopback's, where the CPU bounds.
+COPY_ROUND_TRIPS = 12
+COPY_CPU_SECONDS = 0.15
+NEAR_SECONDS = 0.005
 
 # Failures that say "too much at once" rather than "this image is wrong": a 429, a 5xx (skopeo's 502,
 # 503 and 504 are classed `network`, as are resets and cut bodies), a copy that timed out or stalled.
@@ -86,6 +95,13 @@ class Concurrency:
         if ceiling:
             raise ValueError(f"{text!r}: expected auto, auto:<most copies at once> or a number")
         return cls.fixed(_positive(name))
+
+    def start_for(self, round_trips: Iterable[float | None]) -> int:
+        """Where a route between registries with these round trips (seconds; None: not known) starts:
+        the CPU start, times how much longer than its CPU time a copy waits on them (the copies that
+        keep the cores busy when each waits that long), within the ceiling."""
+        waiting = COPY_ROUND_TRIPS * sum(max(0.0, rtt - NEAR_SECONDS) for rtt in round_trips if rtt)
+        return min(self.ceiling, max(self.start, int(self.start * (1 + waiting / COPY_CPU_SECONDS))))
 
     def __str__(self) -> str:
         return f"auto ({self.start} to {self.ceiling})" if self.adaptive else str(self.start)
@@ -132,6 +148,7 @@ class RouteLimit:
     limit: int
     ceiling: int
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    start: int = field(default=0, init=False)
     in_use: int = field(default=0, init=False)
     peak: int = field(default=0, init=False)
     cuts: int = field(default=0, init=False)
@@ -143,12 +160,16 @@ class RouteLimit:
 
     def __post_init__(self) -> None:
         self.limit = max(1, min(self.limit, self.ceiling))
-        self.peak = self.limit
+        self.start = self.peak = self.limit
         self._window = _Window(0)
 
-    def acquire(self, stop: threading.Event) -> Ticket:
-        """Wait for a free slot; NotStarted (the pool drops the image) once `stop` is set first."""
+    def acquire(self, stop: threading.Event, start: int | None = None) -> Ticket:
+        """Wait for a free slot; NotStarted (the pool drops the image) once `stop` is set first.
+        `start`: where the route would start now (`Concurrency.start_for`); followed until the first
+        decision, as the round trips are measured over more answers."""
         with self._changed:
+            if start is not None and self._window.number == 0:
+                self._follow(start)
             while self.in_use >= self.limit:
                 if stop.is_set():
                     raise NotStarted
@@ -159,6 +180,14 @@ class RouteLimit:
             if self.in_use >= self.limit:
                 self._window.saturated = True
             return Ticket(self._window.number, self.clock())
+
+    def _follow(self, start: int) -> None:
+        start = max(1, min(start, self.ceiling))
+        if start != self.limit:
+            log.debug("copies at once to start %d -> %d (round trips measured again)", self.limit, start)
+            self.start = self.limit = start
+            self.peak = max(self.peak, start)
+            self._changed.notify_all()
 
     def release(self, ticket: Ticket, result: CopyResult | None) -> None:
         """A copy ended: its slot is free, and its outcome counts in its window."""
@@ -216,8 +245,8 @@ class RouteLimit:
         step = (3 if leap else 1) * self.limit if self._doubling else max(1, self.limit // 4)
         return min(self.ceiling, self.limit + step)
 
-    def describe(self, start: int) -> dict[str, int]:
-        return {"start": start, "peak": self.peak, "final": self.limit, "cuts": self.cuts}
+    def describe(self) -> dict[str, int]:
+        return {"start": self.start, "peak": self.peak, "final": self.limit, "cuts": self.cuts}
 
     def _set(self, limit: int) -> None:
         if limit != self.limit:
@@ -243,23 +272,35 @@ class Pacing:
         self._routes: dict[tuple[str, str], RouteLimit] = {}
         self._lock = threading.Lock()
 
-    def route(self, key: tuple[str, str], bound: int | None = None) -> RouteLimit:
+    def route(
+        self, key: tuple[str, str], bound: int | None = None, round_trips: tuple[float | None, ...] = ()
+    ) -> RouteLimit:
         """The limit of route `key` (source registry, target registry); `bound` (the source's
-        `max-concurrent-copies`) lowers its ceiling."""
+        `max-concurrent-copies`) lowers its ceiling; the registries' `round_trips` set where a new
+        route starts (`Concurrency.start_for`)."""
         with self._lock:
             limit = self._routes.get(key)
             if limit is None:
                 ceiling = min(self.concurrency.ceiling, bound or self.concurrency.ceiling)
-                limit = self._routes[key] = RouteLimit(self.concurrency.start, ceiling, self._clock)
+                start = self.concurrency.start_for(round_trips)
+                limit = self._routes[key] = RouteLimit(start, ceiling, self._clock)
+                waits = " and ".join("?" if rtt is None else f"{rtt * 1000:.0f} ms" for rtt in round_trips)
+                log.debug("%s -> %s: answers in %s: %d copies at once to start", *key, waits or "?", start)
             return limit
 
-    def copy(self, key: tuple[str, str], bound: int | None, run: Callable[[], CopyResult]) -> CopyResult:
+    def copy(
+        self,
+        key: tuple[str, str],
+        bound: int | None,
+        run: Callable[[], CopyResult],
+        round_trips: tuple[float | None, ...] = (),
+    ) -> CopyResult:
         """`run()` once a slot of route `key` is free (at once when the concurrency is fixed: the
         pool's size bounds it then)."""
         if not self.concurrency.adaptive:
             return run()
-        limit = self.route(key, bound)
-        ticket = limit.acquire(self.stop)
+        limit = self.route(key, bound, round_trips)
+        ticket = limit.acquire(self.stop, self.concurrency.start_for(round_trips))
         result: CopyResult | None = None
         try:
             result = run()
@@ -271,5 +312,4 @@ class Pacing:
         """Per route: the limit it started at, the highest it reached, where it ended, the halvings."""
         with self._lock:
             routes = sorted(self._routes.items())
-        start = self.concurrency.start
-        return [{"source": s, "target": t, **route.describe(start)} for (s, t), route in routes]
+        return [{"source": s, "target": t, **route.describe()} for (s, t), route in routes]

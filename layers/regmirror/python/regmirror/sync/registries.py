@@ -120,6 +120,13 @@ class Registries:
     def target_client(self, item: Any) -> ManifestSource:
         return self.manifests(self.task(item.task).target)
 
+    def round_trip(self, rc: RegistryConfig) -> float | None:
+        """About the registry's round trip: its client's quickest answer (None: no client yet, or no
+        answer; ECR's digests come from its AWS API, not from the registry)."""
+        with self._lock:
+            cached = self._clients.get(self._key(rc))
+        return cached[0].round_trip if cached is not None else None
+
     def request_stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {key[0]: dict(client.stats) for key, (client, _) in self._clients.items()}

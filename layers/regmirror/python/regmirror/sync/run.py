@@ -275,8 +275,9 @@ class _SyncWork:
 
         def attempt() -> CopyResult:
             run = partial(copy_item, self.registries, self.relay, item, size_hint=self.blobs.size(item))
+            round_trips = (self.registries.round_trip(task.source), self.registries.round_trip(task.target))
             try:
-                tried.append(self.pacing.copy(route, task.source.max_concurrent_copies, run))
+                tried.append(self.pacing.copy(route, task.source.max_concurrent_copies, run, round_trips))
             except NotStarted:
                 if not tried:
                     raise

@@ -94,6 +94,11 @@ class RegistryClient(ReferrersApi, PushApi):
         return self._session.http.stats.snapshot()
 
     @property
+    def round_trip(self) -> float | None:
+        """The registry's quickest answer so far (None before the first): about its round trip."""
+        return self._session.http.stats.fastest
+
+    @property
     def retries(self) -> int:
         """Operations retried so far (each retry re-sends at least one request, counted in `stats`)."""
         with self._lock:

@@ -8,6 +8,7 @@ path otherwise, and when this one gives None (a 401 to answer, a redirect).
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping
 
 import requests
@@ -44,6 +45,7 @@ def lean_head(
     if not isinstance(pool, urllib3.HTTPConnectionPool):
         return None
     transport.stats.count(kind)
+    sent = time.monotonic()
     try:
         answer = pool.urlopen(
             "HEAD",
@@ -56,6 +58,7 @@ def lean_head(
         )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise LeanTransportError(exc) from None
+    transport.stats.answered(time.monotonic() - sent)
     release_pooled(answer)
     if answer.status == 401 or 300 <= answer.status < 400:
         return None

@@ -29,15 +29,29 @@ class TimedOut(Exception):
 
 
 class RequestStats:
-    """Requests sent, per kind (e.g. "manifest_head"); thread-safe."""
+    """Requests sent, per kind (e.g. "manifest_head"), and the quickest answer; thread-safe."""
 
     def __init__(self, kinds: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(kinds, 0)
+        self._fastest: float | None = None
 
     def count(self, kind: str) -> None:
         with self._lock:
             self._counts[kind] = self._counts.get(kind, 0) + 1
+
+    def answered(self, seconds: float) -> None:
+        """One answer's time, from sending the request to its headers."""
+        with self._lock:
+            if self._fastest is None or seconds < self._fastest:
+                self._fastest = seconds
+
+    @property
+    def fastest(self) -> float | None:
+        """The quickest answer so far (None before the first): the host's round trip, or close above
+        it (the first answers also paid for connecting, every answer for the registry's own work)."""
+        with self._lock:
+            return self._fastest
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -110,6 +124,7 @@ class Transport:
             )
         except requests.exceptions.Timeout as exc:
             raise TimedOut(method, url, exc) from None
+        self.stats.answered(answer.elapsed.total_seconds())
         if self._observe is not None:
             self._observe(answer.status_code, answer.headers)
         return answer
