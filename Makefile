@@ -41,7 +41,7 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict infra app.py
+	$(VENV)/bin/mypy --strict infra app.py bench
 	@# three modules are called `handler`: one run each (the relay's Fargate entry point too)
 	@for module in functions/*/*.py; do $(VENV)/bin/mypy --strict $$module || exit 1; done
 

@@ -21,7 +21,7 @@ from typing import Any
 from regmirror.config import load_config
 from regmirror.logs import configure_logging
 from regmirror.model import SyncItem
-from regmirror.registries.distribution.client import RegistryClient
+from regmirror.registries.manifests import ManifestSource
 from regmirror.sync.record import CopyRecord
 from regmirror.sync.registries import Registries
 from regmirror.sync.run import sync_config
@@ -30,7 +30,7 @@ from regmirror.sync.run import sync_config
 class ListedSource:
     """A source client whose `tag_digests` costs one tags/list GET per repository (see module doc)."""
 
-    def __init__(self, client: RegistryClient, digests: dict[str, dict[str, str]]) -> None:
+    def __init__(self, client: ManifestSource, digests: dict[str, dict[str, str]]) -> None:
         self.client = client
         self.digests = digests
 

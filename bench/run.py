@@ -29,7 +29,7 @@ from bench.corpus import CorpusSpec, ScaleSpec, open_corpus
 from bench.report import all_valid, render_tables
 from bench.scale import import_times, plan_at_scale
 from bench.scenarios import SyncBench
-from bench.tools import REPO_ROOT, SKOPEO
+from bench.tools import REPO_ROOT, SKOPEO, compile_layer
 from bench.wan_scenarios import SMOKE_WAN_CORPUS, WAN_CORPUS, LinkSpec, WanBench
 
 GROUPS = ("sync", "mb", "wan", "scale", "imports")
@@ -237,6 +237,7 @@ def run_bench(settings: Settings) -> dict[str, Any]:
         },
     }
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    compile_layer()  # the import group keeps caches of its own (PYTHONPYCACHEPREFIX)
     with tempfile.TemporaryDirectory(prefix="regmirror-bench-") as tmp:
         work = Path(tmp)
         run_sync_groups(settings, work, results)

@@ -36,7 +36,7 @@ class SyncBench:
     corpus: Corpus
     work: Path
     timeout: float
-    concurrency: int | None
+    concurrency: str | None
     log: Callable[[str], None]
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "scenario/tool" -> runs
 

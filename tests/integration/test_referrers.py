@@ -490,3 +490,24 @@ def test_a_referrer_the_record_vouches_for_is_listed_again_after_the_ttl(
     code, expired = mirror.sync(config, "--record-ttl", "0")
     assert (code, expired["results"][0]["referrers"]["copied"]) == (0, 1)
     assert list(referrer_digests(target, "app", digest).values()) == [SPDX]
+
+
+def test_a_repository_the_plan_listed_is_not_listed_again_for_its_referrers(
+    mirror: Mirror,
+) -> None:
+    """Tags selected by a pattern: the plan lists the source repository, and the referrer checks of
+    its images read that listing (`Registries.planner_source`) instead of asking again. (`insecure`:
+    plain HTTP from the first request, so no HTTPS attempt is counted.)"""
+    source, _target = mirror.pair()
+    signed_image(source, mirror.key)
+    push_image(mirror.src, "app", "v2", oci=True)
+    config = config_for(mirror.config_file, mirror.src, mirror.dst).read_text()
+    config = config.replace("skip-tls-verify: true", "insecure: true").replace("['v1']", "['regex:v.*']")
+    listed = mirror.config_file(config)
+
+    code, first = mirror.sync(listed)
+    assert (code, first["counts"]["copied"], first["counts"]["referrers_copied"]) == (0, 2, 4)
+    assert first["requests"][mirror.src.host]["tags"] == 1
+    code, again = mirror.sync(listed)
+    assert (code, again["results"], again["counts"]["referrers_found"]) == (0, [], 4)
+    assert again["requests"][mirror.src.host]["tags"] == 1

@@ -166,6 +166,21 @@ def test_repository_tags_are_listed_once_per_ttl_and_learn_what_we_wrote() -> No
     assert client.calls == ["tags", "tags"]
 
 
+def test_a_listing_the_planner_read_is_kept_for_the_ttl_as_if_listed_here() -> None:
+    now = [0.0]
+    client = Scripted(tags=["v1"])
+    tags = RepositoryTags(ttl=60, clock=lambda: now[0])
+    planner = tags.sharing(client, "r.example")  # type: ignore[arg-type]
+    assert planner.list_tags("app") == ["v1"]
+    client.tags = ["v1", "v2"]  # pushed since: the planner's listing still stands within the TTL
+    now[0] = 59
+    assert tags.get(client, "app") == {"v1"}  # type: ignore[arg-type]
+    assert tags.get(client, "other") == {"v1", "v2"}  # type: ignore[arg-type]
+    assert client.calls == ["tags", "tags"]  # the planner's, and other's: app was not listed again
+    now[0] = 120
+    assert tags.get(client, "app") == {"v1", "v2"}  # type: ignore[arg-type]
+
+
 def test_a_refused_tag_listing_means_unknown_tags_asked_by_name() -> None:
     class Refusing(Scripted):
         def list_tags(self, repository: str, *, warn: bool = True) -> list[str]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from regmirror.aws import names
 
-DEFAULT_CHECK_WORKERS = 16  # HEAD requests in flight per planning run: sync.check.CHECK_WORKERS
+DEFAULT_CHECK_WORKERS = 32  # HEAD requests in flight per planning run: sync.check.CHECK_WORKERS
 DEFAULT_HANDOFF_RESERVE_SECONDS = 60  # before the time limit, hand the unchecked rest to the relay
 DEFAULT_RETRY_BASE_SECONDS = 60  # backoff before a failed copy message comes back (doubles per try)
 DEFAULT_FARGATE_TIMEOUT_RESERVE = 60  # seconds of a relay's time kept to hand a slow copy to Fargate

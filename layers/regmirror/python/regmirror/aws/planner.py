@@ -95,7 +95,7 @@ class TaskPlanner:
         registries = Registries(self.config)
         task = registries.task(task_name)  # KeyError: a task the config does not have
         with self.phase("enumerate"):
-            tplan = enumerate_task(task, registries.list_names, registries.manifests(task.source))
+            tplan = enumerate_task(task, registries.list_names, registries.planner_source(task.source))
         check_duplicate_targets(self.config, [tplan])  # ConfigError: nothing of this task is queued
         outcome = PlanOutcome(task=task_name, planned=len(tplan.items), mapping_errors=tplan.errors)
         outcome.enumerate_seconds = time.monotonic() - start

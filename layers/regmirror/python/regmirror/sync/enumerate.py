@@ -129,7 +129,7 @@ def _check_mapping_result(mapping: MappingConfig, mplan: MappingPlan) -> None:
         )
 
 
-LIST_TAGS_WORKERS = 8  # tag lists of a mapping's repositories are fetched in parallel (latency-bound)
+LIST_TAGS_WORKERS = 32  # tag lists of a mapping's repositories are fetched in parallel (latency-bound)
 
 
 def _list_tags(source: ManifestSource, repositories: list[str]) -> dict[str, list[str]]:

@@ -91,6 +91,11 @@ class Registries:
         with self._lock:
             return self._manifests.setdefault(key, source)
 
+    def planner_source(self, rc: RegistryConfig) -> ManifestSource:
+        """`manifests(rc)` for the planner: the tag listings it reads serve the referrer checks too
+        (`repository_tags`), so a run lists no repository twice."""
+        return self.repository_tags.sharing(self.manifests(rc), rc.registry)
+
     def list_names(self, task: Task) -> list[str]:
         """The task's source repository list: fetched once per task and shared by its mappings."""
         cached = self._names.get(task.name)

@@ -107,7 +107,7 @@ def enumerate_config(
     selected = config.select_tasks(task_pattern) if tasks is None else tasks
     check_credentials(config, selected)
     for task in selected:
-        plan.tasks.append(enumerate_task(task, registries.list_names, registries.manifests(task.source)))
+        plan.tasks.append(enumerate_task(task, registries.list_names, registries.planner_source(task.source)))
     check_duplicate_targets(config, plan.tasks)
     plan.seconds = time.monotonic() - start
     return plan

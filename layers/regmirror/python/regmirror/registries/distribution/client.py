@@ -60,7 +60,7 @@ class RegistryClient(ReferrersApi, PushApi):
         *,
         timeout: float = 30.0,
         user_agent: str = USER_AGENT,
-        pool_size: int = 16,
+        pool_size: int = 32,
         retry: RetryPolicy | None = None,
         rate_limits: RateLimits | None = None,
         breakers: Breakers | None = None,

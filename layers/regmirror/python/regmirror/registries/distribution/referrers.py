@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from regmirror.errors import RegistryError
 from regmirror.registries.distribution.client import RegistryClient
-from regmirror.registries.distribution.media import OCI_INDEX, is_index
+from regmirror.registries.distribution.media import OCI_INDEX, ManifestInfo, is_index
+from regmirror.registries.manifests import ManifestSource
 from regmirror.rules import refs
 from regmirror.rules.referrers import COSIGN_TAG_TYPES
 
@@ -232,6 +233,33 @@ class RepositoryTags:
             cached = self._tags.get((client.registry, repository))
             if cached is not None and cached[1] is not None:
                 cached[1].add(tag)
+
+    def listed(self, registry: str, repository: str, tags: Collection[str]) -> None:
+        """A listing read elsewhere (the planner's), kept as if read here: a repository the plan
+        listed is not listed again by its images' referrer checks."""
+        with self._lock:
+            self._tags[(registry, repository)] = (self._clock(), set(tags))
+
+    def sharing(self, source: ManifestSource, registry: str) -> ManifestSource:
+        """`source` whose tag listings are kept here too (`listed`)."""
+        return _SharedListings(source, registry, self)
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedListings:
+    """A planner's source that hands each tag listing it reads to `RepositoryTags`."""
+
+    source: ManifestSource
+    registry: str
+    tags: RepositoryTags
+
+    def list_tags(self, repository: str) -> list[str]:
+        listed = self.source.list_tags(repository)
+        self.tags.listed(self.registry, repository, listed)
+        return listed
+
+    def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
+        return self.source.head_manifest(repository, reference)
 
 
 def _tags_or_none(client: RegistryClient, repository: str) -> list[str]:
